@@ -1,0 +1,230 @@
+"""The data contract: every canonical table's columns, types, keys, ranges and references, declared once.
+
+Each table is a pandera ``DataFrameModel`` (column types and value checks) plus a :class:`TableSpec`
+(keys, timestamp columns, cross-column rules, references to other tables, which reviews need it).
+``data/README.md`` documents the same contract for people; ``tests/test_contract.py`` keeps the two in step.
+Money columns are in the store currency (``store.yaml``), rates are fractions, timestamps are naive
+store-local time after loading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+ORDER_STATUSES = ["completed", "pending", "cancelled", "refunded", "partially_refunded"]
+DEVICES = ["desktop", "mobile", "tablet"]
+
+
+class _Base(pa.DataFrameModel):
+    class Config:
+        coerce = True
+        strict = False  # extra columns are kept, never rejected
+
+
+class Orders(_Base):
+    """One row per order."""
+
+    order_id: Series[str] = pa.Field(description="order key")
+    customer_id: Series[str] = pa.Field(nullable=True, description="empty for guest orders")
+    order_time: Series[pa.DateTime] = pa.Field(description="when the order was placed, store-local")
+    channel: Series[str] = pa.Field(description="sales/acquisition channel of the order (e.g. paid_search)")
+    status: Series[str] = pa.Field(isin=ORDER_STATUSES)
+    revenue: Series[float] = pa.Field(ge=0, description="merchandise revenue after discounts, excl. shipping and tax")
+    discount: Series[float] = pa.Field(ge=0, nullable=True)
+    shipping_fee: Series[float] = pa.Field(ge=0, nullable=True)
+    currency: Series[str] = pa.Field(str_matches=r"^[A-Z]{3}$")
+
+
+class OrderItems(_Base):
+    """One row per order line (order_id, sku)."""
+
+    order_id: Series[str]
+    sku: Series[str]
+    quantity: Series[int] = pa.Field(gt=0)
+    unit_price: Series[float] = pa.Field(ge=0, description="price paid per unit after line discounts")
+
+
+class Products(_Base):
+    """One row per SKU."""
+
+    sku: Series[str]
+    product_name: Series[str]
+    category: Series[str]
+    supplier_id: Series[str] = pa.Field(nullable=True)
+    unit_cost: Series[float] = pa.Field(ge=0, description="landed cost per unit")
+
+
+class Customers(_Base):
+    """One row per customer; optional, derivable from orders."""
+
+    customer_id: Series[str]
+    first_seen: Series[pa.DateTime]
+    acquisition_channel: Series[str] = pa.Field(nullable=True)
+    region: Series[str] = pa.Field(nullable=True)
+
+
+class Events(_Base):
+    """One row per tracked web/app event (GA4-like)."""
+
+    event_time: Series[pa.DateTime]
+    user_id: Series[str]
+    session_id: Series[str]
+    event_name: Series[str]
+    sku: Series[str] = pa.Field(nullable=True)
+    channel: Series[str] = pa.Field(nullable=True)
+    device: Series[str] = pa.Field(nullable=True, isin=DEVICES)
+
+
+class AdSpend(_Base):
+    """One row per day, channel and campaign."""
+
+    date: Series[pa.DateTime]
+    channel: Series[str]
+    campaign: Series[str]
+    impressions: Series[int] = pa.Field(ge=0)
+    clicks: Series[int] = pa.Field(ge=0)
+    spend: Series[float] = pa.Field(ge=0)
+    platform_conversions: Series[float] = pa.Field(ge=0, nullable=True)
+    platform_revenue: Series[float] = pa.Field(ge=0, nullable=True)
+
+
+class PurchaseOrders(_Base):
+    """One row per purchase-order line (po_id, sku)."""
+
+    po_id: Series[str]
+    supplier_id: Series[str]
+    sku: Series[str]
+    ordered_at: Series[pa.DateTime]
+    promised_at: Series[pa.DateTime]
+    received_at: Series[pa.DateTime] = pa.Field(nullable=True, description="empty while not received")
+    qty_ordered: Series[int] = pa.Field(ge=0)
+    qty_received: Series[float] = pa.Field(ge=0, nullable=True)
+    qty_rejected: Series[float] = pa.Field(ge=0, nullable=True)
+    unit_cost_agreed: Series[float] = pa.Field(ge=0)
+    unit_cost_invoiced: Series[float] = pa.Field(ge=0, nullable=True)
+
+
+class Suppliers(_Base):
+    """One row per supplier."""
+
+    supplier_id: Series[str]
+    supplier_name: Series[str]
+    country: Series[str] = pa.Field(nullable=True)
+
+
+class Returns(_Base):
+    """One row per returned order line."""
+
+    return_id: Series[str]
+    order_id: Series[str]
+    sku: Series[str]
+    returned_at: Series[pa.DateTime]
+    quantity: Series[int] = pa.Field(gt=0)
+    reason_code: Series[str] = pa.Field(nullable=True)
+    reason_text: Series[str] = pa.Field(nullable=True)
+    refund_amount: Series[float] = pa.Field(ge=0)
+    resellable: Series[bool]
+
+
+class Promotions(_Base):
+    """One row per promotion (sale event), used to mark trends; optional."""
+
+    promo_id: Series[str]
+    name: Series[str]
+    start_date: Series[pa.DateTime]
+    end_date: Series[pa.DateTime]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``column`` of this table must take values present in ``table.target_column`` (nulls allowed)."""
+
+    column: str
+    table: str
+    target_column: str
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule across columns of one row; ``ok`` returns a boolean Series (NaN-safe: missing values pass)."""
+
+    columns: tuple[str, ...]
+    rule: str
+    ok: Callable[[pd.DataFrame], pd.Series]
+    fix: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Everything the loader checks about one table beyond its pandera model."""
+
+    name: str
+    model: type[pa.DataFrameModel]
+    key: tuple[str, ...]
+    timestamps: tuple[str, ...] = ()
+    dates: tuple[str, ...] = ()
+    references: tuple[Reference, ...] = ()
+    row_rules: tuple[RowRule, ...] = ()
+    categories: tuple[str, ...] = ()
+    needed_by: tuple[str, ...] = ()
+    optional: bool = False
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.model.to_schema().columns)
+
+
+def _le(a: str, b: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda df: ~(df[a] > df[b]).fillna(False).astype(bool)
+
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in [
+        TableSpec("orders", Orders, key=("order_id",), timestamps=("order_time",),
+                  references=(Reference("customer_id", "customers", "customer_id"),),
+                  categories=("channel", "status"),
+                  needed_by=("funnel", "cohort_ltv", "ad_roas", "returns")),
+        TableSpec("order_items", OrderItems, key=("order_id", "sku"),
+                  references=(Reference("order_id", "orders", "order_id"), Reference("sku", "products", "sku")),
+                  needed_by=("ad_roas", "supplier_performance", "returns")),
+        TableSpec("products", Products, key=("sku",),
+                  references=(Reference("supplier_id", "suppliers", "supplier_id"),),
+                  needed_by=("ad_roas", "supplier_performance", "returns")),
+        TableSpec("customers", Customers, key=("customer_id",), timestamps=("first_seen",),
+                  needed_by=("cohort_ltv",), optional=True),
+        TableSpec("events", Events, key=(), timestamps=("event_time",),
+                  categories=("event_name", "channel", "device"), needed_by=("funnel",)),
+        TableSpec("ad_spend", AdSpend, key=("date", "channel", "campaign"), dates=("date",),
+                  row_rules=(RowRule(("clicks", "impressions"), "clicks ≤ impressions", _le("clicks", "impressions"),
+                                     "check that the clicks and impressions columns are not swapped"),),
+                  needed_by=("ad_roas", "cohort_ltv")),
+        TableSpec("purchase_orders", PurchaseOrders, key=("po_id", "sku"),
+                  timestamps=("ordered_at", "promised_at", "received_at"),
+                  references=(Reference("supplier_id", "suppliers", "supplier_id"),
+                              Reference("sku", "products", "sku")),
+                  row_rules=(
+                      RowRule(("ordered_at", "promised_at"), "promised_at on or after ordered_at",
+                              _le("ordered_at", "promised_at"), "check the date columns are not swapped"),
+                      RowRule(("ordered_at", "received_at"), "received_at on or after ordered_at",
+                              _le("ordered_at", "received_at"), "check the date columns are not swapped"),
+                      RowRule(("qty_rejected", "qty_received"), "qty_rejected ≤ qty_received",
+                              _le("qty_rejected", "qty_received"),
+                              "qty_received counts every unit delivered, rejected ones included"),
+                  ),
+                  needed_by=("supplier_performance",)),
+        TableSpec("suppliers", Suppliers, key=("supplier_id",), needed_by=("supplier_performance",)),
+        TableSpec("returns", Returns, key=("return_id",), timestamps=("returned_at",),
+                  references=(Reference("order_id", "orders", "order_id"), Reference("sku", "products", "sku")),
+                  needed_by=("returns", "supplier_performance")),
+        TableSpec("promotions", Promotions, key=("promo_id",), dates=("start_date", "end_date"),
+                  row_rules=(RowRule(("start_date", "end_date"), "start_date on or before end_date",
+                                     _le("start_date", "end_date"), "check the date columns are not swapped"),),
+                  needed_by=("funnel",), optional=True),
+    ]
+}
