@@ -1,0 +1,22 @@
+"""ecomlib — the e-commerce operations review kit: data contract, metrics, statistics, plots, report runner.
+
+The names most notebooks need are re-exported here; each review has its own module
+(``ecomlib.funnel``, ``ecomlib.cohorts``, ``ecomlib.ltv``, ``ecomlib.ads``, ``ecomlib.suppliers``,
+``ecomlib.returns``).
+"""
+
+from .dataset import Dataset, Store, load_dataset
+from .errors import (ContractError, EcomlibError, FileEncodingError, FitError, MissingTableError,
+                     NotFittedError, ParameterError, PeriodError, ReviewError)
+from .i18n import Messages
+from .periods import Period, parse_period, resolve
+from .report import Headline, conclusions, record_headlines, styled, title
+from .theme import set_theme
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ContractError", "Dataset", "EcomlibError", "FileEncodingError", "FitError", "Headline", "Messages",
+    "MissingTableError", "NotFittedError", "ParameterError", "Period", "PeriodError", "ReviewError", "Store",
+    "conclusions", "load_dataset", "parse_period", "record_headlines", "resolve", "set_theme", "styled", "title",
+]

@@ -1,0 +1,94 @@
+"""The ``ecomlib`` command: ``validate`` a dataset folder, generate the ``demo-data``, run a ``review``.
+
+Built on click (well kept, composable; argument parsing and help are not ours to maintain).
+Exit codes: 0 success, 1 invalid data or a failed notebook, 2 wrong usage or parameters.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import EcomlibError, ParameterError, PeriodError, ReviewError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="ecomlib")
+def main() -> None:
+    """E-commerce operations review kit: validate data, build the demo store, run reviews to HTML."""
+
+
+@main.command()
+@click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tables", help="Comma-separated tables to check (default: every table present).")
+def validate(data_dir: Path, tables: str | None) -> None:
+    """Check DATA_DIR against the data contract; print a summary per table."""
+    from .dataset import load_dataset
+
+    try:
+        ds = load_dataset(data_dir, tables=tables.split(",") if tables else None)
+    except EcomlibError as exc:
+        click.echo(f"invalid: {exc}", err=True)
+        sys.exit(1)
+    summary = ds.summary()
+    click.echo(f"{data_dir}: valid — store {ds.store.name!r}, currency {ds.store.currency}, "
+               f"times in {ds.store.timezone}")
+    for row in summary.itertuples():
+        span = f"{row.first:%Y-%m-%d} … {row.last:%Y-%m-%d}" if row.first == row.first else "—"
+        click.echo(f"  {row.table:<16} {row.rows:>10,} rows  {span:<24}  key: {row.key}")
+
+
+@main.command("demo-data")
+@click.option("--out", default="data/demo", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the demo store into.")
+@click.option("--seed", default=42, show_default=True, type=int, help="Random seed: same seed, same bytes.")
+def demo_data(out: Path, seed: int) -> None:
+    """Generate the deterministic demo store (19 months, planted findings; see data/README.md)."""
+    from .demo import write_demo
+
+    written = write_demo(out, seed=seed)
+    click.echo(f"demo store written to {out} ({len(written)} files, seed {seed})")
+
+
+@main.command()
+@click.option("--params", "params_path", default="params/weekly.yaml", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="Parameter set (YAML).")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset folder (default: the parameter set's `data`, else data/demo).")
+@click.option("--period", help="2026-W47, 2026-11, 2026-11-01..2026-11-14, last-week or last-month "
+                               "(default: the last complete period of the data).")
+@click.option("--start", help="First day of a custom period (YYYY-MM-DD); with --end.")
+@click.option("--end", help="Last day of a custom period, inclusive (YYYY-MM-DD); with --start.")
+@click.option("--out", "out_dir", default="reports", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Reports folder; the run goes in OUT/PERIOD.")
+@click.option("--only", help="Comma-separated notebooks of the set to run (e.g. funnel,returns).")
+@click.option("-p", "--parameter", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="Override a parameter (repeatable); NOTEBOOK:NAME=VALUE for one notebook only.")
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 16), help="Notebooks run at once.")
+@click.option("--show-code", is_flag=True, help="Keep the code cells in the HTML pages.")
+def review(params_path: Path, data_dir: Path | None, period: str | None, start: str | None, end: str | None,
+           out_dir: Path, only: str | None, overrides: tuple[str, ...], jobs: int, show_code: bool) -> None:
+    """Run a parameter set's notebooks for a period and render HTML reports with an index page."""
+    from .runner import run_review
+
+    try:
+        result = run_review(params_path, data_dir=data_dir, period=period, start=start, end=end, out_dir=out_dir,
+                            only=only.split(",") if only else None, overrides=list(overrides), jobs=jobs,
+                            show_code=show_code, echo=lambda line: click.echo(line, err=True))
+    except (ParameterError, PeriodError, ReviewError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except EcomlibError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    failed = [nb for nb in result["notebooks"] if nb["status"] == "failed"]
+    click.echo(f"report: {result['index']}")
+    for nb in failed:
+        click.echo(f"FAILED {nb['name']}: {nb['error']}", err=True)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,171 @@
+"""Report helpers for notebooks: headline numbers the runner reads back, formatted tables, generated conclusions.
+
+``record_headlines`` is the one call a notebook makes to publish its headline numbers: it shows them as a
+table and emits a machine-readable display bundle (mimetype ``application/vnd.ecomlib.headlines+json``)
+that the runner finds in the executed notebook. (scrapbook did this, but is unmaintained.)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Iterable, Literal, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .i18n import Messages
+
+MIMETYPE = "application/vnd.ecomlib.headlines+json"
+UNITS = ("ratio", "money", "count", "number", "days", "multiple")
+_UNIT_FORMAT = {"ratio": "pct", "money": "money", "count": "int", "number": "num", "days": "num", "multiple": "ratio"}
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline number of a review.
+
+    key : stable identifier (``conversion_rate``); label : display text in the run's language;
+    value / previous : this period and the comparison period (None when unknown);
+    unit : one of ``ratio`` (a fraction), ``money`` (store currency), ``count``, ``number``, ``days``, ``multiple``;
+    good : ``"up"`` when a rise is good news, ``"down"`` when a fall is, ``None`` when neither.
+    """
+
+    key: str
+    label: str
+    value: float | None
+    unit: str = "number"
+    previous: float | None = None
+    good: Literal["up", "down"] | None = "up"
+
+    def __post_init__(self):
+        if self.unit not in UNITS:
+            raise ValueError(f"unit must be one of {list(UNITS)}, not {self.unit!r}")
+        if self.good not in ("up", "down", None):
+            raise ValueError(f"good must be 'up', 'down' or None, not {self.good!r}")
+
+    def to_json(self) -> dict:
+        return {k: _plain(v) for k, v in asdict(self).items()}
+
+
+def _plain(v):
+    """JSON-safe scalar: numpy numbers to Python, NaN to None."""
+    if isinstance(v, (np.generic,)):
+        v = v.item()
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    return v
+
+
+def format_value(value, unit: str, msg: Messages) -> str:
+    """A headline value as people read it (``12.3%``, ``¥1.2万``, ``1,234``)."""
+    return msg.format(value, _UNIT_FORMAT[unit])
+
+
+def format_change(value, previous, unit: str, msg: Messages) -> str:
+    """The change from ``previous`` to ``value``: percentage points for ratios, a relative % otherwise."""
+    if value is None or previous is None or (isinstance(previous, float) and np.isnan(previous)):
+        return "–"
+    if unit == "ratio":
+        return msg.pp(value - previous)
+    if previous == 0:
+        return "–"
+    rel = value / previous - 1
+    return ("+" if rel > 0 else "") + msg.pct(rel)
+
+
+def headline_frame(headlines: Iterable[Headline | Mapping], msg: Messages) -> pd.DataFrame:
+    """Headlines as a display table: metric, value, previous, change (formatted strings, translated headers)."""
+    rows = [h if isinstance(h, Headline) else Headline(**h) for h in headlines]
+    return pd.DataFrame({
+        msg("common.metric"): [h.label for h in rows],
+        msg("common.value"): [format_value(h.value, h.unit, msg) for h in rows],
+        msg("common.previous"): [format_value(h.previous, h.unit, msg) for h in rows],
+        msg("common.change"): [format_change(h.value, h.previous, h.unit, msg) for h in rows],
+    })
+
+
+def record_headlines(headlines: Iterable[Headline], msg: Messages) -> None:
+    """Show the headline numbers and publish them for the review runner (one call per notebook).
+
+    Example
+    -------
+    >>> record_headlines([Headline("orders", "Orders", 1234, "count", previous=1100)], Messages("en"))  # doctest: +SKIP
+    """
+    from IPython.display import display
+
+    rows = list(headlines)
+    payload = {"headlines": [h.to_json() for h in rows]}
+    json.dumps(payload)  # fail here, in the notebook, if a value is not JSON-serialisable
+    display(styled(headline_frame(rows, msg)))
+    display({MIMETYPE: payload}, raw=True)
+
+
+def read_headlines(notebook) -> list[dict]:
+    """The headlines a notebook recorded, read from its executed outputs (``nbformat`` node or dict)."""
+    found: list[dict] = []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if MIMETYPE in data:
+                payload = data[MIMETYPE]
+                found += (json.loads(payload) if isinstance(payload, str) else payload)["headlines"]
+    return found
+
+
+def styled(df: pd.DataFrame, msg: Messages | None = None, *, formats: Mapping[str, str] | None = None,
+           labels: Mapping[str, str] | None = None, caption: str | None = None):
+    """A table ready to show: values formatted per column for the locale, headers translated, no index.
+
+    formats : column → ``pct``, ``money``, ``int``, ``num``, ``pp``, ``p``, ``ratio``, ``date`` or ``text``.
+    labels : column → display header (e.g. from ``msg.labels``).
+    """
+    formatters = {}
+    if formats:
+        if msg is None:
+            raise ValueError("formats need a Messages object for the locale")
+        unknown = set(formats) - set(df.columns)
+        if unknown:
+            raise KeyError(f"formats name columns not in the table: {sorted(unknown)}; columns are {list(df.columns)}")
+        formatters = {col: (lambda x, kind=kind: msg.format(x, kind)) for col, kind in formats.items()}
+    styler = df.style.format(formatters, na_rep="–").hide(axis="index")
+    if labels:
+        styler = styler.relabel_index([labels.get(c, c) for c in df.columns], axis="columns")
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler
+
+
+def conclusions(sentences: Iterable[str], msg: Messages) -> None:
+    """Show the conclusions, written from the numbers by the review module, as a Markdown list."""
+    from IPython.display import Markdown, display
+
+    items = [s for s in sentences if s]
+    body = "\n".join(f"- {s}" for s in items) if items else f"- {msg('common.no_data')}"
+    display(Markdown(f"### {msg('common.conclusions')}\n\n{body}"))
+
+
+def title(review_key: str, msg: Messages, *, store: str, period, comparison=None, data_range: tuple | None = None) -> None:
+    """Show the page heading: review name, period, comparison, store and the data's date range."""
+    from IPython.display import Markdown, display
+
+    lines = [f"# {msg(review_key)}", "",
+             f"**{msg('common.store')}:** {store} · **{msg('common.period')}:** {period_text(period, msg)}"]
+    if comparison is not None:
+        lines[-1] += f" · **{msg('common.comparison')}:** {period_text(comparison, msg)}"
+    if data_range is not None:
+        lines.append(f"\n**{msg('common.data_range')}:** {msg.date(data_range[0])} – {msg.date(data_range[1])}")
+    display(Markdown("\n".join(lines)))
+
+
+def period_text(period, msg: Messages) -> str:
+    """A period as people read it: ``Week 47 of 2026 (Nov 16 – Nov 22, 2026)`` / ``2026 年第 47 周（…）``."""
+    if period.kind == "week":
+        iso = period.start.isocalendar()
+        return msg("common.week_label", week=iso.week, year=iso.year, start=msg.date(period.start),
+                   end=msg.date(period.last_day))
+    if period.kind == "month":
+        from babel.dates import format_date
+        return format_date(period.start.date(), format="yyyy-MM" if msg.lang == "zh" else "MMMM yyyy",
+                           locale=msg.locale)
+    return msg("common.range_label", start=msg.date(period.start), end=msg.date(period.last_day))
