@@ -107,22 +107,25 @@ def table_file(folder: Path, table: str) -> Path | None:
 
 
 def _check_encoding(path: Path, encoding: str) -> str:
-    """Return the codec to read ``path`` with; raise FileEncodingError naming a codec that works."""
+    """The codec to read ``path`` with: UTF-8 (BOM or not) when the bytes are valid UTF-8, else the declared
+    encoding; raise FileEncodingError naming a codec that works when neither decodes."""
     raw = path.read_bytes()
-    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
-    try:
-        raw.decode(codec)
-        return codec
-    except UnicodeDecodeError as exc:
-        guess, sample = None, ""
-        for candidate in ("gb18030", "utf-16"):
-            try:
-                text = raw.decode(candidate)
-            except UnicodeDecodeError:
-                continue
-            guess, sample = candidate, text.splitlines()[0][:40] if text else ""
-            break
-        raise FileEncodingError(str(path), encoding, exc.start, guess, sample) from None
+    tried = ["utf-8-sig"] + ([encoding] if codecs.lookup(encoding).name != "utf-8" else [])
+    for codec in tried:
+        try:
+            raw.decode(codec)
+            return codec
+        except UnicodeDecodeError as exc:
+            first_error = first_error if codec != "utf-8-sig" else exc
+    guess, sample = None, ""
+    for candidate in ("gb18030", "utf-16"):
+        try:
+            text = raw.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        guess, sample = candidate, text.splitlines()[0][:40] if text else ""
+        break
+    raise FileEncodingError(str(path), encoding if len(tried) > 1 else "utf-8", first_error.start, guess, sample)
 
 
 def _read_raw(path: Path, spec: TableSpec, store: Store) -> pd.DataFrame:
@@ -135,12 +138,19 @@ def _read_raw(path: Path, spec: TableSpec, store: Store) -> pd.DataFrame:
     return pd.read_csv(path, dtype=dtypes, encoding=codec, keep_default_na=True, na_values=[""])
 
 
+def _shown(value) -> str:
+    """A cell value as the user typed it: text quoted, numbers and timestamps plain."""
+    if isinstance(value, str):
+        return repr(value)
+    return str(value.item() if hasattr(value, "item") else value)
+
+
 def _examples(df: pd.DataFrame, mask: pd.Series, column: str | None, spec: TableSpec) -> list[str]:
     rows = df.index[mask][:N_EXAMPLES]
     out = []
     for i in rows:
         key = ", ".join(f"{k}={df.at[i, k]}" for k in spec.key if k in df and k != column)
-        value = f"{column}={df.at[i, column]!r}" if column and column in df else ""
+        value = f"{column}={_shown(df.at[i, column])}" if column and column in df else ""
         out.append(f"row {i + 1}: " + "; ".join(x for x in (value, key) if x))
     return out
 

@@ -102,7 +102,7 @@ def _days() -> pd.DatetimeIndex:
 def _demand_factor(days: pd.DatetimeIndex) -> np.ndarray:
     """Relative daily demand: growth over the period, busier weekends, promotion spikes."""
     growth = 1.0 + 0.5 * np.arange(len(days)) / len(days)
-    weekly = np.where(days.dayofweek >= 5, 1.15, 1.0)
+    weekly = np.where(days.day_of_week >= 5, 1.15, 1.0)
     promo = np.ones(len(days))
     for day in PROMO_DAYS:
         delta = (days - pd.Timestamp(day)).days

@@ -70,7 +70,7 @@ class Period:
 
 
 def week_of(day: pd.Timestamp) -> Period:
-    start = day.normalize() - pd.Timedelta(days=day.dayofweek)
+    start = day.normalize() - pd.Timedelta(days=day.day_of_week)
     return Period(start, start + pd.Timedelta(days=7), "week")
 
 
@@ -81,13 +81,11 @@ def month_of(day: pd.Timestamp) -> Period:
 
 def last_complete(kind: str, data_end: pd.Timestamp) -> Period:
     """The last week or month that ends on or before the day of ``data_end`` (the last timestamp in the data)."""
-    boundary = data_end.normalize() + pd.Timedelta(days=1)  # data covers days before this
+    boundary = data_end.normalize() + pd.Timedelta(days=1)  # data covers the days before this
     if kind == "week":
-        p = week_of(boundary)
-        return p if p.start == boundary else p.previous()
+        return week_of(boundary).previous()
     if kind == "month":
-        p = month_of(boundary)
-        return p if p.start == boundary else p.previous()
+        return month_of(boundary).previous()
     raise PeriodError(f"kind must be 'week' or 'month', not {kind!r}")
 
 

@@ -52,5 +52,5 @@ def set_theme(*, context: str = "notebook", figsize: tuple[float, float] = (9.0,
                   rc={"axes.unicode_minus": False,  # the CJK font has no U+2212 minus sign
                       "font.sans-serif": [family, "DejaVu Sans"],
                       "figure.figsize": figsize, "figure.dpi": 100, "savefig.dpi": 100,
-                      "axes.titleweight": "bold", "axes.spines.right": False, "axes.spines.top": False})
+                      "axes.titlesize": "large", "axes.spines.right": False, "axes.spines.top": False})
     mpl.rcParams["figure.autolayout"] = True
