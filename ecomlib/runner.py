@@ -9,6 +9,7 @@ failing cell and error, the index marks it failed, and the command exits non-zer
 from __future__ import annotations
 
 import ast
+import difflib
 import json
 import multiprocessing
 import os
@@ -100,7 +101,7 @@ def _coerce(notebook: str, name: str, value: Any, declared: dict[str, dict[str, 
     """``value`` checked against the declared type of ``name`` (ints widen to float; CLI text stays text for str)."""
     listing = {k: v["type"] for k, v in declared.items()}
     if name not in declared:
-        close = [k for k in declared if k.lower() == name.lower() or k.startswith(name[:4])]
+        close = difflib.get_close_matches(name, list(declared), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ParameterError(f"{notebook}: unknown parameter {name!r}{hint}", notebook=notebook, name=name, known=listing)
     kind = declared[name]["type"]
