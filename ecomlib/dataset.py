@@ -146,19 +146,20 @@ def _shown(value) -> str:
 
 
 def _examples(df: pd.DataFrame, mask: pd.Series, column: str | None, spec: TableSpec) -> list[str]:
-    rows = df.index[mask][:N_EXAMPLES]
+    """The first offending rows as ``row 12 (order_id=O9): -1`` (rows count from 1, the first data row)."""
     out = []
-    for i in rows:
+    for i in df.index[mask][:N_EXAMPLES]:
         key = ", ".join(f"{k}={df.at[i, k]}" for k in spec.key if k in df and k != column)
-        value = f"{column}={_shown(df.at[i, column])}" if column and column in df else ""
-        out.append(f"row {i + 1}: " + "; ".join(x for x in (value, key) if x))
+        where = f"row {i + 1}" + (f" ({key})" if key else "")
+        out.append(f"{where}: {_shown(df.at[i, column])}" if column and column in df else where)
     return out
 
 
-def _parse_times(df: pd.DataFrame, spec: TableSpec, store: Store) -> tuple[pd.DataFrame, list[Violation]]:
+def _parse_times(df: pd.DataFrame, spec: TableSpec, store: Store) -> tuple[pd.DataFrame, list[Violation], dict]:
     """Parse timestamp and date columns to naive store-local datetimes; unparseable values become violations."""
     problems = []
     out = {}
+    unparsed = {}
     for col in spec.timestamps + spec.dates:
         if col not in df:
             continue
@@ -173,6 +174,7 @@ def _parse_times(df: pd.DataFrame, spec: TableSpec, store: Store) -> tuple[pd.Da
                 aware = pd.to_datetime(text.where(has_offset), errors="coerce", format="ISO8601", utc=True)
                 parsed = parsed.where(~has_offset, aware.dt.tz_convert(store.timezone).dt.tz_localize(None))
             bad = raw.notna() & parsed.isna()
+            unparsed[col] = bad
             if bad.any():
                 problems.append(Violation(
                     spec.name, col, "a date/time in ISO 8601 form (2026-03-01 or 2026-03-01 14:05:11+08:00)",
@@ -181,11 +183,16 @@ def _parse_times(df: pd.DataFrame, spec: TableSpec, store: Store) -> tuple[pd.Da
         if col in spec.dates:
             parsed = parsed.dt.normalize()
         out[col] = parsed
-    return df.assign(**out), problems
+    return df.assign(**out), problems, unparsed
 
 
-def _failure_violations(cases: pd.DataFrame, df: pd.DataFrame, spec: TableSpec) -> list[Violation]:
-    """Turn pandera's lazy ``failure_cases`` into one Violation per (column, check)."""
+def _failure_violations(cases: pd.DataFrame, df: pd.DataFrame, spec: TableSpec,
+                        unparsed: dict[str, pd.Series]) -> list[Violation]:
+    """Turn pandera's lazy ``failure_cases`` into one Violation per (column, check).
+
+    ``unparsed``: column → rows whose text could not be read as a date; they are reported once, as such,
+    not again as missing values.
+    """
     violations = []
     missing = cases[cases["check"] == "column_in_dataframe"]
     for col in missing["failure_case"]:
@@ -199,6 +206,10 @@ def _failure_violations(cases: pd.DataFrame, df: pd.DataFrame, spec: TableSpec) 
             continue  # the type is wrong already; range checks on strings only echo it
         index = pd.to_numeric(group["index"], errors="coerce").dropna().astype(int).unique()
         mask = df.index.isin(index)
+        if column in unparsed:
+            mask = mask & ~unparsed[column].to_numpy()
+        if not mask.any():
+            continue
         violations.append(Violation(spec.name, str(column), _rule_text(check, spec, column), int(mask.sum()),
                                     _examples(df, pd.Series(mask, index=df.index), column, spec),
                                     _fix_text(check)))
@@ -239,11 +250,11 @@ def _validate_table(df: pd.DataFrame, spec: TableSpec, store: Store) -> tuple[pd
         return df, [Violation(spec.name, None, "the table has no rows", 0, [],
                               "export a period with data, or remove the file if the store has no such data")]
     df = df.reset_index(drop=True)
-    df, problems = _parse_times(df, spec, store)
+    df, problems, unparsed = _parse_times(df, spec, store)
     try:
         df = spec.model.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        problems += _failure_violations(exc.failure_cases, df, spec)
+        problems += _failure_violations(exc.failure_cases, df, spec, unparsed)
     if spec.key and all(k in df for k in spec.key):
         dup = df.duplicated(list(spec.key), keep=False)
         if dup.any():

@@ -66,15 +66,18 @@ def test_missing_column_names_file_table_column_and_fix(tmp_path):
 
 def test_unparseable_date_lists_rows_and_values(tmp_path):
     bad = ORDERS.replace("2026-03-02 09:00:00", "03/02/2026 9am")
-    text = error_for(make(tmp_path, orders=bad), tables=["orders"])
+    with pytest.raises(ContractError) as info:
+        load_dataset(make(tmp_path, orders=bad), tables=["orders"])
+    text = str(info.value)
+    assert len(info.value.violations) == 1  # not reported again as a missing value
     assert "column 'order_time'" in text and "1 row breaks the rule" in text
-    assert "row 3: order_time='03/02/2026 9am'" in text and "ISO 8601" in text and "importer" in text
+    assert "row 3 (order_id=O3): '03/02/2026 9am'" in text and "ISO 8601" in text and "importer" in text
 
 
 def test_negative_quantity_is_reported_with_its_row(tmp_path):
     text = error_for(make(tmp_path, order_items="order_id,sku,quantity,unit_price\nO1,A,2,50\nO2,B,-1,50.5\n"))
     assert "order_items.csv" in text and "column 'quantity'" in text and "> 0" in text
-    assert "row 2: quantity=-1" in text and "order_id=O2" in text and "Fix:" in text
+    assert "row 2 (order_id=O2, sku=B): -1" in text and "Fix:" in text
 
 
 def test_duplicate_key_counts_both_rows(tmp_path):
@@ -87,7 +90,7 @@ def test_dangling_reference_names_the_unknown_order(tmp_path):
     bad = RETURNS + "R2,O999,A,2026-03-06 12:00:00,1,DEFECTIVE,,50,False\n"
     text = error_for(make(tmp_path, returns=bad))
     assert "returns.csv" in text and "column 'order_id'" in text
-    assert "present in orders" in text and "order_id='O999'" in text and "return_id=R2" in text
+    assert "present in orders" in text and "row 2 (return_id=R2): 'O999'" in text
 
 
 def test_empty_table_is_an_error(tmp_path):
@@ -124,7 +127,7 @@ def test_gbk_file_gets_an_exact_instruction_and_reads_once_declared(tmp_path):
 
 def test_wrong_currency_is_reported(tmp_path):
     text = error_for(make(tmp_path, orders=ORDERS.replace(",CNY\nO3", ",USD\nO3")), tables=["orders"])
-    assert "store currency CNY" in text and "currency='USD'" in text
+    assert "store currency CNY" in text and "row 2 (order_id=O2): 'USD'" in text
 
 
 def test_text_in_a_number_column(tmp_path):
