@@ -210,22 +210,34 @@ def choose_period(kind: str, *, period: str | None, start: str | None, end: str 
 
 
 def _execute(name: str, source: str, target: str, params: dict, cwd: str) -> dict:
-    """Run one notebook with Papermill (in a worker process); return status, error and timing."""
+    """Run one notebook with Papermill (in a worker process); return status, error and timing.
+
+    The kernel's own stderr (ipykernel start-up notices, warnings) goes to ``logs/<name>.log`` in the run
+    folder instead of the terminal, so progress lines stay readable.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     print(f"  … {name} started", file=sys.stderr, flush=True)
+    log_dir = Path(target).parent / "logs"
+    log_dir.mkdir(exist_ok=True)
     began = time.monotonic()
     result = {"name": name, "status": "ok", "error": None, "cell": None}
-    try:
-        papermill.execute_notebook(source, target, parameters=params, cwd=cwd, kernel_name="python3",
-                                   progress_bar=False, log_output=False)
-    except PapermillExecutionError as exc:
-        skipped = exc.ename == "MissingTableError"
-        result.update(status="skipped" if skipped else "failed", cell=exc.exec_count,
-                      error=f"{exc.ename}: {str(exc.evalue).splitlines()[0] if exc.evalue else ''}")
-    except Exception as exc:  # the kernel died or could not start: report it, keep the other notebooks going
-        result.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+    saved_stderr = os.dup(2)
+    with open(log_dir / f"{name}.log", "wb") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            papermill.execute_notebook(source, target, parameters=params, cwd=cwd, kernel_name="python3",
+                                       progress_bar=False, log_output=False)
+        except PapermillExecutionError as exc:
+            skipped = exc.ename == "MissingTableError"
+            result.update(status="skipped" if skipped else "failed", cell=exc.exec_count,
+                          error=f"{exc.ename}: {str(exc.evalue).splitlines()[0] if exc.evalue else ''}")
+        except Exception as exc:  # the kernel died or could not start: report it, keep the other notebooks going
+            result.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
     result["duration_seconds"] = round(time.monotonic() - began, 1)
     return result
 

@@ -160,7 +160,7 @@ def test_html_is_self_contained_hides_code_and_index_matches_summary(kit):
 def test_rerun_that_crashes_midway_leaves_the_last_report_intact(kit, monkeypatch):
     first = run(kit, period="2026-W47")
     run_dir = Path(first["index"]).parent
-    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    before = {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
 
     def crash(*args, **kwargs):
         raise RuntimeError("disk full while rendering")
@@ -168,7 +168,7 @@ def test_rerun_that_crashes_midway_leaves_the_last_report_intact(kit, monkeypatc
     monkeypatch.setattr(runner, "_render_all", crash)
     with pytest.raises(RuntimeError, match="disk full"):
         run(kit, period="2026-W47")
-    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    assert {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in (kit / "reports").iterdir()) == ["2026-W47"]  # no temporary folder left
 
 
