@@ -1,0 +1,1120 @@
+"""Supplier performance: OTIF scorecard, lead-time reliability, goods-receipt quality, price variance, reorder points.
+
+The unit of a delivery is a purchase-order line (``po_id``, ``sku``). A line is *received* when it has a
+``received_at`` before the review's ``as_of`` moment, otherwise it is *open*. Delivery KPIs (on time,
+in full, OTIF, fill rate, lead time, rejects, price variance) use received lines only; open lines are
+listed separately, as *late* when their promised date has passed and *at risk* when it falls within a few
+days. Lines enter a review window by their **promised** date, so a window judges what suppliers were due
+to deliver in it.
+
+Suppliers get roughly one purchase order every nine days in the demo store, so a weekly review would
+judge each supplier on a handful of lines: the notebook uses a trailing window of ``window_days`` (90 by
+default) ending at the period's end, compared with the window of the same length before it
+(:func:`review_windows`).
+
+Definitions (all rates are fractions in [0, 1]; money in the store currency; times in days):
+
+- ``days_late`` = received_at − promised_at (negative when early); *on time* when ``days_late ≤
+  on_time_tolerance_days`` (early deliveries count as on time unless ``early_tolerance_days`` is given);
+- *in full* when ``qty_received ≥ fill_threshold × qty_ordered``; *OTIF* when both;
+- fill rate = units received / units ordered over received lines;
+- lead time = received_at − ordered_at; its coefficient of variation (CV) = sd / mean;
+- rejects in ppm = units rejected at goods receipt per million units received;
+- price variance = (unit_cost_invoiced − unit_cost_agreed) × qty_received, and as a share of the agreed value;
+- quality-return rate = units returned by customers for a quality reason / units sold, per supplier of the SKU.
+
+Edge cases, as implemented and tested:
+
+- *zero-quantity lines* (``qty_ordered == 0``, e.g. a cancelled line) keep their dates for on-time and
+  lead-time KPIs but are left out of in-full, OTIF and fill rate (no division by zero) and of the open list;
+- *repeated deliveries*: the contract rejects two rows with the same (po_id, sku), but a table built by
+  hand may hold one row per shipment. :func:`delivery_lines` first drops rows identical in every column
+  (export duplicates), then merges the remaining rows of a line into one: quantities received and
+  rejected add up, ``qty_ordered`` is taken once (the largest), the invoiced unit cost is the
+  quantity-weighted mean, and ``received_at`` is the *last* shipment's — a line split over shipments
+  is on time only when its last part is;
+- *not yet received*: excluded from delivery KPIs (this flatters the on-time rate of a window whose late
+  lines have not arrived yet, so the scorecard shows ``n_open_late`` next to it).
+
+Quality returns use a small rule (:data:`QUALITY_CODES`, :data:`QUALITY_KEYWORDS`); the returns review
+(``ecomlib.returns``) builds the full reason taxonomy and this module should reuse it once it lands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from scipy import stats as sps
+
+from .errors import ContractError, ParameterError, Violation
+from .i18n import Messages
+from .periods import Period
+from .stats import chi_square_residuals, two_proportion_test, wilson_interval
+
+PO_COLUMNS = ("po_id", "supplier_id", "sku", "ordered_at", "promised_at", "received_at", "qty_ordered",
+              "qty_received", "qty_rejected", "unit_cost_agreed", "unit_cost_invoiced")
+DAY = pd.Timedelta(days=1)
+
+#: Return reason codes that mean the product itself was faulty.
+QUALITY_CODES = ("DEFECTIVE", "QUALITY_UNACCEPTABLE")
+#: Words in a free-text return reason that mean a quality problem (matched case-insensitively). "坏" also
+#: matches "损坏" (damaged) — acceptable for this small rule; the returns taxonomy will be finer.
+QUALITY_KEYWORDS = ("质量", "坏", "开线", "瑕疵", "故障", "defect", "broke", "quality", "faulty", "stopped working")
+#: Order statuses whose units reached the customer (denominator of the quality-return rate).
+SOLD_STATUSES = ("completed", "partially_refunded", "refunded")
+
+#: KPI → (value scoring 1, value scoring 0); sub-scores are linear in between and clipped to [0, 1].
+SCALES: dict[str, tuple[float, float]] = {
+    "otif_rate": (1.0, 0.0), "on_time_rate": (1.0, 0.0), "in_full_rate": (1.0, 0.0), "fill_rate": (1.0, 0.5),
+    "reject_ppm": (0.0, 50_000.0), "quality_return_rate": (0.0, 0.10), "price_variance_pct": (0.0, 0.05),
+    "lead_time_cv": (0.0, 0.5),
+}
+#: KPI → (pessimistic bound column, optimistic bound column) for KPIs that have an interval.
+BOUNDS: dict[str, tuple[str, str]] = {
+    "otif_rate": ("otif_low", "otif_high"), "on_time_rate": ("on_time_low", "on_time_high"),
+    "in_full_rate": ("in_full_low", "in_full_high"), "reject_ppm": ("reject_ppm_high", "reject_ppm_low"),
+    "quality_return_rate": ("quality_return_high", "quality_return_low"),
+}
+DEFAULT_WEIGHTS: dict[str, float] = {"otif_rate": 0.35, "fill_rate": 0.15, "reject_ppm": 0.15,
+                                     "quality_return_rate": 0.15, "price_variance_pct": 0.10, "lead_time_cv": 0.10}
+#: (lowest score, grade), best first; below the last threshold the grade is "D".
+GRADES: tuple[tuple[float, str], ...] = ((85.0, "A"), (70.0, "B"), (55.0, "C"))
+#: How each KPI is shown in sentences and tables (an ``ecomlib.i18n.Messages.format`` kind).
+KPI_FORMATS = {"otif_rate": "pct", "on_time_rate": "pct", "in_full_rate": "pct", "fill_rate": "pct",
+               "reject_ppm": "int", "quality_return_rate": "pct", "price_variance_pct": "pct", "lead_time_cv": "num"}
+
+
+# Windows ------------------------------------------------------------------------------------------------
+
+def review_windows(period: Period, comparison: Period | None = None, *, window_days: int = 90) -> tuple[Period, Period]:
+    """The trailing window that ends with the review period, and the window of the same length it is compared with.
+
+    Parameters
+    ----------
+    period : the review period (e.g. an ISO week).
+    comparison : the runner's comparison period; the comparison window ends at its end, but never later than
+        the review window starts (so by default — comparison = the previous week — it is the
+        ``window_days`` just before the review window, with no overlap).
+    window_days : length of both windows in days; a period longer than that is used whole.
+
+    Returns
+    -------
+    (window, compare_window), both :class:`~ecomlib.periods.Period` of kind ``custom``.
+
+    Example
+    -------
+    >>> from ecomlib.periods import parse_period
+    >>> w, c = review_windows(parse_period("2026-W47"), window_days=90)
+    >>> w.label, c.label
+    ('2026-08-25_2026-11-22', '2026-05-27_2026-08-24')
+    """
+    if window_days is None or window_days < 1:
+        raise ParameterError(f"window_days must be a whole number of days ≥ 1, not {window_days!r}", name="window_days")
+    length = pd.Timedelta(days=max(int(window_days), period.days))
+    window = Period(period.end - length, period.end, "custom")
+    compare_end = window.start if comparison is None else min(comparison.end, window.start)
+    return window, Period(compare_end - length, compare_end, "custom")
+
+
+def data_range(purchase_orders: pd.DataFrame, orders: pd.DataFrame | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last timestamp of the purchase orders (ordered / received) and, when given, of the orders.
+
+    Example
+    -------
+    >>> po = pd.DataFrame({"ordered_at": pd.to_datetime(["2026-01-02"]), "received_at": pd.to_datetime(["2026-01-20"])})
+    >>> [t.date().isoformat() for t in data_range(po)]
+    ['2026-01-02', '2026-01-20']
+    """
+    stamps = [purchase_orders["ordered_at"], purchase_orders["received_at"]]
+    if orders is not None:
+        stamps.append(orders["order_time"])
+    return min(s.min() for s in stamps), max(s.max() for s in stamps)
+
+
+# Delivery lines ---------------------------------------------------------------------------------------
+
+def _require(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ContractError([Violation(table, c, "the column is required but missing", 0, [],
+                                       f"add a '{c}' column (see data/README.md), or load the table with "
+                                       f"ecomlib.load_dataset") for c in missing])
+
+
+def _check_range(name: str, value, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> None:
+    ok = value is not None and not (isinstance(value, float) and np.isnan(value))
+    if ok:
+        ok = (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
+    if not ok:
+        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+        raise ParameterError(f"{name} must be in {left}{lo:g}, {hi:g}{right}, not {value!r}", name=name)
+
+
+def _consolidate(po: pd.DataFrame) -> pd.DataFrame:
+    """One row per (po_id, sku): drop exact duplicate rows, then merge shipments of the same line."""
+    po = po.drop_duplicates(subset=list(PO_COLUMNS))
+    dup = po.duplicated(["po_id", "sku"], keep=False)
+    if not dup.any():
+        return po.assign(n_shipments=po["received_at"].notna().astype(int))
+    many = po[dup].assign(_invoiced=po["qty_received"] * po["unit_cost_invoiced"])
+    g = many.groupby(["po_id", "sku"], sort=False)
+    merged = g.agg(supplier_id=("supplier_id", "first"), ordered_at=("ordered_at", "min"),
+                   promised_at=("promised_at", "min"), received_at=("received_at", "max"),
+                   qty_ordered=("qty_ordered", "max"), unit_cost_agreed=("unit_cost_agreed", "first"),
+                   n_shipments=("received_at", "count"))
+    merged = merged.join(g[["qty_received", "qty_rejected", "_invoiced"]].sum(min_count=1)).reset_index()
+    merged["unit_cost_invoiced"] = (merged["_invoiced"] / merged["qty_received"].where(merged["qty_received"] > 0))
+    single = po[~dup].assign(n_shipments=po.loc[~dup, "received_at"].notna().astype(int))
+    return pd.concat([single, merged.drop(columns="_invoiced")], ignore_index=True)
+
+
+def delivery_lines(purchase_orders: pd.DataFrame, *, as_of: pd.Timestamp | str | None = None,
+                   on_time_tolerance_days: float = 1.0, fill_threshold: float = 0.95,
+                   early_tolerance_days: float | None = None, suppliers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per purchase-order line with its delivery outcome as known at ``as_of``.
+
+    Parameters
+    ----------
+    purchase_orders : contract ``purchase_orders`` table (po_id, supplier_id, sku, ordered_at, promised_at,
+        received_at, qty_ordered, qty_received, qty_rejected, unit_cost_agreed, unit_cost_invoiced).
+    as_of : the moment of the review (exclusive). Lines ordered at or after it are dropped; shipments received
+        at or after it count as not yet received. Default: the day after the last ordered/received timestamp.
+    on_time_tolerance_days : days after the promised date that still count as on time (days).
+    fill_threshold : share of the ordered quantity that makes a line "in full" (fraction in (0, 1]).
+    early_tolerance_days : when given, a line received more than this many days before its promised date is
+        *not* on time (for buyers who penalise early stock); default None = early is on time.
+    suppliers : contract ``suppliers`` table; when given its ``supplier_name`` is added.
+
+    Returns
+    -------
+    A new DataFrame, one row per (po_id, sku), holding the contract columns (repeated shipments merged, see
+    the module notes) plus: ``n_shipments``; ``status`` (``"received"``/``"open"``); ``lead_time_days``,
+    ``promised_lead_days``, ``days_late`` (days; NaN while open); ``on_time``, ``in_full``, ``otif``
+    (nullable booleans, NA where undefined); ``fill_rate``; ``partial`` (received less than ordered);
+    ``agreed_value``, ``invoiced_value``, ``price_variance`` (money, on units received); ``overdue_days``
+    (open lines: days from the promised date to ``as_of``, negative while not yet due).
+
+    Example
+    -------
+    >>> po = pd.DataFrame({"po_id": ["P1"], "supplier_id": ["S1"], "sku": ["A"],
+    ...     "ordered_at": pd.to_datetime(["2026-01-01"]), "promised_at": pd.to_datetime(["2026-01-11"]),
+    ...     "received_at": pd.to_datetime(["2026-01-14"]), "qty_ordered": [100], "qty_received": [90.0],
+    ...     "qty_rejected": [1.0], "unit_cost_agreed": [10.0], "unit_cost_invoiced": [10.5]})
+    >>> row = delivery_lines(po).iloc[0]
+    >>> float(row["days_late"]), bool(row["on_time"]), bool(row["in_full"]), float(row["price_variance"])
+    (3.0, False, False, 45.0)
+    """
+    _require(purchase_orders, "purchase_orders", PO_COLUMNS)
+    _check_range("on_time_tolerance_days", on_time_tolerance_days, 0, np.inf)
+    _check_range("fill_threshold", fill_threshold, 0, 1, lo_open=True)
+    if early_tolerance_days is not None:
+        _check_range("early_tolerance_days", early_tolerance_days, 0, np.inf)
+    po = purchase_orders
+    if as_of is None:
+        as_of = max(po["ordered_at"].max(), po["received_at"].max()).normalize() + DAY
+    as_of = pd.Timestamp(as_of)
+    po = po[po["ordered_at"] < as_of]
+    later = po["received_at"] >= as_of
+    if later.any():
+        po = po.assign(received_at=po["received_at"].mask(later),
+                       **{c: po[c].mask(later) for c in ("qty_received", "qty_rejected", "unit_cost_invoiced")})
+    lines = _consolidate(po).reset_index(drop=True)
+
+    received = lines["received_at"].notna()
+    qty_ok = received & (lines["qty_ordered"] > 0) & lines["qty_received"].notna()
+    days_late = (lines["received_at"] - lines["promised_at"]) / DAY
+    on_time = days_late <= on_time_tolerance_days
+    if early_tolerance_days is not None:
+        on_time &= days_late >= -early_tolerance_days
+    in_full = lines["qty_received"] >= fill_threshold * lines["qty_ordered"]
+    qty_received = lines["qty_received"].where(received)
+    valued = received & lines["unit_cost_invoiced"].notna() & qty_received.notna()
+    agreed_value = (qty_received * lines["unit_cost_agreed"]).where(valued)
+    invoiced_value = (qty_received * lines["unit_cost_invoiced"]).where(valued)
+    out = lines.assign(
+        status=np.where(received, "received", "open"),
+        lead_time_days=(lines["received_at"] - lines["ordered_at"]) / DAY,
+        promised_lead_days=(lines["promised_at"] - lines["ordered_at"]) / DAY,
+        days_late=days_late,
+        on_time=pd.array(on_time, dtype="boolean"),
+        in_full=pd.array(in_full, dtype="boolean"),
+        fill_rate=(lines["qty_received"] / lines["qty_ordered"].where(lines["qty_ordered"] > 0)).where(qty_ok),
+        partial=pd.array(lines["qty_received"] < lines["qty_ordered"], dtype="boolean"),
+        agreed_value=agreed_value, invoiced_value=invoiced_value, price_variance=invoiced_value - agreed_value,
+        overdue_days=((as_of - lines["promised_at"]) / DAY).where(~received),
+    )
+    out.loc[~received, "on_time"] = pd.NA
+    out.loc[~qty_ok, ["in_full", "partial"]] = pd.NA
+    out["otif"] = out["on_time"] & out["in_full"]
+    out.loc[~qty_ok, "otif"] = pd.NA
+    if suppliers is not None:
+        out = out.merge(suppliers[["supplier_id", "supplier_name"]], on="supplier_id", how="left")
+    return out
+
+
+def open_lines(lines: pd.DataFrame, *, at_risk_days: float = 7.0) -> pd.DataFrame:
+    """Open purchase-order lines that are late (promised date passed) or at risk (due within ``at_risk_days``).
+
+    Parameters
+    ----------
+    lines : output of :func:`delivery_lines` (its ``as_of`` decides what is open and overdue).
+    at_risk_days : an open line due within this many days of ``as_of`` is "at risk" (days).
+
+    Returns
+    -------
+    One row per listed line, most overdue first: po_id, supplier_id, [supplier_name,] sku, ordered_at,
+    promised_at, qty_ordered, open_value (qty_ordered × unit_cost_agreed, money), days_overdue (days past the
+    promised date; negative = days left), state (``"late"`` or ``"at_risk"``). Zero-quantity lines are
+    not listed.
+
+    Example
+    -------
+    >>> lines = pd.DataFrame({"po_id": ["P1", "P2"], "supplier_id": ["S1", "S1"], "sku": ["A", "B"],
+    ...     "ordered_at": pd.to_datetime(["2026-01-01"] * 2), "promised_at": pd.to_datetime(["2026-01-10", "2026-01-25"]),
+    ...     "qty_ordered": [10, 5], "unit_cost_agreed": [2.0, 3.0], "status": ["open", "open"],
+    ...     "overdue_days": [5.0, -10.0]})
+    >>> open_lines(lines)[["po_id", "state", "open_value"]].values.tolist()
+    [['P1', 'late', 20.0]]
+    """
+    _check_range("at_risk_days", at_risk_days, 0, np.inf)
+    keep = (lines["status"] == "open") & (lines["qty_ordered"] > 0) & (lines["overdue_days"] > -at_risk_days)
+    cols = [c for c in ("po_id", "supplier_id", "supplier_name", "sku", "ordered_at", "promised_at", "qty_ordered")
+            if c in lines]
+    out = lines.loc[keep, cols].assign(
+        open_value=lines.loc[keep, "qty_ordered"] * lines.loc[keep, "unit_cost_agreed"],
+        days_overdue=lines.loc[keep, "overdue_days"],
+        state=np.where(lines.loc[keep, "overdue_days"] > 0, "late", "at_risk"))
+    return out.sort_values(["days_overdue", "po_id", "sku"], ascending=[False, True, True]).reset_index(drop=True)
+
+
+# KPIs -------------------------------------------------------------------------------------------------
+
+def _keys(by: str | Sequence[str] | None) -> list[str]:
+    return [] if by is None else [by] if isinstance(by, str) else list(by)
+
+
+def _in_window(df: pd.DataFrame, column: str, window: Period | None) -> pd.DataFrame:
+    return df if window is None else df[window.contains(df[column])]
+
+
+def supplier_kpis(lines: pd.DataFrame, *, window: Period | None = None, by: str | Sequence[str] | None = "supplier_id",
+                  quality: pd.DataFrame | None = None, alpha: float = 0.05) -> pd.DataFrame:
+    """Delivery, quality and cost KPIs per supplier (or per SKU, or overall) for lines promised in ``window``.
+
+    Parameters
+    ----------
+    lines : output of :func:`delivery_lines`.
+    window : lines whose ``promised_at`` falls in it are judged; None = all lines.
+    by : grouping column(s): ``"supplier_id"`` (default), ``"sku"``, ``["supplier_id", "sku"]``, or None for one
+        overall row.
+    quality : output of :func:`quality_return_rates` with the same ``by``; its rate columns are joined.
+    alpha : 1 − confidence level of the Wilson intervals.
+
+    Returns
+    -------
+    One row per group with: ``n_lines`` (promised in the window), ``n_open``, ``n_open_late``,
+    ``n_deliveries`` (received lines); counts ``on_time``, ``n_qty_lines`` (received lines with a quantity),
+    ``in_full``, ``otif``, ``n_partial``, ``n_early`` (received before the promised date); rates
+    ``on_time_rate``, ``in_full_rate``, ``otif_rate`` with ``*_low``/``*_high`` Wilson bounds; units
+    ``qty_ordered`` (of received lines with a quantity: the fill-rate denominator), ``qty_received`` and
+    ``qty_rejected`` (of received lines with a reject count: the ppm base); ``fill_rate``; ``reject_ppm`` with Wilson bounds
+    ``reject_ppm_low``/``_high`` (over units); ``lead_time_mean``, ``lead_time_median``, ``lead_time_p90``,
+    ``lead_time_sd``, ``lead_time_cv``, ``promised_lead_mean``, ``days_late_mean``, ``days_late_median``,
+    ``days_late_p90`` (days); ``agreed_value``, ``price_variance`` (money) and ``price_variance_pct``;
+    plus, with ``quality``, ``units_sold``, ``quality_returns``, ``quality_return_rate`` and its bounds.
+
+    Example
+    -------
+    >>> po = pd.DataFrame({"po_id": ["P1", "P2"], "supplier_id": ["S1", "S1"], "sku": ["A", "A"],
+    ...     "ordered_at": pd.to_datetime(["2026-01-01", "2026-01-05"]),
+    ...     "promised_at": pd.to_datetime(["2026-01-11", "2026-01-15"]),
+    ...     "received_at": pd.to_datetime(["2026-01-11", "2026-01-20"]), "qty_ordered": [100, 100],
+    ...     "qty_received": [100.0, 100.0], "qty_rejected": [0.0, 2.0], "unit_cost_agreed": [1.0, 1.0],
+    ...     "unit_cost_invoiced": [1.0, 1.0]})
+    >>> k = supplier_kpis(delivery_lines(po))
+    >>> k.loc[0, ["otif_rate", "fill_rate", "reject_ppm"]].tolist()
+    [0.5, 1.0, 10000.0]
+    """
+    keys = _keys(by)
+    df = _in_window(lines, "promised_at", window)
+    rec = df["status"] == "received"
+    qty = df["qty_received"].notna() & (df["qty_ordered"] > 0) & rec
+    rej = rec & df["qty_rejected"].notna() & df["qty_received"].notna()
+    work = pd.DataFrame({
+        "n_lines": 1, "n_open": (~rec).astype(int), "n_open_late": (~rec & (df["overdue_days"] > 0)).astype(int),
+        "n_deliveries": rec.astype(int), "on_time": df["on_time"].fillna(False).astype(int),
+        "n_qty_lines": qty.astype(int), "in_full": df["in_full"].fillna(False).astype(int),
+        "otif": df["otif"].fillna(False).astype(int), "n_partial": df["partial"].fillna(False).astype(int),
+        "n_early": (df["days_late"] < 0).astype(int),
+        "qty_ordered": df["qty_ordered"].where(qty, 0), "qty_received_q": df["qty_received"].where(qty, 0),
+        "qty_received": df["qty_received"].where(rej, 0), "qty_rejected": df["qty_rejected"].where(rej, 0),
+        "agreed_value": df["agreed_value"], "price_variance": df["price_variance"],
+        "lead_time_days": df["lead_time_days"], "promised_lead_days": df["promised_lead_days"].where(rec),
+        "days_late": df["days_late"],
+    }, index=df.index)
+    for k in keys:
+        work[k] = df[k]
+    if keys:
+        grouped = work.groupby(keys, observed=True, sort=True)
+    else:
+        grouped = work.assign(_all=0).groupby("_all")
+    sums = grouped[["n_lines", "n_open", "n_open_late", "n_deliveries", "on_time", "n_qty_lines", "in_full", "otif",
+                    "n_partial", "n_early", "qty_ordered", "qty_received_q", "qty_received", "qty_rejected"]].sum()
+    if not keys:  # one overall row, even when no line is due in the window
+        sums = sums.reindex(pd.Index([0], name="_all"), fill_value=0)
+    money = grouped[["agreed_value", "price_variance"]].sum(min_count=1)
+    lead = grouped["lead_time_days"]
+    late = grouped["days_late"]
+    out = sums.assign(
+        fill_rate=sums["qty_received_q"] / sums["qty_ordered"].where(sums["qty_ordered"] > 0),
+        reject_ppm=1e6 * sums["qty_rejected"] / sums["qty_received"].where(sums["qty_received"] > 0),
+        lead_time_mean=lead.mean(), lead_time_median=lead.median(), lead_time_p90=lead.quantile(0.9),
+        lead_time_sd=lead.std(), promised_lead_mean=grouped["promised_lead_days"].mean(),
+        days_late_mean=late.mean(), days_late_median=late.median(), days_late_p90=late.quantile(0.9),
+        agreed_value=money["agreed_value"], price_variance=money["price_variance"],
+    ).drop(columns="qty_received_q")
+    out["lead_time_cv"] = out["lead_time_sd"] / out["lead_time_mean"].where(out["lead_time_mean"] > 0)
+    out["price_variance_pct"] = out["price_variance"] / out["agreed_value"].where(out["agreed_value"] > 0)
+    for name, hits, trials in (("on_time", "on_time", "n_deliveries"), ("in_full", "in_full", "n_qty_lines"),
+                               ("otif", "otif", "n_qty_lines")):
+        out[f"{name}_rate"] = out[hits] / out[trials].where(out[trials] > 0)
+        out[f"{name}_low"], out[f"{name}_high"] = wilson_interval(out[hits], out[trials], alpha=alpha)
+    lo, hi = wilson_interval(out["qty_rejected"], out["qty_received"], alpha=alpha)
+    out["reject_ppm_low"], out["reject_ppm_high"] = 1e6 * lo, 1e6 * hi
+    out = out.reset_index()
+    if not keys:
+        out = out.drop(columns="_all")
+    if quality is not None:
+        if not keys:
+            out = pd.concat([out, quality.drop(columns=[c for c in out if c in quality]).reset_index(drop=True)], axis=1)
+        else:
+            out = out.merge(quality, on=keys, how="left")
+    return out
+
+
+def is_quality_return(returns: pd.DataFrame) -> pd.Series:
+    """True for returns whose reason is a product-quality problem (a small documented rule).
+
+    A return is quality-related when its ``reason_code`` is one of :data:`QUALITY_CODES` or its
+    ``reason_text`` contains one of :data:`QUALITY_KEYWORDS` (case-insensitive). This stands in for the
+    returns review's taxonomy (``ecomlib.returns``), which should replace it.
+
+    Example
+    -------
+    >>> r = pd.DataFrame({"reason_code": ["DEFECTIVE", None, None, "SIZE_TOO_SMALL"],
+    ...                   "reason_text": [None, "用了两天就坏了", "Stopped working", None]})
+    >>> is_quality_return(r).tolist()
+    [True, True, True, False]
+    """
+    code = returns["reason_code"].astype("str").str.upper().isin(QUALITY_CODES) & returns["reason_code"].notna()
+    pattern = "|".join(QUALITY_KEYWORDS)
+    text = (returns["reason_text"].astype("str").str.lower().str.contains(pattern, regex=True)
+            & returns["reason_text"].notna())
+    return (code | text).rename("quality")
+
+
+def quality_return_rates(returns: pd.DataFrame, order_items: pd.DataFrame, orders: pd.DataFrame,
+                         products: pd.DataFrame, *, window: Period | None = None,
+                         by: str | Sequence[str] | None = "supplier_id", statuses: Sequence[str] = SOLD_STATUSES,
+                         alpha: float = 0.05) -> pd.DataFrame:
+    """Units returned for a quality reason per unit sold, per supplier of the SKU (or per SKU).
+
+    Parameters
+    ----------
+    returns, order_items, orders, products : contract tables.
+    window : units sold are order lines whose ``order_time`` falls in it; returns count when ``returned_at``
+        does (a flow ratio: some returns in the window belong to earlier sales). None = everything.
+    by : ``"supplier_id"``, ``"sku"``, ``["supplier_id", "sku"]``, ``"category"`` or None (products columns).
+    statuses : order statuses whose units count as sold.
+    alpha : 1 − confidence level of the Wilson interval.
+
+    Returns
+    -------
+    One row per group: ``units_sold``, ``returned_units`` (any reason), ``quality_returns`` (units),
+    ``quality_return_rate`` (fraction) and ``quality_return_low``/``quality_return_high`` (Wilson bounds).
+
+    Example
+    -------
+    >>> orders = pd.DataFrame({"order_id": ["O1"], "order_time": pd.to_datetime(["2026-01-01"]), "status": ["completed"]})
+    >>> items = pd.DataFrame({"order_id": ["O1"], "sku": ["A"], "quantity": [4]})
+    >>> products = pd.DataFrame({"sku": ["A"], "supplier_id": ["S1"], "category": ["X"]})
+    >>> returns = pd.DataFrame({"sku": ["A"], "returned_at": pd.to_datetime(["2026-01-09"]), "quantity": [1],
+    ...                         "reason_code": ["DEFECTIVE"], "reason_text": [None]})
+    >>> quality_return_rates(returns, items, orders, products)["quality_return_rate"].tolist()
+    [0.25]
+    """
+    keys = _keys(by)
+    prod = products[["sku"] + [k for k in keys if k != "sku"]]
+    sold = order_items[["order_id", "sku", "quantity"]].merge(
+        orders.loc[orders["status"].isin(list(statuses)), ["order_id", "order_time"]], on="order_id")
+    sold = _in_window(sold, "order_time", window).merge(prod, on="sku")
+    ret = _in_window(returns, "returned_at", window)
+    ret = ret.assign(quality_returns=ret["quantity"].where(is_quality_return(ret), 0))[
+        ["sku", "quantity", "quality_returns"]].merge(prod, on="sku")
+    if keys:
+        units = sold.groupby(keys, observed=True)["quantity"].sum().rename("units_sold")
+        back = ret.groupby(keys, observed=True)[["quantity", "quality_returns"]].sum()
+        out = pd.concat([units, back], axis=1).fillna(0).reset_index()
+    else:
+        out = pd.DataFrame({"units_sold": [sold["quantity"].sum()], "quantity": [ret["quantity"].sum()],
+                            "quality_returns": [ret["quality_returns"].sum()]})
+    out = out.rename(columns={"quantity": "returned_units"})
+    out["quality_return_rate"] = out["quality_returns"] / out["units_sold"].where(out["units_sold"] > 0)
+    out["quality_return_low"], out["quality_return_high"] = wilson_interval(
+        np.minimum(out["quality_returns"], out["units_sold"]), out["units_sold"], alpha=alpha)
+    return out
+
+
+# Scorecard --------------------------------------------------------------------------------------------
+
+def _weights(weights: Mapping[str, float] | None, columns) -> dict[str, float]:
+    weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+    unknown = sorted(set(weights) - set(SCALES))
+    if unknown:
+        raise ParameterError(f"weights name unknown KPIs {unknown}; valid KPIs are {sorted(SCALES)}", name="weights")
+    bad = {k: w for k, w in weights.items() if not (isinstance(w, (int, float)) and np.isfinite(w) and w >= 0)}
+    if bad:
+        raise ParameterError(f"weights must be numbers ≥ 0, not {bad}", name="weights")
+    weights = {k: float(w) for k, w in weights.items() if w > 0}
+    if not weights:
+        raise ParameterError("weights are all zero: give at least one KPI a positive weight", name="weights")
+    absent = sorted(k for k in weights if k not in columns)
+    if absent:
+        raise ParameterError(f"weights use {absent}, which the KPI table does not have; pass quality= to "
+                             f"supplier_kpis for quality_return_rate, or set their weight to 0", name="weights")
+    total = sum(weights.values())
+    return {k: w / total for k, w in weights.items()}
+
+
+def kpi_scores(kpis: pd.DataFrame, *, weights: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Sub-scores in [0, 1] per weighted KPI and the weighted score (0–100) with a range from the KPI intervals.
+
+    Each KPI is scored linearly between the values in :data:`SCALES` (1 at the first, 0 at the second, clipped).
+    ``score`` uses the point values; ``score_low`` / ``score_high`` use the pessimistic / optimistic Wilson
+    bound (:data:`BOUNDS`) of the KPIs that have one. A KPI missing for a group (NaN) drops out and the other
+    weights are rescaled. Returns a new DataFrame: the input plus ``s_<kpi>`` per weighted KPI and
+    ``score``, ``score_low``, ``score_high``.
+
+    Example
+    -------
+    >>> k = pd.DataFrame({"otif_rate": [0.8], "fill_rate": [0.9]})
+    >>> kpi_scores(k, weights={"otif_rate": 1, "fill_rate": 1})[["s_fill_rate", "score"]].round(2).values.tolist()
+    [[0.8, 80.0]]
+    """
+    w = _weights(weights, kpis.columns)
+    out = kpis.copy()
+    totals = {name: pd.Series(0.0, index=kpis.index) for name in ("score", "score_low", "score_high")}
+    used = pd.Series(0.0, index=kpis.index)
+    for kpi, weight in w.items():  # a handful of KPIs
+        best, worst = SCALES[kpi]
+        scale = lambda v: ((v - worst) / (best - worst)).clip(0, 1)  # noqa: E731
+        point = scale(kpis[kpi])
+        low_col, high_col = BOUNDS.get(kpi, (kpi, kpi))
+        low = scale(kpis[low_col]) if low_col in kpis else point
+        high = scale(kpis[high_col]) if high_col in kpis else point
+        out[f"s_{kpi}"] = point
+        have = point.notna()
+        used += np.where(have, weight, 0.0)
+        for name, value in (("score", point), ("score_low", low), ("score_high", high)):
+            totals[name] += np.where(have, weight * value.fillna(point), 0.0)
+    for name, value in totals.items():
+        out[name] = 100 * value / used.where(used > 0)
+    return out
+
+
+def grade(score, *, grades: Sequence[tuple[float, str]] = GRADES) -> np.ndarray:
+    """Letter grades for scores 0–100: ``A`` ≥ 85, ``B`` ≥ 70, ``C`` ≥ 55, else ``D``; NaN → None.
+
+    Example
+    -------
+    >>> grade([90, 70, 54.9, np.nan]).tolist()
+    ['A', 'B', 'D', None]
+    """
+    s = np.asarray(score, dtype=float)
+    conditions = [s >= lo for lo, _ in grades]
+    out = np.select(conditions, [g for _, g in grades], default="D").astype(object)
+    out[np.isnan(s)] = None
+    return out
+
+
+def scorecard(kpis: pd.DataFrame, *, previous: pd.DataFrame | None = None, weights: Mapping[str, float] | None = None,
+              min_deliveries: int = 5, suppliers: pd.DataFrame | None = None, by: str = "supplier_id") -> pd.DataFrame:
+    """Rank suppliers by a weighted KPI score, grade them, and compare with the previous window.
+
+    Parameters
+    ----------
+    kpis : output of :func:`supplier_kpis` (one row per ``by`` value) for the review window.
+    previous : the same for the comparison window; adds ``score_prev``, ``grade_prev``, ``score_change``,
+        ``otif_prev``, ``otif_change`` and ``otif_p_value`` (two-proportion z-test of the OTIF rates).
+    weights : KPI → weight (≥ 0, rescaled to sum 1); keys from :data:`SCALES`. Default :data:`DEFAULT_WEIGHTS`.
+    min_deliveries : suppliers with fewer received lines in the window are marked ``too_few`` and get no
+        grade and no rank; their KPIs are shown with Wilson intervals.
+    suppliers : contract ``suppliers`` table, to add ``supplier_name``.
+    by : the key column of ``kpis``.
+
+    Small suppliers: ranking on the Wilson *lower* bound of good rates would put a supplier with 2 perfect
+    deliveries (OTIF lower bound 34 %) below one with 80 % on 100, i.e. rank it worst for lack of data. So
+    the score uses point values, ``score_low``/``score_high`` carry the uncertainty, and suppliers below
+    ``min_deliveries`` are left unranked instead.
+
+    Returns
+    -------
+    One row per supplier, ranked ones first (rank 1 = best), then unranked: ``rank`` (nullable int),
+    ``by``, [``supplier_name``], ``grade``, ``score``, ``score_low``, ``score_high``, ``status``
+    (``"ranked"``/``"too_few"``), the KPI columns, the ``s_<kpi>`` sub-scores and the comparison columns.
+
+    Example
+    -------
+    >>> k = pd.DataFrame({"supplier_id": ["S1", "S2", "S3"], "n_deliveries": [20, 20, 2],
+    ...                   "otif_rate": [0.9, 0.5, 0.0], "fill_rate": [1.0, 0.9, 0.5]})
+    >>> card = scorecard(k, weights={"otif_rate": 1, "fill_rate": 1})
+    >>> card[["supplier_id", "rank", "grade", "status"]].values.tolist()
+    [['S1', 1, 'A', 'ranked'], ['S2', 2, 'C', 'ranked'], ['S3', <NA>, nan, 'too_few']]
+    """
+    if not (isinstance(min_deliveries, (int, np.integer)) and min_deliveries >= 0):
+        raise ParameterError(f"min_deliveries must be a whole number ≥ 0, not {min_deliveries!r}", name="min_deliveries")
+    card = kpi_scores(kpis, weights=weights)
+    enough = (card["n_deliveries"] >= min_deliveries) & card["score"].notna()
+    card["status"] = np.where(enough, "ranked", "too_few")
+    card["grade"] = np.where(enough, grade(card["score"]), None)
+    card["rank"] = card["score"].where(enough).rank(ascending=False, method="min").astype("Int64")
+    if previous is not None and len(previous):
+        prev = kpi_scores(previous, weights=weights)
+        prev_ok = prev["n_deliveries"] >= min_deliveries
+        prev = pd.DataFrame({by: prev[by], "score_prev": prev["score"],
+                             "grade_prev": np.where(prev_ok, grade(prev["score"]), None),
+                             "_otif_prev_hits": prev["otif"], "_otif_prev_n": prev["n_qty_lines"]})
+        card = card.merge(prev, on=by, how="left")
+        card["score_change"] = card["score"] - card["score_prev"]
+        test = two_proportion_test(card["_otif_prev_hits"], card["_otif_prev_n"], card["otif"], card["n_qty_lines"])
+        card["otif_prev"] = test["rate_1"].to_numpy()
+        card["otif_change"] = test["diff"].to_numpy()
+        card["otif_p_value"] = test["p_value"].to_numpy()
+        card = card.drop(columns=["_otif_prev_hits", "_otif_prev_n"])
+    if suppliers is not None and "supplier_name" not in card:
+        card = card.merge(suppliers[["supplier_id", "supplier_name"]], on="supplier_id", how="left")
+    front = ["rank", by] + (["supplier_name"] if "supplier_name" in card else []) + [
+        "grade", "score", "score_low", "score_high", "status"]
+    card = card[front + [c for c in card if c not in front]]
+    return card.sort_values(["rank", "score"], ascending=[True, False], na_position="last").reset_index(drop=True)
+
+
+def weakest_kpis(card: pd.DataFrame, supplier, *, by: str = "supplier_id", top: int = 4,
+                 weights: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """The KPIs that pull one supplier's score down most, against the median of the other ranked suppliers.
+
+    ``shortfall`` = weight × (others' median sub-score − this supplier's sub-score); KPIs with a positive
+    shortfall are returned, largest first, at most ``top``. Columns: kpi, value, peer_median (the others'
+    median KPI value), sub_score, shortfall.
+
+    Example
+    -------
+    >>> k = pd.DataFrame({"supplier_id": ["S1", "S2", "S3"], "n_deliveries": [9, 9, 9],
+    ...                   "otif_rate": [0.9, 0.8, 0.1], "fill_rate": [0.95, 0.95, 0.96]})
+    >>> w = {"otif_rate": 1, "fill_rate": 1}
+    >>> weakest_kpis(scorecard(k, weights=w), "S3", weights=w)["kpi"].tolist()
+    ['otif_rate']
+    """
+    w = _weights(weights, card.columns)
+    mine = card[by] == supplier
+    if not mine.any():
+        raise KeyError(f"{supplier!r} is not in the scorecard's {by} column")
+    others = card[~mine & (card["status"] == "ranked")] if "status" in card else card[~mine]
+    kpis = list(w)
+    row = card.loc[mine].iloc[0]
+    sub = np.array([row[f"s_{k}"] for k in kpis], dtype=float)
+    peer_sub = others[[f"s_{k}" for k in kpis]].median().to_numpy(dtype=float)
+    out = pd.DataFrame({"kpi": kpis, "value": [row[k] for k in kpis],
+                        "peer_median": others[kpis].median().to_numpy(dtype=float), "sub_score": sub,
+                        "shortfall": np.array([w[k] for k in kpis]) * (peer_sub - sub)})
+    out = out[out["shortfall"] > 0].sort_values("shortfall", ascending=False)
+    return out.head(top).reset_index(drop=True)
+
+
+def worst_supplier(card: pd.DataFrame) -> pd.Series | None:
+    """The last-ranked row of a :func:`scorecard` (None when no supplier is ranked).
+
+    Example
+    -------
+    >>> card = pd.DataFrame({"supplier_id": ["S1", "S2", "S3"], "status": ["ranked", "ranked", "too_few"]})
+    >>> worst_supplier(card)["supplier_id"]
+    'S2'
+    """
+    ranked = card[card["status"] == "ranked"]
+    return ranked.iloc[-1] if len(ranked) else None
+
+
+# Distributions and trends -----------------------------------------------------------------------------
+
+def days_late_distribution(lines: pd.DataFrame, *, window: Period | None = None, by: str = "supplier_id",
+                           edges: Sequence[float] = (-1, 1, 3, 7)) -> pd.DataFrame:
+    """How many received lines fall in each band of days late, per supplier.
+
+    Bands are right-closed: (−∞, e₀], (e₀, e₁], …, (e_last, ∞) in days late (received − promised; negative
+    = early). Returns long format: ``by``, ``bucket`` (0 … len(edges)), ``lower``, ``upper`` (days), ``n``,
+    ``share`` (of the supplier's received lines), every band present for every supplier.
+
+    Example
+    -------
+    >>> lines = pd.DataFrame({"supplier_id": ["S1"] * 4, "status": ["received"] * 4,
+    ...                       "promised_at": pd.to_datetime(["2026-01-01"] * 4), "days_late": [-2.0, 0.0, 2.0, 9.0]})
+    >>> days_late_distribution(lines, edges=(-1, 1))["n"].tolist()
+    [1, 1, 2]
+    """
+    edges = [float(e) for e in edges]
+    if any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ParameterError(f"edges must increase, not {edges}", name="edges")
+    df = _in_window(lines, "promised_at", window)
+    df = df[df["status"] == "received"]
+    bounds = np.r_[-np.inf, edges, np.inf]
+    bucket = np.searchsorted(np.asarray(edges), df["days_late"].to_numpy(), side="left")
+    counts = (pd.DataFrame({by: df[by].to_numpy(), "bucket": bucket}).groupby([by, "bucket"], observed=True).size())
+    groups = pd.Index(sorted(df[by].unique()), name=by)
+    full = pd.MultiIndex.from_product([groups, range(len(edges) + 1)], names=[by, "bucket"])
+    out = counts.reindex(full, fill_value=0).rename("n").reset_index()
+    out["lower"], out["upper"] = bounds[out["bucket"]], bounds[out["bucket"] + 1]
+    out["share"] = out["n"] / out.groupby(by)["n"].transform("sum")
+    return out[[by, "bucket", "lower", "upper", "n", "share"]]
+
+
+def otif_trend(lines: pd.DataFrame, *, freq: str = "M", by: str = "supplier_id", alpha: float = 0.05) -> pd.DataFrame:
+    """OTIF rate per supplier and month (of the promised date) with Wilson intervals.
+
+    Returns long format: ``month`` (first day of the period; ``freq`` is a pandas period alias, ``"M"`` or
+    ``"W"``), ``by``, ``n_qty_lines``, ``otif``, ``otif_rate``, ``otif_low``, ``otif_high``. Only received
+    lines with a quantity count; the latest months are incomplete while their late lines are still open.
+
+    Example
+    -------
+    >>> lines = pd.DataFrame({"supplier_id": ["S1"] * 3,
+    ...                       "promised_at": pd.to_datetime(["2026-01-03", "2026-01-20", "2026-02-01"]),
+    ...                       "otif": pd.array([True, False, True], dtype="boolean")})
+    >>> otif_trend(lines)["otif_rate"].tolist()
+    [0.5, 1.0]
+    """
+    df = lines[lines["otif"].notna()]
+    month = df["promised_at"].dt.to_period(freq).dt.start_time
+    g = pd.DataFrame({"month": month, by: df[by], "otif": df["otif"].astype(int)}).groupby(["month", by], observed=True)
+    out = g["otif"].agg(n_qty_lines="size", otif="sum").reset_index()
+    out["otif_rate"] = out["otif"] / out["n_qty_lines"]
+    out["otif_low"], out["otif_high"] = wilson_interval(out["otif"], out["n_qty_lines"], alpha=alpha)
+    return out
+
+
+# Reorder points ---------------------------------------------------------------------------------------
+
+def reorder_points(order_items: pd.DataFrame, orders: pd.DataFrame, lines: pd.DataFrame, products: pd.DataFrame, *,
+                   as_of: pd.Timestamp | str, lookback_days: int = 90, lead_lookback_days: int = 365,
+                   service_level: float = 0.95, statuses: Sequence[str] = ("completed",)) -> pd.DataFrame:
+    """Safety stock and reorder point per SKU from daily demand and the supplier's lead-time variability.
+
+    SS = z · √(L·σd² + d²·σL²) and ROP = d·L + SS, where d and σd are the mean and standard deviation of
+    daily units sold (days without sales count as 0) over the ``lookback_days`` before ``as_of``, L and σL
+    the mean and standard deviation of the supplier's lead time (ordered → received, days) over lines received
+    in the ``lead_lookback_days`` before ``as_of``, and z = Φ⁻¹(service_level) (cycle service level: the
+    chance of not running out during one replenishment lead time). Assumes independent normal demand and
+    lead time (Silver, Pyke & Thomas, *Inventory and Production Management*, ch. 6).
+
+    Parameters
+    ----------
+    order_items, orders, products : contract tables; demand = order_items of orders with a status in ``statuses``.
+    lines : output of :func:`delivery_lines` (received lines give the lead times).
+    as_of : end of the lookbacks (exclusive).
+    lookback_days, lead_lookback_days : lengths of the demand and lead-time history (days).
+    service_level : target cycle service level, in (0, 1).
+
+    Returns
+    -------
+    One row per product, highest reorder point first: sku, product_name, category, supplier_id,
+    demand_mean, demand_sd (units/day), lead_time_mean, lead_time_sd (days), n_lead_times, z,
+    cycle_stock (d·L, units), safety_stock (units), reorder_point (units), days_of_cover (ROP / d, days).
+    NaN where the supplier has no lead-time history (σL needs ≥ 2 received lines).
+
+    Example
+    -------
+    >>> orders = pd.DataFrame({"order_id": ["O1", "O2"], "status": ["completed"] * 2,
+    ...                        "order_time": pd.to_datetime(["2026-01-01", "2026-01-02"])})
+    >>> items = pd.DataFrame({"order_id": ["O1", "O2"], "sku": ["A", "A"], "quantity": [2, 4]})
+    >>> products = pd.DataFrame({"sku": ["A"], "product_name": ["a"], "category": ["c"], "supplier_id": ["S1"]})
+    >>> lines = pd.DataFrame({"supplier_id": ["S1", "S1"], "status": ["received"] * 2,
+    ...                       "received_at": pd.to_datetime(["2025-12-01", "2025-12-05"]), "lead_time_days": [4.0, 6.0]})
+    >>> r = reorder_points(items, orders, lines, products, as_of="2026-01-03", lookback_days=2, service_level=0.5)
+    >>> r[["demand_mean", "lead_time_mean", "safety_stock", "reorder_point"]].values.tolist()
+    [[3.0, 5.0, 0.0, 15.0]]
+    """
+    _check_range("service_level", service_level, 0, 1, lo_open=True, hi_open=True)
+    for name, value in (("lookback_days", lookback_days), ("lead_lookback_days", lead_lookback_days)):
+        if not (isinstance(value, (int, np.integer)) and value >= 2):
+            raise ParameterError(f"{name} must be a whole number of days ≥ 2, not {value!r}", name=name)
+    as_of = pd.Timestamp(as_of)
+    demand_window = Period(as_of - pd.Timedelta(days=lookback_days), as_of)
+    sold = order_items[["order_id", "sku", "quantity"]].merge(
+        orders.loc[orders["status"].isin(list(statuses)), ["order_id", "order_time"]], on="order_id")
+    sold = _in_window(sold, "order_time", demand_window)
+    daily = sold.groupby(["sku", sold["order_time"].dt.normalize()])["quantity"].sum()
+    per_sku = pd.DataFrame({"sum": daily.groupby(level="sku").sum(), "sum2": (daily ** 2).groupby(level="sku").sum()})
+    n = float(lookback_days)
+    demand = products[["sku", "product_name", "category", "supplier_id"]].merge(per_sku, on="sku", how="left").fillna(
+        {"sum": 0.0, "sum2": 0.0})
+    d = demand["sum"] / n
+    var_d = ((demand["sum2"] - n * d ** 2) / (n - 1)).clip(lower=0)
+
+    received = lines[(lines["status"] == "received") & (lines["received_at"] < as_of)
+                     & (lines["received_at"] >= as_of - pd.Timedelta(days=lead_lookback_days))]
+    lead = received.groupby("supplier_id", observed=True)["lead_time_days"].agg(
+        lead_time_mean="mean", lead_time_sd="std", n_lead_times="size").reset_index()
+    out = demand.drop(columns=["sum", "sum2"]).assign(demand_mean=d, demand_sd=np.sqrt(var_d)).merge(
+        lead, on="supplier_id", how="left")
+    out["n_lead_times"] = out["n_lead_times"].fillna(0).astype(int)
+    z = float(sps.norm.ppf(service_level))
+    big_l, sd_l = out["lead_time_mean"], out["lead_time_sd"]
+    out["z"] = z
+    out["cycle_stock"] = out["demand_mean"] * big_l
+    out["safety_stock"] = z * np.sqrt(big_l * out["demand_sd"] ** 2 + out["demand_mean"] ** 2 * sd_l ** 2)
+    out["reorder_point"] = out["cycle_stock"] + out["safety_stock"]
+    out["days_of_cover"] = out["reorder_point"] / out["demand_mean"].where(out["demand_mean"] > 0)
+    return out.sort_values(["reorder_point", "sku"], ascending=[False, True], na_position="last").reset_index(drop=True)
+
+
+# Statistical comparisons ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GroupComparison:
+    """Result of a test across suppliers, with the supplier that drives the difference.
+
+    test : ``"kruskal"`` or ``"chi2"``; statistic, dof, p_value, n (observations: lines or units);
+    reliable : whether the test's assumptions hold well enough (enough data per group / expected counts);
+    driver : the group with the largest standardized deviation (``z`` / adjusted residual) and ``driver_z``;
+    table : per-group details.
+    """
+
+    test: str
+    statistic: float
+    dof: int
+    p_value: float
+    n: int
+    reliable: bool
+    driver: object
+    driver_z: float
+    table: pd.DataFrame = field(repr=False)
+
+
+def compare_lead_times(lines: pd.DataFrame, *, window: Period | None = None, by: str = "supplier_id",
+                       value: str = "lead_time_days", min_group: int = 5) -> GroupComparison:
+    """Kruskal–Wallis test that suppliers' lead times (or ``days_late``) come from the same distribution.
+
+    Uses received lines promised in ``window``; groups with fewer than ``min_group`` lines are left out.
+    The driver is the group whose mean rank is furthest from the overall mean rank in standard errors:
+    z = (R̄ᵢ − (N+1)/2) / √((N+1)(N−nᵢ)/(12 nᵢ)) (the statistic behind Dunn's test, without the tie
+    correction). Lead times differ by design when promised lead times differ, so ``value="days_late"``
+    asks the fairer question: do suppliers miss their promises by different amounts?
+
+    Returns
+    -------
+    :class:`GroupComparison` whose table has ``by``, n, median, mean_rank, z (largest |z| first).
+
+    Example
+    -------
+    >>> lines = pd.DataFrame({"supplier_id": ["A"] * 5 + ["B"] * 5, "status": "received",
+    ...                       "promised_at": pd.Timestamp("2026-01-01"), "days_late": [0, 1, 0, 1, 0, 5, 6, 7, 5, 6.0]})
+    >>> r = compare_lead_times(lines, value="days_late")
+    >>> r.driver in ("A", "B"), round(r.p_value, 4)
+    (True, 0.0076)
+    """
+    df = _in_window(lines, "promised_at", window)
+    df = df[(df["status"] == "received") & df[value].notna()]
+    sizes = df.groupby(by, observed=True)[value].transform("size")
+    df = df[sizes >= min_group]
+    groups = [g.to_numpy() for _, g in df.groupby(by, observed=True)[value]]  # one array per supplier
+    if len(groups) < 2:
+        return GroupComparison("kruskal", np.nan, 0, np.nan, len(df), False, None, np.nan, pd.DataFrame())
+    h, p = sps.kruskal(*groups)
+    ranks = pd.Series(sps.rankdata(df[value]), index=df.index)
+    n_all = len(df)
+    table = (pd.DataFrame({by: df[by], value: df[value], "rank": ranks}).groupby(by, observed=True)
+             .agg(n=(value, "size"), median=(value, "median"), mean_rank=("rank", "mean")).reset_index())
+    table["z"] = (table["mean_rank"] - (n_all + 1) / 2) / np.sqrt((n_all + 1) * (n_all - table["n"]) / (12 * table["n"]))
+    table = table.reindex(table["z"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+    return GroupComparison("kruskal", float(h), len(groups) - 1, float(p), n_all, bool(table["n"].min() >= min_group),
+                           table.loc[0, by], float(table.loc[0, "z"]), table)
+
+
+def compare_rejections(lines: pd.DataFrame, *, window: Period | None = None, by: str = "supplier_id") -> GroupComparison:
+    """Chi-square test that suppliers' goods-receipt rejection rates are equal, with the supplier that drives it.
+
+    The contingency table is supplier × (rejected, accepted) units of received lines promised in ``window``
+    (:func:`ecomlib.stats.chi_square_residuals`); the driver has the largest absolute adjusted residual in the
+    rejected column (positive = more rejects than expected). Units of one delivery are not independent
+    (rejects come in batches), so the p-value overstates certainty; read it with the residuals.
+
+    Returns
+    -------
+    :class:`GroupComparison` whose table has ``by``, rejected, accepted, reject_rate, residual (largest |residual| first).
+
+    Example
+    -------
+    >>> lines = pd.DataFrame({"supplier_id": ["A", "B"], "status": "received", "promised_at": pd.Timestamp("2026-01-01"),
+    ...                       "qty_received": [1000.0, 1000.0], "qty_rejected": [50.0, 5.0]})
+    >>> r = compare_rejections(lines)
+    >>> r.driver, r.p_value < 0.001
+    ('A', True)
+    """
+    df = _in_window(lines, "promised_at", window)
+    df = df[(df["status"] == "received") & df["qty_rejected"].notna() & df["qty_received"].notna()]
+    counts = (pd.DataFrame({by: df[by], "rejected": df["qty_rejected"], "accepted": df["qty_received"] - df["qty_rejected"]})
+              .groupby(by, observed=True)[["rejected", "accepted"]].sum())
+    counts = counts[counts.sum(axis=1) > 0]
+    if len(counts) < 2 or (counts == 0).all().any():
+        table = counts.reset_index().assign(reject_rate=lambda t: t["rejected"] / (t["rejected"] + t["accepted"]),
+                                            residual=np.nan)
+        return GroupComparison("chi2", np.nan, 0, np.nan, int(counts.to_numpy().sum()), False, None, np.nan, table)
+    resid, result = chi_square_residuals(counts)
+    table = counts.assign(reject_rate=counts["rejected"] / counts.sum(axis=1), residual=resid["rejected"]).reset_index()
+    table = table.reindex(table["residual"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+    return GroupComparison("chi2", result["chi2"], result["dof"], result["p_value"], result["n"], result["reliable"],
+                           table.loc[0, by], float(table.loc[0, "residual"]), table)
+
+
+# Display helpers and plots ----------------------------------------------------------------------------
+
+def translate_codes(df: pd.DataFrame, msg: Messages, *, columns: Sequence[str] = ("status", "state")) -> pd.DataFrame:
+    """A copy of ``df`` with code columns (``status``: ranked/too_few, ``state``: late/at_risk) in the run's language.
+
+    Example
+    -------
+    >>> translate_codes(pd.DataFrame({"state": ["late"]}), Messages("zh"))["state"].tolist()
+    ['已逾期']
+    """
+    out = df.copy()
+    for col in columns:
+        if col in out:
+            out[col] = out[col].map(lambda v: msg(f"suppliers.code.{v}") if isinstance(v, str) else v)
+    return out
+
+
+def _bucket_label(lower: float, upper: float, msg: Messages) -> str:
+    if np.isinf(lower):
+        return msg("suppliers.bucket_first", b=f"{upper:g}")
+    if np.isinf(upper):
+        return msg("suppliers.bucket_last", a=f"{lower:g}")
+    return msg("suppliers.bucket_mid", a=f"{lower:g}", b=f"{upper:g}")
+
+
+def _no_data(ax: Axes, msg: Messages) -> Axes:
+    ax.text(0.5, 0.5, msg("common.no_data"), ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+    return ax
+
+
+def plot_otif_trend(data: pd.DataFrame, *, x: str = "month", y: str = "supplier_id", value: str = "otif_rate",
+                    min_lines: int = 3, ax: Axes | None = None, msg: Messages | None = None, **kwargs) -> Axes:
+    """Heatmap of the monthly OTIF rate per supplier (output of :func:`otif_trend`), red for low, green for high.
+
+    Months where a supplier had fewer than ``min_lines`` delivered lines are left blank (too few to read).
+    Ten suppliers over many months read better as a heatmap than as crossing lines. Returns the Axes.
+    """
+    msg = msg or Messages("en")
+    if ax is None:
+        ax = plt.gca()
+    shown = data[data["n_qty_lines"] >= min_lines] if "n_qty_lines" in data else data
+    if shown.empty:
+        return _no_data(ax, msg)
+    wide = shown.pivot(index=y, columns=x, values=value).sort_index()
+    wide.columns = [pd.Timestamp(c).strftime("%Y-%m") for c in wide.columns]
+    annot = wide.map(lambda v: "" if pd.isna(v) else f"{100 * v:.0f}")
+    sns.heatmap(wide, ax=ax, cmap="RdYlGn", vmin=0, vmax=1, annot=annot, fmt="", annot_kws={"size": 7},
+                linewidths=0.5, linecolor="white",
+                cbar_kws={"format": plt.FuncFormatter(lambda v, _: msg.pct(v, 0)), "label": msg("suppliers.plot.otif_rate")},
+                **kwargs)
+    ax.set(title=msg("suppliers.plot.otif_trend_title", n=min_lines), xlabel=msg("suppliers.plot.month"),
+           ylabel=msg("suppliers.col.supplier_id"))
+    ax.grid(False)
+    ax.tick_params(axis="x", labelrotation=90)
+    ax.tick_params(axis="y", labelrotation=0)
+    return ax
+
+
+def plot_lead_times(data: pd.DataFrame, *, x: str = "lead_time_days", y: str = "supplier_id",
+                    promised: str = "promised_lead_days", order: Sequence | None = None, ax: Axes | None = None,
+                    msg: Messages | None = None, **kwargs) -> Axes:
+    """Box and strip plot of lead times per supplier, with each supplier's median promised lead time marked.
+
+    ``data``: received lines from :func:`delivery_lines`. Returns the Axes.
+    """
+    msg = msg or Messages("en")
+    if ax is None:
+        ax = plt.gca()
+    data = data[data["status"] == "received"] if "status" in data else data
+    if data.empty:
+        return _no_data(ax, msg)
+    order = list(order) if order is not None else sorted(data[y].dropna().unique())
+    sns.boxplot(data=data, x=x, y=y, order=order, showfliers=False, color="0.85", width=0.6, ax=ax, **kwargs)
+    sns.stripplot(data=data, x=x, y=y, order=order, size=2.5, alpha=0.45, jitter=0.25, ax=ax)
+    promise = data.groupby(y, observed=True)[promised].median().reindex(order)
+    ax.scatter(promise.to_numpy(), np.arange(len(order)), marker="|", s=500, linewidths=2.5, color="crimson",
+               zorder=5, label=msg("suppliers.plot.promised"))
+    ax.set(title=msg("suppliers.plot.lead_time_title"), xlabel=msg("suppliers.plot.lead_time_days"),
+           ylabel=msg("suppliers.col.supplier_id"))
+    ax.legend(loc="lower right", fontsize="small")
+    return ax
+
+
+def plot_days_late(data: pd.DataFrame, *, y: str = "supplier_id", ax: Axes | None = None, msg: Messages | None = None,
+                   **kwargs) -> Axes:
+    """Stacked horizontal bars of the share of deliveries per band of days late (output of
+    :func:`days_late_distribution`), early in blue through very late in red. Returns the Axes."""
+    msg = msg or Messages("en")
+    if ax is None:
+        ax = plt.gca()
+    if data.empty:
+        return _no_data(ax, msg)
+    wide = data.pivot(index=y, columns="bucket", values="share").sort_index(ascending=False)
+    bands = data.drop_duplicates("bucket").set_index("bucket").loc[wide.columns]
+    colors = sns.color_palette("RdYlBu_r", len(wide.columns))
+    left = np.zeros(len(wide))
+    for i, bucket in enumerate(wide.columns):  # one bar segment per band (a handful)
+        values = wide[bucket].fillna(0).to_numpy()
+        ax.barh(wide.index.astype(str), values, left=left, color=colors[i],
+                label=_bucket_label(bands.loc[bucket, "lower"], bands.loc[bucket, "upper"], msg), **kwargs)
+        left += values
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: msg.pct(v, 0)))
+    ax.set(title=msg("suppliers.plot.days_late_title"), xlabel=msg("suppliers.plot.share_of_deliveries"),
+           ylabel=msg("suppliers.col.supplier_id"))
+    ax.legend(title=msg("suppliers.plot.days_late"), bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
+    return ax
+
+
+# Sentences --------------------------------------------------------------------------------------------
+
+def window_note(window: Period, compare_window: Period, msg: Messages, *, period: Period | None = None) -> str:
+    """Sentences saying which lines the KPIs judge, what they are compared with and (given the review ``period``)
+    why the window is longer than the period.
+
+    Example
+    -------
+    >>> p = Period(pd.Timestamp("2026-11-16"), pd.Timestamp("2026-11-23"), "week")
+    >>> w, c = review_windows(p, window_days=90)
+    >>> note = window_note(w, c, Messages("en"), period=p)
+    >>> note.startswith("Delivery KPIs judge the purchase-order lines promised in the 90 days")
+    True
+    """
+    text = msg("suppliers.s.window", days=window.days, start=msg.date(window.start), end=msg.date(window.last_day),
+               cstart=msg.date(compare_window.start), cend=msg.date(compare_window.last_day))
+    if period is not None and window.days > period.days:
+        text += msg("suppliers.s.window_why", days=period.days)
+    return text
+
+
+def _name(row, by: str) -> str:
+    name = row.get("supplier_name")
+    return f"{row[by]} {name}" if isinstance(name, str) and name else str(row[by])
+
+
+def _kpi_phrase(kpi: str, value, peer, msg: Messages) -> str:
+    kind = KPI_FORMATS[kpi]
+    return msg("suppliers.s.kpi_phrase", kpi=msg(f"suppliers.kpi.{kpi}"), value=msg.format(value, kind),
+               peer=msg.format(peer, kind))
+
+
+def sentences(card: pd.DataFrame, *, overall: pd.DataFrame | None = None, overall_prev: pd.DataFrame | None = None,
+              open_po: pd.DataFrame | None = None, lead_test: GroupComparison | None = None,
+              late_test: GroupComparison | None = None, reject_test: GroupComparison | None = None,
+              reorder: pd.DataFrame | None = None, weights: Mapping[str, float] | None = None,
+              by: str = "supplier_id", alpha: float = 0.05, msg: Messages) -> list[str]:
+    """Conclusions written from the numbers, in the language of ``msg``.
+
+    Parameters
+    ----------
+    card : :func:`scorecard` output.
+    overall, overall_prev : :func:`supplier_kpis` with ``by=None`` for the review and comparison windows.
+    open_po : :func:`open_lines` output at the review's end.
+    lead_test, late_test : :func:`compare_lead_times` on ``lead_time_days`` / ``days_late``.
+    reject_test : :func:`compare_rejections` output.
+    reorder : :func:`reorder_points` output.
+    weights : the scorecard's weights (to name the worst supplier's weakest KPIs).
+    alpha : significance level for the tests.
+
+    Returns
+    -------
+    A list of sentences (strings), most important first.
+    """
+    out: list[str] = []
+    ranked = card[card["status"] == "ranked"] if len(card) else card
+    if overall is not None and len(overall) and overall["n_qty_lines"].iloc[0] > 0:
+        o = overall.iloc[0]
+        if overall_prev is not None and len(overall_prev) and overall_prev["n_qty_lines"].iloc[0] > 0:
+            p = overall_prev.iloc[0]
+            t = two_proportion_test([p["otif"]], [p["n_qty_lines"]], [o["otif"]], [o["n_qty_lines"]]).iloc[0]
+            key = "suppliers.s.otif_overall_change" if t["p_value"] < alpha else "suppliers.s.otif_overall_same"
+            out.append(msg(key, rate=o["otif_rate"], n=o["n_qty_lines"], before=p["otif_rate"], pval=t["p_value"],
+                           fill=o["fill_rate"]))
+        else:
+            out.append(msg("suppliers.s.otif_overall", rate=o["otif_rate"], n=o["n_qty_lines"], fill=o["fill_rate"]))
+    if len(ranked) >= 2:
+        worst = ranked.iloc[-1]
+        weak = weakest_kpis(card, worst[by], by=by, weights=weights, top=5)
+        phrases = msg("suppliers.s.list_sep").join(_kpi_phrase(r.kpi, r.value, r.peer_median, msg)
+                                                   for r in weak.itertuples())
+        clear = bool(worst["score_high"] < ranked.iloc[:-1]["score_low"].min())
+        out.append(msg("suppliers.s.worst", name=_name(worst, by), n=len(ranked), score=msg.num(worst["score"], 0),
+                       low=msg.num(worst["score_low"], 0), high=msg.num(worst["score_high"], 0), grade=worst["grade"],
+                       kpis=phrases or msg("suppliers.s.no_weak_kpi")))
+        if "n_partial" in worst and worst["n_qty_lines"] > 0:
+            out.append(msg("suppliers.s.worst_partial", name=worst[by], partial=worst["n_partial"] / worst["n_qty_lines"],
+                           late=1 - worst["on_time_rate"], n=worst["n_deliveries"]))
+        out.append(msg("suppliers.s.worst_clear" if clear else "suppliers.s.worst_overlap", name=worst[by]))
+        best = ranked.iloc[0]
+        out.append(msg("suppliers.s.best", name=_name(best, by), score=msg.num(best["score"], 0),
+                       grade=best["grade"], otif=best["otif_rate"]))
+    elif len(card):
+        out.append(msg("suppliers.s.too_few_to_rank", n=len(ranked)))
+    if "grade_prev" in card:
+        order = {"A": 0, "B": 1, "C": 2, "D": 3}
+        down = card[card["grade"].map(order) > card["grade_prev"].map(order)]
+        if len(down):
+            out.append(msg("suppliers.s.grade_down", names=msg("suppliers.s.list_sep").join(
+                f"{r[by]} ({r['grade_prev']} → {r['grade']})" for _, r in down.iterrows())))
+    few = card[card["status"] == "too_few"] if len(card) else card
+    for _, r in few.head(3).iterrows():  # at most three small suppliers
+        out.append(msg("suppliers.s.too_few", name=_name(r, by), n=r["n_deliveries"], otif=r["otif_rate"],
+                       low=r["otif_low"], high=r["otif_high"]))
+    if open_po is not None:
+        late = open_po[open_po["state"] == "late"]
+        if len(late):
+            top = late.groupby(by, observed=True).size().sort_values(ascending=False)
+            out.append(msg("suppliers.s.open_late", n=len(late), value=late["open_value"].sum(),
+                           name=top.index[0], n_top=int(top.iloc[0]), days=late["days_overdue"].max(),
+                           at_risk=int((open_po["state"] == "at_risk").sum())))
+        else:
+            out.append(msg("suppliers.s.open_none", at_risk=int((open_po["state"] == "at_risk").sum())))
+    for test, what in ((late_test, "days_late"), (lead_test, "lead_time_days")):
+        if test is None or test.driver is None or np.isnan(test.p_value):
+            continue
+        hi, lo = test.table.loc[test.table["z"].idxmax()], test.table.loc[test.table["z"].idxmin()]
+        key = "suppliers.s.kw_differ" if test.p_value < alpha else "suppliers.s.kw_same"
+        out.append(msg(key, what=msg(f"suppliers.what.{what}"), h=msg.num(test.statistic, 1), pval=test.p_value,
+                       k=test.dof + 1, hi_name=hi[by], hi_median=msg.num(hi["median"], 1), hi_z=msg.num(hi["z"], 1),
+                       lo_name=lo[by], lo_median=msg.num(lo["median"], 1), lo_z=msg.num(lo["z"], 1)))
+    if reject_test is not None and reject_test.driver is not None and not np.isnan(reject_test.p_value):
+        row = reject_test.table.iloc[0]
+        overall_rate = reject_test.table["rejected"].sum() / (reject_test.table[["rejected", "accepted"]].to_numpy().sum())
+        key = "suppliers.s.chi_differ" if reject_test.p_value < alpha else "suppliers.s.chi_same"
+        out.append(msg(key, chi2=msg.num(reject_test.statistic, 1), dof=reject_test.dof, pval=reject_test.p_value,
+                       name=reject_test.driver, rate=row["reject_rate"], overall=overall_rate,
+                       resid=msg.num(reject_test.driver_z, 1),
+                       direction=msg("suppliers.s.more" if reject_test.driver_z > 0 else "suppliers.s.fewer")))
+        if not reject_test.reliable:
+            out.append(msg("suppliers.s.chi_unreliable"))
+    if reorder is not None and len(reorder) and reorder["reorder_point"].notna().any():
+        top = reorder.dropna(subset=["reorder_point"]).iloc[0]
+        out.append(msg("suppliers.s.reorder", sku=top["sku"], product=top["product_name"], rop=top["reorder_point"],
+                       ss=top["safety_stock"], days=top["days_of_cover"], level=float(sps.norm.cdf(top["z"]))))
+        out.append(msg("suppliers.s.no_inventory"))
+    return out
