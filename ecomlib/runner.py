@@ -13,6 +13,7 @@ import difflib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 import time
@@ -81,9 +82,17 @@ def load_parameter_set(path: str | Path) -> ParameterSet:
 
 def notebook_parameters(path: str | Path) -> dict[str, dict[str, Any]]:
     """A notebook's declared parameters: name → ``{"type", "default", "help"}`` (type from the default literal)."""
+    import nbformat
     import papermill
 
     declared = papermill.inspect_notebook(str(path))
+    cells = [c for c in nbformat.read(str(path), as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
+    for number, line in enumerate(cells[0].source.splitlines() if cells else [], 1):
+        name = re.match(r"\s*([A-Za-z_]\w*)\s*(?::[^=]+)?=(?!=)", line)
+        if name and name[1] not in declared:
+            raise ParameterError(f"{path}: papermill cannot read line {number} of the parameters cell ({line.strip()!r}), "
+                                 f"so {name[1]!r} could not be set; a comment containing '=' does this — rephrase it",
+                                 notebook=Path(path).stem, name=name[1])
     out = {}
     for name, info in declared.items():
         try:

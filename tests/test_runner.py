@@ -199,3 +199,11 @@ def test_period_options(kit):
     assert run(kit)["period"] == "2026-W47"  # the last complete week of the data
     with pytest.raises(ParameterError, match="--period or --start/--end, not both"):
         run(kit, period="2026-W47", start="2026-11-01")
+
+
+def test_a_parameter_line_papermill_cannot_read_is_named(kit):
+    nb = nbformat.read(str(kit / "notebooks" / "good.ipynb"), as_version=4)
+    nb.cells[1].source = nb.cells[1].source.replace("# a float parameter", "# None = use the default")
+    nbformat.write(nb, str(kit / "notebooks" / "good.ipynb"))
+    with pytest.raises(ParameterError, match=r"cannot read line 7 .*'threshold' could not be set.*comment containing '='"):
+        run(kit)
