@@ -40,6 +40,37 @@ def validate(data_dir: Path, tables: str | None) -> None:
         click.echo(f"  {row.table:<16} {row.rows:>10,} rows  {span:<24}  key: {row.key}")
 
 
+@main.command("import")
+@click.argument("kind", type=click.Choice(["shopify", "uci_online_retail", "olist", "mapping"]))
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset folder to write (contract CSVs + store.yaml).")
+@click.option("--currency", help="Store currency (ISO 4217) when the export does not say it.")
+@click.option("--timezone", help="Store time zone (IANA, e.g. Asia/Shanghai).")
+@click.option("--name", help="Store name shown on the reports.")
+@click.option("--option", "options", multiple=True, metavar="NAME=VALUE",
+              help="Importer option (repeatable), e.g. date_format=dayfirst, cost_ratio=0.45, mapping=m.yaml.")
+@click.option("--overwrite", is_flag=True, help="Replace the files of an existing dataset folder.")
+def import_(kind: str, source: Path, out: Path, currency: str | None, timezone: str | None, name: str | None,
+            options: tuple[str, ...], overwrite: bool) -> None:
+    """Convert a platform export (SOURCE file or folder) into a validated dataset folder; see docs/importers.md."""
+    from .importers import ImportOptionError, MappingFileError, import_export, parse_option
+
+    store = {k: v for k, v in {"currency": currency, "timezone": timezone, "name": name}.items() if v}
+    try:
+        result = import_export(kind, source, out, store=store or None, overwrite=overwrite,
+                               **dict(parse_option(o) for o in options))
+    except (ImportOptionError, MappingFileError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except EcomlibError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for note in getattr(result, "notes", []):
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"{out}: {', '.join(sorted(result))} written and valid; next: ecomlib review --data {out}")
+
+
 @main.command("demo-data")
 @click.option("--out", default="data/demo", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the demo store into.")

@@ -132,9 +132,11 @@ def _read_raw(path: Path, spec: TableSpec, store: Store) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     codec = _check_encoding(path, store.encoding)
-    text_cols = {c: "str" for c in spec.columns if c not in spec.timestamps + spec.dates}
-    numeric = {c for c, col in spec.model.to_schema().columns.items() if str(col.dtype) in ("int64", "float64")}
-    dtypes = {c: t for c, t in text_cols.items() if c not in numeric and c != "resellable"}
+    header = pd.read_csv(path, nrows=0, encoding=codec).columns
+    inferred = {c for c, col in spec.model.to_schema().columns.items() if str(col.dtype) in ("int64", "float64", "bool")}
+    # Everything else is read as text: ids stay exact (a long numeric order id in an extra column must not
+    # become a float) and timestamps are parsed by _parse_times.
+    dtypes = {c: "str" for c in header if c not in inferred}
     return pd.read_csv(path, dtype=dtypes, encoding=codec, keep_default_na=True, na_values=[""])
 
 
@@ -184,6 +186,26 @@ def _parse_times(df: pd.DataFrame, spec: TableSpec, store: Store) -> tuple[pd.Da
             parsed = parsed.dt.normalize()
         out[col] = parsed
     return df.assign(**out), problems, unparsed
+
+
+_TRUE = {"true", "1", "yes", "y", "t", "是"}
+_FALSE = {"false", "0", "no", "n", "f", "否"}
+
+
+def _parse_bools(df: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, list[Violation]]:
+    """Read true/false columns strictly (true/false, 1/0, yes/no, 是/否); anything else is a violation, never True."""
+    problems, out = [], {}
+    for col, field_ in spec.model.to_schema().columns.items():
+        if str(field_.dtype) != "bool" or col not in df or df[col].dtype == bool:
+            continue
+        text = df[col].astype("str").str.strip().str.lower().where(df[col].notna())
+        value = text.map(lambda v: True if v in _TRUE else False if v in _FALSE else None)
+        bad = text.notna() & value.isna()
+        if bad.any():
+            problems.append(Violation(spec.name, col, "true or false (also 1/0, yes/no, 是/否)", int(bad.sum()),
+                                      _examples(df, bad, col, spec), "write true or false in every row"))
+        out[col] = value.where(~bad, None).astype("object")
+    return df.assign(**out), problems
 
 
 def _failure_violations(cases: pd.DataFrame, df: pd.DataFrame, spec: TableSpec,
@@ -251,6 +273,10 @@ def _validate_table(df: pd.DataFrame, spec: TableSpec, store: Store) -> tuple[pd
                               "export a period with data, or remove the file if the store has no such data")]
     df = df.reset_index(drop=True)
     df, problems, unparsed = _parse_times(df, spec, store)
+    df, bool_problems = _parse_bools(df, spec)
+    problems += bool_problems
+    for col in {v.column for v in bool_problems}:
+        unparsed[col] = df[col].isna()
     try:
         df = spec.model.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:

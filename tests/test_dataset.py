@@ -154,3 +154,16 @@ def test_data_readme_documents_every_contract_column():
         assert f"### `{name}`" in readme, name
         for column in spec.columns:
             assert f"`{column}`" in readme, f"{name}.{column}"
+
+
+def test_true_false_is_read_strictly_and_odd_values_are_not_taken_as_true(tmp_path):
+    folder = make(tmp_path, returns=RETURNS.replace(",True\n", ",yes\n"))
+    assert load_dataset(folder).returns["resellable"].tolist() == [True]
+    text = error_for(make(tmp_path / "b", returns=RETURNS.replace(",True\n", ",maybe\n")))
+    assert "column 'resellable'" in text and "true or false" in text and "row 1 (return_id=R1): 'maybe'" in text
+
+
+def test_long_numeric_ids_in_extra_columns_stay_exact(tmp_path):
+    orders = ORDERS.replace("currency\n", "currency,payment_id\n").replace(",CNY\n", ",CNY,2026030112345678901\n")
+    ds = load_dataset(make(tmp_path, orders=orders), tables=["orders"])
+    assert ds.orders["payment_id"].tolist() == ["2026030112345678901"] * 3
