@@ -1,0 +1,544 @@
+"""Funnel review: hand-made event logs with answers worked out on paper, each error's message, the sentences in
+both languages, and the planted mobile checkout drop on the demo store."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+import ecomlib as el  # noqa: E402
+from ecomlib import funnel  # noqa: E402
+from ecomlib.funnel import FunnelError  # noqa: E402
+from ecomlib.periods import parse_period  # noqa: E402
+
+EN = el.Messages("en", currency="CNY")
+ZH = el.Messages("zh", currency="CNY")
+DAY = "2026-11-17"  # a Tuesday in 2026-W47
+
+
+def ev(rows, *, day: str = DAY) -> pd.DataFrame:
+    """Events from (time, session, event_name[, user[, device[, channel]]]); times are "HH:MM[:SS]" on ``day``
+    or full timestamps."""
+    out = []
+    for r in rows:
+        time, session, name, *rest = r
+        user = rest[0] if len(rest) > 0 else f"u_{session}"
+        device = rest[1] if len(rest) > 1 else "mobile"
+        channel = rest[2] if len(rest) > 2 else "organic"
+        when = pd.Timestamp(time) if len(time) > 8 else pd.Timestamp(f"{day} {time}")
+        out.append({"event_time": when, "user_id": user, "session_id": session, "event_name": name,
+                    "sku": None, "channel": channel, "device": device})
+    return pd.DataFrame(out)
+
+
+def col(table: pd.DataFrame, name: str) -> list:
+    return table[name].tolist()
+
+
+def same(a, b) -> bool:
+    """Lists equal, NaN equal to NaN, floats to 1e-9."""
+    return len(a) == len(b) and all((isinstance(x, float) and math.isnan(x) and isinstance(y, float) and math.isnan(y))
+                                    or x == pytest.approx(y, abs=1e-9) for x, y in zip(a, b))
+
+
+# --------------------------------------------------------------------------------------------------------
+# The metric on hand-made logs
+# --------------------------------------------------------------------------------------------------------
+def test_in_order_sessions_counts_rates_drop_off_and_times():
+    events = ev([
+        ("10:00", "s1", "view_item"), ("10:05", "s1", "add_to_cart"), ("10:10", "s1", "begin_checkout"),
+        ("10:20", "s1", "purchase"),
+        ("10:00", "s2", "view_item"), ("10:02", "s2", "add_to_cart"),
+        ("10:00", "s3", "view_item"), ("10:00", "s3", "session_start"),
+        ("10:00", "s4", "add_to_cart"),  # never viewed: not in a closed funnel
+    ])
+    t = funnel.step_conversion(events)
+    assert col(t, "step") == list(funnel.STEPS)
+    # units: view s1 s2 s3 = 3; cart s1 s2 = 2; checkout s1 = 1; purchase s1 = 1
+    assert col(t, "units") == [3, 2, 1, 1]
+    assert col(t, "entered") == [3, 0, 0, 0]
+    # from previous: 2/3, 1/2, 1/1; from first: 3/3, 2/3, 1/3, 1/3; drop-off: 3-2, 2-1, 1-1
+    assert same(col(t, "conversion_from_previous"), [np.nan, 2 / 3, 0.5, 1.0])
+    assert same(col(t, "conversion_from_first"), [1.0, 2 / 3, 1 / 3, 1 / 3])
+    assert same(col(t, "drop_off"), [np.nan, 1.0, 1.0, 0.0])
+    # view→cart: s1 300 s, s2 120 s → median 210, p90 (linear) 120 + 0.9·180 = 282; cart→checkout s1 300 s;
+    # checkout→purchase s1 600 s
+    assert same(col(t, "median_time_from_previous"), [np.nan, 210.0, 300.0, 600.0])
+    assert same(col(t, "p90_time_from_previous"), [np.nan, 282.0, 300.0, 600.0])
+
+
+def test_out_of_order_events_only_count_in_order():
+    events = ev([
+        ("10:00", "s1", "add_to_cart"), ("10:01", "s1", "view_item"),  # cart before view: view only
+        ("10:00", "s2", "add_to_cart"), ("10:01", "s2", "view_item"), ("10:03", "s2", "add_to_cart"),  # cart 10:03
+        ("10:00", "s3", "view_item"), ("10:01", "s3", "begin_checkout"), ("10:02", "s3", "add_to_cart"),
+        ("10:04", "s3", "begin_checkout"),  # the 10:01 checkout comes before the cart: the 10:04 one counts
+        ("10:00", "s4", "view_item"), ("10:01", "s4", "purchase"), ("10:02", "s4", "add_to_cart"),
+        ("10:03", "s4", "begin_checkout"),  # purchase before checkout: not reached
+    ]).sample(frac=1.0, random_state=3)  # rows in no particular order
+    t = funnel.step_conversion(events)
+    # view: s1 s2 s3 s4; cart: s2 s3 s4; checkout: s3 s4; purchase: none
+    assert col(t, "units") == [4, 3, 2, 0]
+    # view→cart: s2 10:01→10:03 = 120, s3 120, s4 120; cart→checkout: s3 10:02→10:04 = 120, s4 60 → median 90
+    assert same(col(t, "median_time_from_previous"), [np.nan, 120.0, 90.0, np.nan])
+
+
+def test_repeated_steps_count_once_and_time_from_first_occurrence():
+    events = ev([
+        ("10:00", "s1", "view_item"), ("10:01", "s1", "view_item"), ("10:02", "s1", "add_to_cart"),
+        ("10:03", "s1", "add_to_cart"), ("10:04", "s1", "view_item"), ("10:05", "s1", "begin_checkout"),
+        ("10:06", "s1", "purchase"), ("10:07", "s1", "purchase"),
+        ("10:00", "s2", "view_item"), ("10:10", "s2", "view_item"),
+    ])
+    t = funnel.step_conversion(events)
+    assert col(t, "units") == [2, 1, 1, 1]  # sessions, not events
+    # view 10:00 → first cart 10:02 = 120 s; cart 10:02 → checkout 10:05 = 180 s; → purchase 10:06 = 60 s
+    assert same(col(t, "median_time_from_previous"), [np.nan, 120.0, 180.0, 60.0])
+
+
+def test_events_outside_the_window_do_not_count():
+    events = ev([
+        ("10:00", "s1", "view_item"), ("10:10", "s1", "add_to_cart"), ("10:29", "s1", "begin_checkout"),
+        ("10:31", "s1", "purchase"),  # 31 min after the view: outside 30 min
+        ("10:00", "s2", "view_item"), ("10:30", "s2", "add_to_cart"),  # exactly 30 min: inside (inclusive)
+        ("10:00", "s3", "view_item"), ("10:20", "s3", "view_item"), ("10:40", "s3", "add_to_cart"),
+        # the window runs from the FIRST view (10:00), so the 10:40 cart is out
+    ])
+    t = funnel.step_conversion(events)
+    assert col(t, "units") == [3, 2, 1, 0]
+    wide = funnel.step_conversion(events, window="45min")  # now s1's purchase (31) and s3's cart (40) count
+    assert col(wide, "units") == [3, 3, 1, 1]
+    assert col(funnel.step_conversion(events, window=pd.Timedelta(minutes=30)), "units") == [3, 2, 1, 0]
+
+
+def test_users_with_several_sessions():
+    events = ev([
+        ("2026-11-17 10:00", "a", "view_item", "u1"), ("2026-11-17 10:05", "a", "add_to_cart", "u1"),
+        ("2026-11-18 09:01", "b", "begin_checkout", "u1"), ("2026-11-18 09:02", "b", "purchase", "u1"),
+        ("2026-11-17 10:00", "c", "view_item", "u2"),
+        ("2026-11-27 10:00", "d", "add_to_cart", "u2"), ("2026-11-27 10:01", "d", "begin_checkout", "u2"),
+        ("2026-11-27 10:02", "d", "purchase", "u2"),
+    ])
+    by_session = funnel.step_conversion(events, unit="session")
+    # sessions a (view, cart) and c (view) enter; b and d have no view
+    assert col(by_session, "units") == [2, 1, 0, 0]
+    by_user = funnel.step_conversion(events, unit="user")  # default window for users: 7 days
+    # u1 completes within a day; u2's cart comes 10 days after its view
+    assert col(by_user, "units") == [2, 1, 1, 1]
+    # u1 cart 11-17 10:05 → checkout 11-18 09:01 = 22 h 56 min = 82,560 s
+    assert by_user["median_time_from_previous"].iloc[2] == 82_560.0
+    assert col(funnel.step_conversion(events, unit="user", window="14D"), "units") == [2, 2, 2, 2]
+
+
+def test_ties_in_timestamps_are_in_order_whatever_the_row_order():
+    events = ev([
+        ("10:00:00", "s1", "purchase"), ("10:00:00", "s1", "begin_checkout"), ("10:00:00", "s1", "add_to_cart"),
+        ("10:00:00", "s1", "view_item"),  # all at the same second, rows in reverse order
+        ("10:00:00", "s2", "add_to_cart"), ("10:00:00", "s2", "view_item"), ("10:00:05", "s2", "purchase"),
+    ])
+    t = funnel.step_conversion(events)
+    # s1 reaches every step; s2 view and cart (tied), no checkout
+    assert col(t, "units") == [2, 2, 1, 1]
+    assert same(col(t, "median_time_from_previous"), [np.nan, 0.0, 0.0, 0.0])
+
+
+def test_open_funnel_lets_units_enter_at_any_step():
+    events = ev([
+        ("10:00", "s1", "add_to_cart"), ("10:01", "s1", "begin_checkout"),  # enters at cart
+        ("10:00", "s2", "view_item"), ("10:01", "s2", "add_to_cart"),
+        ("10:00", "s3", "view_item"), ("10:05", "s3", "begin_checkout"),  # no cart: re-enters at checkout
+    ])
+    steps = ["view_item", "add_to_cart", "begin_checkout"]
+    closed = funnel.step_conversion(events, steps=steps)
+    assert col(closed, "units") == [2, 1, 0]
+    t = funnel.step_conversion(events, mode="open", steps=steps)
+    # view: s2 s3 (entered); cart: s1 (entered) + s2 (went on); checkout: s1 (went on) + s3 (entered)
+    assert col(t, "units") == [2, 2, 2]
+    assert col(t, "entered") == [2, 1, 1]
+    # from previous = went on / previous step's units: cart 1/2, checkout 1/2
+    assert same(col(t, "conversion_from_previous"), [np.nan, 0.5, 0.5])
+    assert same(col(t, "drop_off"), [np.nan, 1.0, 1.0])
+    # an open funnel has no whole-funnel test (entrants at later steps are not a subset of step 1)
+    assert set(funnel.compare_periods(t, t)["kind"]) == {"step"}
+
+
+def test_breakdown_takes_the_value_of_the_entry_event():
+    events = ev([
+        ("2026-11-17 10:00", "a", "view_item", "u1", "mobile"), ("2026-11-17 10:05", "b", "add_to_cart", "u1", "desktop"),
+        ("2026-11-17 10:00", "c", "view_item", "u2", "desktop"),
+        ("2026-11-17 11:00", "d", "add_to_cart", "u3", "tablet"),  # never viewed: no row for tablet
+        ("2026-11-17 12:00", "e", "view_item", "u4", None), ("2026-11-17 12:01", "e", "add_to_cart", "u4", None),
+    ])
+    t = funnel.step_conversion(events, unit="user", by="device", steps=["view_item", "add_to_cart"])
+    # u1 entered on mobile (its cart on desktop still counts for mobile); u2 desktop; u4 missing device
+    assert col(t, "device")[:4] == ["desktop", "desktop", "mobile", "mobile"]
+    assert pd.isna(t["device"].iloc[4]) and len(t) == 6
+    assert col(t, "units") == [1, 0, 1, 1, 1, 1]
+
+
+def test_period_counts_units_entering_in_it_with_events_spilling_past_its_end():
+    w47 = parse_period("2026-W47")
+    events = ev([
+        ("2026-11-15 23:50", "s1", "view_item"), ("2026-11-16 00:05", "s1", "add_to_cart"),  # entered in W46
+        ("2026-11-22 23:55", "s2", "view_item"), ("2026-11-23 00:10", "s2", "add_to_cart"),  # W47, cart after end
+        ("2026-11-23 00:10", "s3", "view_item"),  # enters after W47
+        ("2026-11-18 10:00", "s4", "view_item"),
+    ])
+    steps = ["view_item", "add_to_cart"]
+    t = funnel.step_conversion(events, period=w47, steps=steps)
+    assert col(t, "units") == [2, 1]  # s2 and s4 enter; s2's cart counts
+    t46 = funnel.step_conversion(events, period=w47.previous(), steps=steps)
+    assert col(t46, "units") == [1, 1]  # s1, whose cart falls after midnight
+
+
+def test_empty_period_gives_zero_units_nan_rates_and_an_honest_sentence():
+    events = ev([("10:00", "s1", "view_item"), ("10:01", "s1", "add_to_cart"), ("10:02", "s1", "begin_checkout"),
+                 ("10:03", "s1", "purchase")], day="2026-11-10")
+    w47 = parse_period("2026-W47")
+    t = funnel.step_conversion(events, period=w47)
+    assert col(t, "units") == [0, 0, 0, 0]
+    assert t[["conversion_from_previous", "conversion_from_first", "median_time_from_previous"]].isna().all().all()
+    assert len(funnel.step_conversion(events, period=w47, by="device")) == 0
+    assert col(funnel.step_conversion(events.iloc[:0]), "units") == [0, 0, 0, 0]  # no events at all
+    now = funnel.segment_conversion(events, period=w47)
+    before = funnel.segment_conversion(events, period=w47.previous())
+    changes = funnel.compare_periods(now, before)
+    assert changes.loc[changes["dimension"] == "all", "p_value"].isna().all()
+    assert not changes["significant"].any()
+    assert funnel.sentences(changes, msg=EN) == [
+        "No sessions entered the funnel at “Product view” in this period, so there are no conversion rates to "
+        "report or compare."]
+    assert funnel.sentences(changes, msg=ZH) == ["本周期没有会话在“浏览商品”进入漏斗，因此没有可报告或比较的转化率。"]
+    heads = funnel.headlines(changes, now=now, before=before, totals={"units": 0, "revenue": None},
+                             previous_totals={"units": 1, "revenue": None}, msg=EN)
+    assert [h.value for h in heads] == [0, 0.0, None, None, None]
+
+
+def test_brute_force_oracle_agrees_on_random_logs():
+    """An independent, deliberately naive re-implementation of the rule (a test oracle, written from the
+    definition, looping over a few hundred sessions) against the vectorized function."""
+    rng = np.random.default_rng(7)
+    n = 3000
+    steps = list(funnel.STEPS)
+    events = pd.DataFrame({
+        "event_time": pd.Timestamp("2026-11-17") + pd.to_timedelta(rng.integers(0, 50, n) * 60, unit="s"),
+        "session_id": rng.integers(0, 300, n).astype(str), "event_name": rng.choice(steps + ["session_start"], n),
+    })
+    events["user_id"] = "u" + events["session_id"]
+    window = pd.Timedelta("30min")
+
+    def path(group: pd.DataFrame) -> int:
+        g = group.assign(k=group["event_name"].map({s: i for i, s in enumerate(steps)})).dropna(subset=["k"])
+        g = g.sort_values(["event_time", "k"])
+        firsts = g.loc[g["k"] == 0, "event_time"]
+        if firsts.empty:
+            return 0
+        start = t = firsts.min()
+        reached = 1
+        for k in range(1, len(steps)):
+            later = g.loc[(g["k"] == k) & (g["event_time"] >= t), "event_time"]
+            if later.empty or later.min() > start + window:
+                break
+            t, reached = later.min(), k + 1
+        return reached
+
+    depth = events.groupby("session_id").apply(path, include_groups=False)
+    expected = [int((depth >= k + 1).sum()) for k in range(len(steps))]
+    assert col(funnel.step_conversion(events, window=window), "units") == expected
+    assert expected[-1] > 0 and expected[1] < expected[0]  # the log exercises every step
+
+
+# --------------------------------------------------------------------------------------------------------
+# Segments, new vs returning, trend
+# --------------------------------------------------------------------------------------------------------
+def _orders():
+    return pd.DataFrame({
+        "order_id": ["o1", "o2", "o3"], "customer_id": ["C1", "C2", "C3"],
+        "order_time": pd.to_datetime(["2026-11-01", "2026-11-01", "2026-11-17"]),
+        "status": ["completed", "cancelled", "completed"], "revenue": [100.0, 50.0, 80.0],
+    })
+
+
+def test_customer_type_is_returning_only_with_a_completed_order_before_the_period():
+    events = ev([("10:00", "a", "view_item", "C1"), ("10:01", "a", "add_to_cart", "C1"),
+                 ("10:00", "b", "view_item", "C2"), ("10:00", "c", "view_item", "C3"),
+                 ("10:00", "d", "view_item", "u9")])
+    typed = funnel.add_customer_type(events, _orders(), before=pd.Timestamp("2026-11-16"))
+    # C1: completed 11-01 → returning; C2: only a cancelled order; C3: completed in the period; u9: anonymous
+    assert typed["customer_type"].tolist() == ["returning", "returning", "new", "new", "new"]
+    assert "customer_type" not in events  # a new frame
+    table = funnel.segment_conversion(events, breakdowns=["customer_type"], orders=_orders(),
+                                      period=parse_period("2026-W47"), steps=["view_item", "add_to_cart"])
+    rows = table[table["step"] == "add_to_cart"].set_index("segment")
+    assert rows["units"].to_dict() == {"all": 1, "new": 0, "returning": 1}
+    assert rows.loc["all", "conversion_from_previous"] == pytest.approx(1 / 4)
+
+
+def test_segment_conversion_stacks_all_and_each_breakdown():
+    events = ev([("10:00", "s1", "view_item", "u1", "mobile", "email"),
+                 ("10:01", "s1", "add_to_cart", "u1", "mobile", "email"),
+                 ("10:00", "s2", "view_item", "u2", "desktop", "email"),
+                 ("10:00", "s3", "view_item", "u3", "mobile", "direct")])
+    t = funnel.segment_conversion(events, breakdowns=["device", "channel"], steps=["view_item", "add_to_cart"])
+    assert list(t.columns[:3]) == ["dimension", "segment", "step"]
+    carts = t[t["step"] == "add_to_cart"]
+    # all: 1/3; desktop 0/1, mobile 1/2; direct 0/1, email 1/2
+    assert list(zip(carts["dimension"], carts["segment"], carts["units"])) == [
+        ("all", "all", 1), ("device", "desktop", 0), ("device", "mobile", 1),
+        ("channel", "direct", 0), ("channel", "email", 1)]
+    assert same(col(carts, "conversion_from_previous"), [1 / 3, 0.0, 0.5, 0.0, 0.5])
+
+
+def test_daily_and_weekly_trend_by_day_of_entry():
+    events = ev([
+        ("2026-11-16 10:00", "s1", "view_item"), ("2026-11-16 10:01", "s1", "add_to_cart"),
+        ("2026-11-16 23:59", "s2", "view_item"), ("2026-11-17 00:01", "s2", "add_to_cart"),  # counts on the 16th
+        ("2026-11-17 09:00", "s3", "view_item"),
+        ("2026-11-23 09:00", "s4", "view_item"), ("2026-11-23 09:01", "s4", "add_to_cart"),  # next ISO week
+    ])
+    daily = funnel.conversion_trend(events, steps=["view_item", "add_to_cart"])
+    carts = daily[daily["step"] == "add_to_cart"]
+    assert carts["date"].dt.strftime("%m-%d").tolist() == ["11-16", "11-17", "11-23"]
+    assert same(col(carts, "conversion_from_previous"), [1.0, 0.0, 1.0])  # 2/2, 0/1, 1/1
+    weekly = funnel.conversion_trend(events, freq="W", steps=["view_item", "add_to_cart"])
+    carts = weekly[weekly["step"] == "add_to_cart"]
+    assert carts["date"].dt.strftime("%m-%d").tolist() == ["11-16", "11-23"]  # Mondays
+    assert col(carts, "units") == [2, 1]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Comparison, sentences, headlines
+# --------------------------------------------------------------------------------------------------------
+def sessions(counts: dict, *, device: str, day: str, prefix: str) -> pd.DataFrame:
+    """``counts[d]`` sessions that go exactly ``d`` steps deep in (view_item, begin_checkout, purchase)."""
+    steps = ["view_item", "begin_checkout", "purchase"]
+    depth = np.repeat(list(counts), list(counts.values()))
+    sid = np.array([f"{prefix}{device}{i}" for i in range(len(depth))])
+    k = np.concatenate([np.arange(d) for d in depth])
+    owner = np.repeat(np.arange(len(depth)), depth)
+    return pd.DataFrame({"event_time": pd.Timestamp(day) + pd.to_timedelta(owner * 60 + k, unit="s"),
+                         "user_id": sid[owner], "session_id": sid[owner], "event_name": np.array(steps)[k],
+                         "device": device, "channel": "organic"})
+
+
+def test_compare_periods_two_proportion_test_holm_and_lost_completions():
+    # Two-step funnel (checkout → purchase). Mobile 60/100 before, 45/100 now; desktop 50/100 both times.
+    before = pd.concat([sessions({2: 60, 1: 40}, device="mobile", day="2026-11-10", prefix="b"),
+                        sessions({2: 50, 1: 50}, device="desktop", day="2026-11-10", prefix="b")])
+    now = pd.concat([sessions({2: 45, 1: 55}, device="mobile", day="2026-11-17", prefix="n"),
+                     sessions({2: 50, 1: 50}, device="desktop", day="2026-11-17", prefix="n")])
+    steps = ["view_item", "begin_checkout"]  # depth 1 = view only, depth 2 = view + checkout
+    w47 = parse_period("2026-W47")
+    t_now = funnel.segment_conversion(pd.concat([before, now]), breakdowns=["device"], steps=steps, period=w47)
+    t_before = funnel.segment_conversion(pd.concat([before, now]), breakdowns=["device"], steps=steps,
+                                         period=w47.previous())
+    ch = funnel.compare_periods(t_now, t_before, alpha=0.2).set_index("segment")
+    assert set(ch["kind"]) == {"step"}  # two steps: no separate whole-funnel row
+    # mobile: pooled 105/200 = .525, se = sqrt(.525·.475·(2/100)) = .070622, z = -.15/.070622 = -2.124,
+    # p = 2(1 - Φ(2.124)) = .0337. all: 110/200 vs 95/200, pooled .5125, se = .049984, z = -1.5005, p = .1335.
+    # desktop: p = 1. Holm: .0337·3 = .1010; max(.1010, .1335·2) = .2670; max(.2670, 1·1) = 1.
+    assert ch.loc["mobile", "p_value"] == pytest.approx(0.0337, abs=1e-4)
+    assert ch.loc["all", "p_value"] == pytest.approx(0.1335, abs=1e-4)
+    assert ch.loc["mobile", "p_adjusted"] == pytest.approx(0.1010, abs=2e-4)
+    assert ch.loc["all", "p_adjusted"] == pytest.approx(0.2670, abs=2e-4)
+    assert ch.loc["desktop", "p_adjusted"] == pytest.approx(1.0)
+    assert ch["significant"].to_dict() == {"mobile": True, "all": False, "desktop": False}  # at alpha = .2
+    # lost completions at this period's traffic: (.45 - .60) · 100 = -15 (last step: no downstream factor)
+    assert ch.loc["mobile", "completions_change"] == pytest.approx(-15.0)
+    assert list(ch.index) == ["mobile", "all", "desktop"]  # significant first, then by |z|
+    assert ch.loc["mobile", ["n_1", "x_1", "n_2", "x_2"]].tolist() == [100, 60, 100, 45]
+    assert not funnel.compare_periods(t_now, t_before)["significant"].any()  # at the default alpha = .05
+
+    sentences_en = funnel.sentences(funnel.compare_periods(t_now, t_before, alpha=0.2), msg=EN, steps=steps, alpha=0.2)
+    assert sentences_en[0] == ("200 sessions entered the funnel at “Product view”; 47.5% of them reached “Checkout” "
+                               "(95), against 55.0% in the comparison period (p = 0.267).")
+    assert sentences_en[1] == ("Mobile: Product view → Checkout conversion fell from 60.0% to 45.0% (p = 0.101) — "
+                               "about 15 sessions reaching “Checkout” lost at this period's traffic.")
+    assert sentences_en[2] == ("3 step conversions were tested across segments and 1 changed significantly; p-values "
+                               "are adjusted for the number of comparisons (Holm, α = 20.0%).")
+    sentences_zh = funnel.sentences(funnel.compare_periods(t_now, t_before, alpha=0.2), msg=ZH, steps=steps, alpha=0.2)
+    assert sentences_zh[1] == ("移动端：浏览商品 → 开始结账 转化率从 60.0% 降至 45.0%（p = 0.101）——按本期流量估算，"
+                               "约少 15 个会话到达“开始结账”。")
+    no_sig = funnel.sentences(funnel.compare_periods(t_now, t_before), msg=EN, steps=steps)
+    assert no_sig[1] == ("No step conversion changed significantly against the comparison period "
+                         "(α = 5.0% after correction).")
+    assert funnel.sentences(funnel.compare_periods(t_now, t_before), msg=ZH, steps=steps)[1] == (
+        "与对比周期相比，没有任何一步的转化率发生显著变化（校正后 α = 5.0%）。")
+
+
+def test_lost_completions_carry_through_to_the_last_step_and_whole_funnel_row():
+    # Three steps. Before: 200 views, 120 checkouts, 72 purchases. Now: 200, 100, 45.
+    before = sessions({3: 72, 2: 48, 1: 80}, device="mobile", day="2026-11-10", prefix="b")
+    now = sessions({3: 45, 2: 55, 1: 100}, device="mobile", day="2026-11-17", prefix="n")
+    steps = ["view_item", "begin_checkout", "purchase"]
+    # checkout→purchase 72/120 → 45/100: pooled 117/220 = .5318, se = sqrt(.5318·.4682·(1/120 + 1/100)) = .06756,
+    # z = -.15/.06756 = -2.220, p = .0264; view→checkout 120/200 → 100/200: pooled .55, se .04975, z -2.010,
+    # p = .0444; whole 72/200 → 45/200: pooled .2925, se .04549, z -2.968, p = .0030.
+    # Holm: .0030·3 = .0090; .0264·2 = .0528; max(.0528, .0444·1) = .0528 → significant at alpha = .1
+    ch = funnel.compare_periods(funnel.step_conversion(now, steps=steps), funnel.step_conversion(before, steps=steps),
+                                alpha=0.1)
+    rows = ch.set_index(["kind", "from_step"])
+    # view→checkout: (.50 - .60) · 200 views · (45/100 of checkouts purchase now) = -9
+    assert rows.loc[("step", "view_item"), "completions_change"] == pytest.approx(-9.0)
+    # checkout→purchase: (.45 - .60) · 100 = -15; whole funnel: (45/200 - 72/200) · 200 = -27
+    assert rows.loc[("step", "begin_checkout"), "completions_change"] == pytest.approx(-15.0)
+    assert rows.loc[("overall", "view_item"), "completions_change"] == pytest.approx(-27.0)
+    assert rows.loc[("overall", "view_item"), ["rate_1", "rate_2"]].tolist() == pytest.approx([0.36, 0.225])
+    assert ch["p_adjusted"].tolist() == pytest.approx([0.0090, 0.0528, 0.0528], abs=1e-3)
+    assert ch["significant"].all()
+    text = funnel.sentences(ch, msg=EN, steps=steps, alpha=0.1)
+    assert text[0].startswith("200 sessions entered the funnel at “Product view”; 22.5% of them reached “Purchase” "
+                              "(45), against 36.0% in the comparison period")
+    # purchase is the last step of a session funnel: the lost completions are orders
+    assert any("Checkout → Purchase conversion fell from 60.0% to 45.0%" in s and "about 15 orders lost" in s
+               for s in text)
+
+
+def test_headlines_and_period_totals():
+    w47 = parse_period("2026-W47")
+    events = pd.concat([sessions({3: 45, 2: 55, 1: 100}, device="mobile", day="2026-11-17", prefix="n"),
+                        sessions({3: 72, 2: 48, 1: 80}, device="mobile", day="2026-11-10", prefix="b")])
+    events = pd.concat([events, ev([("2026-11-18 10:00", "x1", "session_start")])])  # a session outside the funnel
+    orders = _orders().assign(order_time=pd.to_datetime(["2026-11-16", "2026-11-17", "2026-11-18"]),
+                              status=["completed", "cancelled", "pending"])
+    totals = funnel.period_totals(events, orders, period=w47)
+    # 200 funnel sessions + x1; revenue 100 (completed) + 80 (pending); the cancelled order is out
+    assert totals == {"units": 201, "revenue": 180.0}
+    before_totals = funnel.period_totals(events, orders, period=w47.previous())
+    assert before_totals == {"units": 200, "revenue": 0.0}
+    steps = ["view_item", "begin_checkout", "purchase"]
+    now = funnel.step_conversion(events, steps=steps, period=w47)
+    before = funnel.step_conversion(events, steps=steps, period=w47.previous())
+    heads = funnel.headlines(funnel.compare_periods(now, before), now=now, before=before, totals=totals,
+                             previous_totals=before_totals, msg=EN)
+    got = {h.key: (h.value, h.previous) for h in heads}
+    assert got["units"] == (201, 200)
+    assert got["completions"] == (45.0, 72.0)
+    assert got["conversion"] == pytest.approx((45 / 201, 72 / 200))
+    assert got["revenue_per_unit"] == pytest.approx((180 / 201, 0.0))
+    # the same counts as above: Holm-adjusted p = .0090 (whole funnel), .0528 and .0528 (steps) → at alpha = .05
+    # no step conversion fell significantly
+    assert got["worst_change"] == (None, None)
+    assert [h.label for h in heads][:4] == ["Sessions", "Sessions reaching “Purchase”", "Session → Purchase conversion",
+                                            "Revenue per session"]
+    assert [h.label for h in funnel.headlines(funnel.compare_periods(now, before), now=now, before=before,
+                                              totals=totals, previous_totals=before_totals, msg=ZH)][:2] == [
+        "会话数", "到达“购买”的会话数"]
+
+
+def test_for_display_translates_steps_segments_and_transitions():
+    events = ev([("10:00", "s1", "view_item", "u1", "tablet", "paid_social"), ("10:01", "s1", "add_to_cart")])
+    table = funnel.segment_conversion(events, breakdowns=["device", "channel"], steps=["view_item", "add_to_cart"])
+    shown = funnel.for_display(table, ZH)
+    assert shown["step"].tolist()[:2] == ["浏览商品", "加入购物车"]
+    assert shown["segment"].tolist()[::2] == ["全部", "平板", "付费社交"]
+    assert shown["dimension"].tolist()[::2] == ["全部", "设备", "渠道"]
+    ch = funnel.for_display(funnel.compare_periods(table, table), ZH)
+    assert ch["transition"].iloc[0] == "浏览商品 → 加入购物车"
+    assert "from_step" not in ch and set(ch["significant"]) == {"否"}
+    assert funnel.segment_label("region", "华东 East", EN) == "region = 华东 East"  # unknown column and value
+    assert funnel.step_label("my_custom_step", ZH) == "my_custom_step"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Errors: each says what is wrong and what would be right
+# --------------------------------------------------------------------------------------------------------
+def test_errors_name_the_problem_and_the_valid_choices():
+    events = ev([("10:00", "s1", "view_item"), ("10:01", "s1", "add_to_cart")])
+    with pytest.raises(FunnelError, match=r"unknown unit 'visit'; valid values: \['session', 'user'\]"):
+        funnel.step_conversion(events, unit="visit")
+    with pytest.raises(FunnelError, match=r"unknown mode 'half'; valid values: \['closed', 'open'\]"):
+        funnel.step_conversion(events, mode="half")
+    with pytest.raises(FunnelError, match=r"step\(s\) \['add_to_kart'\] never occur.*valid values: \['add_to_cart', "
+                                          r"'view_item'\]"):
+        funnel.step_conversion(events, steps=["view_item", "add_to_kart"])
+    with pytest.raises(FunnelError, match=r"at least two steps, got \['view_item'\]"):
+        funnel.step_conversion(events, steps=["view_item"])
+    with pytest.raises(FunnelError, match=r"distinct; \['view_item'\] appear more than once"):
+        funnel.step_conversion(events, steps=["view_item", "add_to_cart", "view_item"])
+    with pytest.raises(FunnelError, match=r"no column \['country'\]; valid values: \['event_time'") as info:
+        funnel.step_conversion(events, by="country")
+    assert info.value.option == "by" and isinstance(info.value, el.EcomlibError)
+    two = ["view_item", "add_to_cart"]
+    with pytest.raises(FunnelError, match=r"window must be a positive duration, not '-5min'"):
+        funnel.step_conversion(events, window="-5min", steps=two)
+    with pytest.raises(FunnelError, match=r"window must be a duration such as '30min'"):
+        funnel.step_conversion(events, window="soon", steps=two)
+    with pytest.raises(FunnelError, match=r"customer_type breakdown \(new vs returning\) needs the orders table"):
+        funnel.segment_conversion(events, breakdowns=["customer_type"])
+    with pytest.raises(FunnelError, match=r"unknown frequency 'M'; valid values: \['D', 'W'\]"):
+        funnel.conversion_trend(events, freq="M")
+    a = funnel.step_conversion(events, steps=["view_item", "add_to_cart"])
+    b = funnel.step_conversion(events, steps=["view_item", "add_to_cart"], by="device")
+    with pytest.raises(FunnelError, match=r"differ in steps or segment columns"):
+        funnel.compare_periods(a, b)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------------------------
+def test_plots_return_axes_with_translated_text():
+    events = pd.concat([sessions({3: 45, 2: 55, 1: 100}, device="mobile", day="2026-11-17", prefix="n"),
+                        sessions({3: 72, 2: 48, 1: 80}, device="desktop", day="2026-11-10", prefix="b")])
+    steps = ["view_item", "begin_checkout", "purchase"]
+    table = funnel.segment_conversion(events, breakdowns=["device"], steps=steps)
+    with matplotlib.rc_context():
+        el.set_theme()  # the CJK font, as the notebook has it
+        _draw_every_plot(events, table, steps)
+
+
+def _draw_every_plot(events: pd.DataFrame, table: pd.DataFrame, steps: list[str]) -> None:
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    ax = funnel.plot_funnel(funnel.overall(table), previous=funnel.overall(table), ax=axes[0, 0], msg=ZH)
+    assert ax is axes[0, 0] and ax.get_title() == "本期漏斗（虚线框：对比周期）"
+    ticks = dict(zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()]))
+    assert ticks == {2: "浏览商品", 1: "开始结账", 0: "购买"}  # first step on top
+    # views 200 + 200 = 400; checkouts (45 + 55) + (72 + 48) = 220 = 55.0 % of 400
+    assert [t.get_text() for t in ax.texts][:2] == ["400", "220 (55.0%)"]
+    ax = funnel.plot_heatmap(table, ax=axes[0, 1], msg=ZH)
+    assert ax.get_title() == "各细分的分步转化率"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["浏览商品 → 开始结账", "开始结账 → 购买",
+                                                           "整体漏斗（浏览商品 → 购买）"]
+    trend = funnel.conversion_trend(events, steps=steps)
+    promos = pd.DataFrame({"promo_id": ["P1"], "name": ["双11"], "start_date": [pd.Timestamp("2026-11-11")],
+                           "end_date": [pd.Timestamp("2026-11-11")]})
+    ax = funnel.plot_trend(trend, promotions=promos, highlight=parse_period("2026-W47"), ax=axes[1, 0], msg=EN)
+    assert ax.get_ylabel() == "Conversion" and len(ax.get_lines()) == 3  # two steps + whole funnel
+    assert "双11" in [t.get_text() for t in ax.texts]
+    ch = funnel.compare_periods(table, table)
+    ax = funnel.plot_changes(ch, ax=axes[1, 1], msg=EN)
+    assert ax.get_xlabel().startswith("Change in conversion")
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The planted finding on the demo store
+# --------------------------------------------------------------------------------------------------------
+def test_demo_mobile_checkout_drop_is_the_top_significant_change(demo):
+    period, comparison = el.resolve(None, None, data_end=demo.events["event_time"].max())
+    assert (period.label, comparison.label) == ("2026-W47", "2026-W46")
+    now = funnel.segment_conversion(demo.events, breakdowns=["device", "channel", "customer_type"],
+                                    orders=demo.orders, period=period)
+    before = funnel.segment_conversion(demo.events, breakdowns=["device", "channel", "customer_type"],
+                                       orders=demo.orders, period=comparison)
+    top = funnel.significant_changes(funnel.compare_periods(now, before)).iloc[0]
+    assert (top["dimension"], top["segment"], top["from_step"], top["to_step"]) == (
+        "device", "mobile", "begin_checkout", "purchase")
+    # planted: 62 % → 45 %, less the ~3 % of buyers who pay after the 30-minute window
+    assert 0.55 < top["rate_1"] < 0.66 and 0.38 < top["rate_2"] < 0.50
+    assert top["p_adjusted"] < 0.001 and top["completions_change"] < -100
+    text = funnel.sentences(funnel.compare_periods(now, before), msg=EN)
+    assert text[1].startswith("Mobile: Checkout → Purchase conversion fell from 59.")
+    assert "orders lost at this period's traffic" in text[1]
+    assert funnel.sentences(funnel.compare_periods(now, before), msg=ZH)[1].startswith("移动端：开始结账 → 购买 转化率从")
+    # desktop checkout → purchase did not change significantly
+    ch = funnel.compare_periods(now, before)
+    desk = ch[(ch["segment"] == "desktop") & (ch["from_step"] == "begin_checkout")]
+    assert not desk["significant"].item()
