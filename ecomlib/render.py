@@ -13,7 +13,8 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 from traitlets.config import Config
 
 HIDE_INPUT_TAG = "ecomlib-hide-input"
-REMOVE_CELL_TAGS = {"injected-parameters", "parameters"}
+# "about" marks the notebook's opening note for analysts (English, in JupyterLab); the page has its own title.
+REMOVE_CELL_TAGS = {"injected-parameters", "parameters", "about"}
 TEMPLATE = "ecomlib_html"
 
 

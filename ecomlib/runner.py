@@ -318,7 +318,7 @@ def run_review(params_path: str | Path = "params/weekly.yaml", *, data_dir: str 
         previous = _previous_headlines(out_dir, review_period)
         run_facts = {"started": started, "data_dir": data_dir, "store": store, "first": data_first, "last": data_last}
         notebooks = _render_all(results, tmp, review_period, msg, show_code, run_facts, previous)
-        notebooks += _carry_over(pset, names, final, tmp)
+        notebooks += _carry_over(pset, names, final, tmp, msg)
         summary = {
             "version": SUMMARY_VERSION, "title": pset.title, "period": review_period.label,
             "period_start": review_period.start.date().isoformat(), "period_end": review_period.last_day.date().isoformat(),
@@ -390,7 +390,7 @@ def _render_all(results: list[dict], tmp: Path, period: Period, msg, show_code: 
     return notebooks
 
 
-def _carry_over(pset: ParameterSet, ran: list[str], final: Path, tmp: Path) -> list[dict]:
+def _carry_over(pset: ParameterSet, ran: list[str], final: Path, tmp: Path, msg) -> list[dict]:
     """Notebooks of the set not run this time (``--only``): keep the last report's pages, else mark skipped."""
     old = {}
     if (final / "summary.json").exists():
@@ -408,7 +408,7 @@ def _carry_over(pset: ParameterSet, ran: list[str], final: Path, tmp: Path) -> l
                     shutil.copy2(final / file, tmp / file)
             out.append({**old[name], "carried_over": True})
         else:
-            out.append({"name": name, "title": name, "status": "skipped", "html": None, "ipynb": None,
+            out.append({"name": name, "title": _review_title(name, msg), "status": "skipped", "html": None, "ipynb": None,
                         "error": None, "failed_cell": None, "duration_seconds": 0, "headlines": []})
     return out
 
