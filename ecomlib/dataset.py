@@ -134,10 +134,30 @@ def _read_raw(path: Path, spec: TableSpec, store: Store) -> pd.DataFrame:
     codec = _check_encoding(path, store.encoding)
     header = pd.read_csv(path, nrows=0, encoding=codec).columns
     inferred = {c for c, col in spec.model.to_schema().columns.items() if str(col.dtype) in ("int64", "float64", "bool")}
-    # Everything else is read as text: ids stay exact (a long numeric order id in an extra column must not
-    # become a float) and timestamps are parsed by _parse_times.
+    # Everything else is read as text first: timestamps are parsed by _parse_times, and an extra column
+    # becomes numeric only when no value would change (a long order id must not become a float).
     dtypes = {c: "str" for c in header if c not in inferred}
-    return pd.read_csv(path, dtype=dtypes, encoding=codec, keep_default_na=True, na_values=[""])
+    df = pd.read_csv(path, dtype=dtypes, encoding=codec, keep_default_na=True, na_values=[""])
+    extras = [c for c in header if c not in spec.columns]
+    return df.assign(**{c: _numbers_if_safe(df[c]) for c in extras}) if extras else df
+
+
+def _numbers_if_safe(text: pd.Series) -> pd.Series:
+    """An extra column as numbers when every value is a number that survives the conversion; else the text.
+
+    Ids stay text: values with a leading zero (``007``) or integers too long for a float (Taobao order ids)
+    would change if converted.
+    """
+    if text.isna().all():
+        return text
+    values = pd.to_numeric(text, errors="coerce")
+    present = text.notna()
+    if (values[present].isna()).any():
+        return text
+    stripped = text[present].str.strip().str.lstrip("+-")
+    leading_zero = stripped.str.match(r"0\d")
+    too_long = stripped.str.replace(r"\.\d*$", "", regex=True).str.len() > 15
+    return text if (leading_zero | too_long).any() else values
 
 
 def _shown(value) -> str:

@@ -6,7 +6,8 @@ Same seed → byte-identical files. The planted findings (documented in data/REA
 - cohorts: customers whose first order falls in ``GOOD_COHORT`` churn far less (higher retention);
 - ads: ``display`` earns a store-side ROAS below break-even (≈1/gross margin) on every week;
 - suppliers: ``BAD_SUPPLIER`` delivers late, short and with many rejects; its SKUs draw defect returns;
-- returns: ``CULPRIT_SKU`` (a BAD_SUPPLIER SKU) has quality returns far above its category norm.
+- returns: ``CULPRIT_SKU`` (an Electronics SKU of BAD_SUPPLIER) has quality returns far above its category norm;
+  Electronics is made by S07 and S08, so S07 can be judged against its own category.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ EVENT_DAYS = 112  # web events cover the last 16 weeks, as analytics exports usu
 CHECKOUT_DROP_START = pd.Timestamp("2026-11-16")
 GOOD_COHORT = "2025-09"
 BAD_SUPPLIER = "S07"
-CULPRIT_SKU = "SKU-0707"
+CULPRIT_SKU = "SKU-0251"
 BELOW_BREAK_EVEN_CHANNEL = "display"
 PROMO_DAYS = {"2025-06-18": "618 大促", "2025-11-11": "双11 Singles' Day", "2025-11-28": "Black Friday",
               "2025-12-12": "双12", "2026-03-08": "女神节 Women's Day", "2026-06-18": "618 大促",
@@ -74,7 +75,7 @@ SUPPLIERS = pd.DataFrame({
 })
 # Which suppliers make each category (SKUs are spread over them in turn).
 CATEGORY_SUPPLIERS = {"Apparel": ["S01", "S02"], "Shoes": ["S03"], "美妆 Beauty": ["S04", "S05"],
-                      "Home": ["S06", "S08"], "Electronics": ["S07"], "食品 Snacks": ["S09", "S10"]}
+                      "Home": ["S06", "S08"], "Electronics": ["S07", "S08"], "食品 Snacks": ["S09", "S10"]}
 # Return reasons: taxonomy → (platform codes, Chinese free text, English free text).
 REASONS = {
     "size_fit": (["SIZE_TOO_SMALL", "SIZE_TOO_LARGE", "APPAREL_TOO_SMALL"], ["尺码偏小", "尺码偏大，不合身"], ["too small", "runs large"]),
@@ -126,9 +127,9 @@ def _products(rng: np.random.Generator) -> pd.DataFrame:
         "unit_cost": np.round(price * (1 - cats["margin"].to_numpy()) * rng.uniform(0.9, 1.1, n), 2),
         "list_price": price,
     })
-    # The culprit SKU is made by the bad supplier (Electronics is all S07, so pick one there).
-    culprit = products.index[products["sku"] == CULPRIT_SKU]
-    products.loc[culprit, ["category", "supplier_id"]] = ["Electronics", BAD_SUPPLIER]
+    culprit = products["sku"] == CULPRIT_SKU
+    if not (culprit.any() and (products.loc[culprit, ["category", "supplier_id"]].to_numpy() == [["Electronics", BAD_SUPPLIER]]).all()):
+        raise AssertionError(f"{CULPRIT_SKU} must be an Electronics SKU of {BAD_SUPPLIER}")
     products["popularity"] = rng.pareto(1.5, n) + 0.2
     return products
 
@@ -310,7 +311,8 @@ def _purchase_orders(rng: np.random.Generator, products: pd.DataFrame, days: pd.
     n = len(po)
     promised = po["ordered_at"] + pd.to_timedelta(s["promised_lead_days"].to_numpy(), unit="D")
     delay = np.round(rng.normal(s["delay_mean"], s["delay_sd"]))
-    received = (promised + pd.to_timedelta(delay, unit="D")).where(lambda t: t <= END)
+    arrives = np.maximum(promised + pd.to_timedelta(delay, unit="D"), po["ordered_at"] + pd.Timedelta(days=1))
+    received = arrives.where(lambda t: t <= END)
     qty = rng.integers(5, 60, n) * 10
     fill = np.minimum(1.0, rng.normal(s["fill_mean"], 0.03))
     fill = np.where(rng.random(n) < np.where(po["supplier_id"] == BAD_SUPPLIER, 0.35, 0.04), fill * rng.uniform(0.5, 0.9, n), fill)
@@ -374,15 +376,18 @@ def generate(seed: int = 42) -> dict[str, pd.DataFrame]:
     >>> sorted(tables)[:3]                   # doctest: +SKIP
     ['ad_spend', 'customers', 'events']
     """
-    rng = np.random.default_rng(seed)
+    def stream(step: int) -> np.random.Generator:
+        # one independent stream per table, so changing one table's recipe leaves the others' bytes alone
+        return np.random.default_rng([seed, step])
+
     days = _days()
-    products = _products(rng)
-    spend = _ad_spend(rng, days)
-    customers = _customers(rng, days, spend)
-    orders = _orders(rng, customers)
-    items = _order_items(rng, orders, products)
+    products = _products(stream(1))
+    spend = _ad_spend(stream(2), days)
+    customers = _customers(stream(3), days, spend)
+    orders = _orders(stream(4), customers)
+    items = _order_items(stream(5), orders, products)
     orders_out = _finish_orders(orders, items)
-    returns = _returns(rng, orders_out, items, products)
+    returns = _returns(stream(6), orders_out, items, products)
     # Platforms over-claim: they report more conversions and revenue than the store sees for their channel.
     paid_orders = orders_out.assign(date=orders_out["order_time"].dt.normalize()).groupby(["date", "channel"])
     store_side = paid_orders.agg(n=("order_id", "size"), rev=("revenue", "sum")).reset_index()
@@ -397,9 +402,9 @@ def generate(seed: int = 42) -> dict[str, pd.DataFrame]:
         "products": products[["sku", "product_name", "category", "supplier_id", "unit_cost"]],
         "customers": pd.DataFrame({"customer_id": customers["customer_id"], "first_seen": customers["first_order_time"],
                                    "acquisition_channel": customers["channel"], "region": customers["region"]}),
-        "events": _events(rng, customers),
+        "events": _events(stream(7), customers),
         "ad_spend": spend,
-        "purchase_orders": _purchase_orders(rng, products, days),
+        "purchase_orders": _purchase_orders(stream(8), products, days),
         "suppliers": SUPPLIERS[["supplier_id", "supplier_name", "country"]],
         "returns": returns,
         "promotions": pd.DataFrame({"promo_id": [f"P{i:02d}" for i in range(1, len(PROMO_DAYS) + 1)],

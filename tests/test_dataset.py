@@ -167,3 +167,6 @@ def test_long_numeric_ids_in_extra_columns_stay_exact(tmp_path):
     orders = ORDERS.replace("currency\n", "currency,payment_id\n").replace(",CNY\n", ",CNY,2026030112345678901\n")
     ds = load_dataset(make(tmp_path, orders=orders), tables=["orders"])
     assert ds.orders["payment_id"].tolist() == ["2026030112345678901"] * 3
+    extra = ORDERS.replace("currency\n", "currency,weight_kg,code\n").replace(",CNY\n", ",CNY,1.5,007\n")
+    ds = load_dataset(make(tmp_path / "b", orders=extra), tables=["orders"])
+    assert ds.orders["weight_kg"].sum() == 4.5 and ds.orders["code"].tolist() == ["007"] * 3

