@@ -95,7 +95,8 @@ class FileEncodingError(EcomlibError):
 
 
 class ParameterError(EcomlibError):
-    """Raised when a parameter set or a command-line parameter does not fit a notebook's parameters cell.
+    """Raised when a parameter or option is wrong: a parameter set or -p value against a notebook's parameters cell,
+    or a function option outside its allowed values.
 
     Attributes: ``notebook``, ``name``, ``known`` (the notebook's declared parameters with their types).
     """

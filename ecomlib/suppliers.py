@@ -36,8 +36,8 @@ Edge cases, as implemented and tested:
 - *not yet received*: excluded from delivery KPIs (this flatters the on-time rate of a window whose late
   lines have not arrived yet, so the scorecard shows ``n_open_late`` next to it).
 
-Quality returns use a small rule (:data:`QUALITY_CODES`, :data:`QUALITY_KEYWORDS`); the returns review
-(``ecomlib.returns``) builds the full reason taxonomy and this module should reuse it once it lands.
+Quality returns are those the returns review's taxonomy (``ecomlib.returns.map_reasons``) calls
+``quality_defect``, so both reviews count the same returns.
 """
 
 from __future__ import annotations
@@ -61,11 +61,6 @@ PO_COLUMNS = ("po_id", "supplier_id", "sku", "ordered_at", "promised_at", "recei
               "qty_received", "qty_rejected", "unit_cost_agreed", "unit_cost_invoiced")
 DAY = pd.Timedelta(days=1)
 
-#: Return reason codes that mean the product itself was faulty.
-QUALITY_CODES = ("DEFECTIVE", "QUALITY_UNACCEPTABLE")
-#: Words in a free-text return reason that mean a quality problem (matched case-insensitively). "坏" also
-#: matches "损坏" (damaged) — acceptable for this small rule; the returns taxonomy will be finer.
-QUALITY_KEYWORDS = ("质量", "坏", "开线", "瑕疵", "故障", "defect", "broke", "quality", "faulty", "stopped working")
 #: Order statuses whose units reached the customer (denominator of the quality-return rate).
 SOLD_STATUSES = ("completed", "partially_refunded", "refunded")
 
@@ -399,11 +394,10 @@ def supplier_kpis(lines: pd.DataFrame, *, window: Period | None = None, by: str 
 
 
 def is_quality_return(returns: pd.DataFrame) -> pd.Series:
-    """True for returns whose reason is a product-quality problem (a small documented rule).
+    """True for returns whose reason is a product-quality problem (``quality_defect`` in the returns taxonomy).
 
-    A return is quality-related when its ``reason_code`` is one of :data:`QUALITY_CODES` or its
-    ``reason_text`` contains one of :data:`QUALITY_KEYWORDS` (case-insensitive). This stands in for the
-    returns review's taxonomy (``ecomlib.returns``), which should replace it.
+    Uses :func:`ecomlib.returns.map_reasons` with the packaged rules (platform codes first, then Chinese and
+    English keywords), so both reviews agree on what a quality return is.
 
     Example
     -------
@@ -412,11 +406,10 @@ def is_quality_return(returns: pd.DataFrame) -> pd.Series:
     >>> is_quality_return(r).tolist()
     [True, True, True, False]
     """
-    code = returns["reason_code"].astype("str").str.upper().isin(QUALITY_CODES) & returns["reason_code"].notna()
-    pattern = "|".join(QUALITY_KEYWORDS)
-    text = (returns["reason_text"].astype("str").str.lower().str.contains(pattern, regex=True)
-            & returns["reason_text"].notna())
-    return (code | text).rename("quality")
+    from .returns import map_reasons
+
+    reason = map_reasons(returns[["reason_code", "reason_text"]])["reason"]
+    return pd.Series((reason == "quality_defect").to_numpy(), index=returns.index, name="quality")
 
 
 def quality_return_rates(returns: pd.DataFrame, order_items: pd.DataFrame, orders: pd.DataFrame,
