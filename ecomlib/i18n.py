@@ -143,8 +143,9 @@ class Messages:
         """A difference of two fractions in percentage points, signed (``-0.123`` → ``-12.3 pp`` / ``-12.3个百分点``)."""
         if self._missing(x):
             return "–"
-        sign = "+" if x > 0 else ""
-        return f"{sign}{self.num(100 * x, 1)}{self.text('common.pp_unit')}"
+        points = round(100 * x, 1) + 0.0  # + 0.0 turns -0.0 into 0.0: no "-0.0 pp" for a tiny fall
+        sign = "+" if points > 0 else ""
+        return f"{sign}{self.num(points, 1)}{self.text('common.pp_unit')}"
 
     def pvalue(self, p: float) -> str:
         """A p-value as a reader wants it: ``p < 0.001`` or ``p = 0.023``."""

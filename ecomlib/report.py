@@ -70,7 +70,7 @@ def format_change(value, previous, unit: str, msg: Messages) -> str:
         return msg.pp(value - previous)
     if previous == 0:
         return "–"
-    rel = value / previous - 1
+    rel = round(value / previous - 1, 3) + 0.0  # as shown, so a tiny fall reads 0.0%, not -0.0%
     return ("+" if rel > 0 else "") + msg.pct(rel)
 
 

@@ -30,7 +30,7 @@ def test_english_money_and_numbers():
     assert en.money(2_345.0) == "$2,345"
     assert en.int(1234567.4) == "1,234,567"
     assert en.pct(0.1234) == "12.3%"
-    assert en.pp(-0.1231) == "-12.3 pp"
+    assert en.pp(-0.1231) == "-12.3 pp" and en.pp(-0.0004) == "0.0 pp"
     assert en.pvalue(0.0004) == "p < 0.001" and en.pvalue(0.0234) == "p = 0.023"
     assert en.ratio(2.346) == "2.35×"
     assert en.pct(float("nan")) == "–"
