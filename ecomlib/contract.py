@@ -140,6 +140,14 @@ class Promotions(_Base):
     end_date: Series[pa.DateTime]
 
 
+class Inventory(_Base):
+    """Stock on hand per SKU at a moment (one snapshot or several); optional."""
+
+    sku: Series[str]
+    as_of: Series[pa.DateTime] = pa.Field(description="when the stock was counted, store-local")
+    on_hand: Series[int] = pa.Field(ge=0, description="sellable units in stock")
+
+
 @dataclass(frozen=True)
 class Reference:
     """``column`` of this table must take values present in ``table.target_column`` (nulls allowed)."""
@@ -226,5 +234,8 @@ TABLES: dict[str, TableSpec] = {
                   row_rules=(RowRule(("start_date", "end_date"), "start_date on or before end_date",
                                      _le("start_date", "end_date"), "check the date columns are not swapped"),),
                   needed_by=("funnel",), optional=True),
+        TableSpec("inventory", Inventory, key=("sku", "as_of"), timestamps=("as_of",),
+                  references=(Reference("sku", "products", "sku"),),
+                  needed_by=("supplier_performance",), optional=True),
     ]
 }

@@ -59,6 +59,7 @@ class Dataset:
     suppliers: pd.DataFrame | None = None
     returns: pd.DataFrame | None = None
     promotions: pd.DataFrame | None = None
+    inventory: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The loaded tables by name."""
@@ -346,7 +347,8 @@ def _check_currency(tables: dict[str, pd.DataFrame], store: Store) -> list[Viola
     return problems
 
 
-def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None) -> Dataset:
+def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
+                 optional: Iterable[str] = ()) -> Dataset:
     """Read, parse and validate a dataset folder against the contract.
 
     Parameters
@@ -354,6 +356,8 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None) -> Da
     path : folder holding ``<table>.csv|.parquet`` files and optionally ``store.yaml``.
     tables : the tables to load (default: every table present). A listed table that is missing raises
         :class:`MissingTableError`; references are checked among the loaded tables.
+    optional : tables to load too when the folder has them (e.g. ``["inventory", "promotions"]``); absent ones
+        stay None.
 
     Returns
     -------
@@ -371,7 +375,8 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None) -> Da
         raise MissingTableError("(any)", str(folder), None) if not folder.exists() else NotADirectoryError(folder)
     store = read_store(folder)
     wanted = list(tables) if tables is not None else [t for t in TABLES if table_file(folder, t)]
-    unknown = [t for t in wanted if t not in TABLES]
+    wanted += [t for t in optional if t not in wanted and table_file(folder, t)]
+    unknown = [t for t in wanted + list(optional) if t not in TABLES]
     if unknown:
         raise ValueError(f"unknown table(s) {unknown}; the contract has {list(TABLES)}")
     loaded: dict[str, pd.DataFrame] = {}

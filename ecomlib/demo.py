@@ -367,6 +367,16 @@ def _events(rng: np.random.Generator, customers: pd.DataFrame) -> pd.DataFrame:
     return events.sort_values(["event_time", "session_id"], kind="stable").reset_index(drop=True)
 
 
+def _inventory(rng: np.random.Generator, orders: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """Stock counted at the end of the data: between 3 and 45 days of recent demand per SKU."""
+    recent = orders.loc[orders["order_time"] > END - pd.Timedelta(days=28), ["order_id"]]
+    daily = items.merge(recent, on="order_id").groupby("sku")["quantity"].sum() / 28
+    skus = np.sort(items["sku"].unique())
+    demand = daily.reindex(skus, fill_value=0.0).to_numpy()
+    return pd.DataFrame({"sku": skus, "as_of": END.floor("h"),
+                         "on_hand": np.round(demand * rng.uniform(3, 45, len(skus))).astype(int)})
+
+
 def generate(seed: int = 42) -> dict[str, pd.DataFrame]:
     """Build every table of the demo store in memory, as contract tables (column order as in the contract).
 
@@ -411,6 +421,7 @@ def generate(seed: int = 42) -> dict[str, pd.DataFrame]:
                                     "name": list(PROMO_DAYS.values()),
                                     "start_date": pd.to_datetime(list(PROMO_DAYS)),
                                     "end_date": pd.to_datetime(list(PROMO_DAYS))}),
+        "inventory": _inventory(stream(9), orders_out, items),
     }
 
 

@@ -1016,10 +1016,54 @@ def _kpi_phrase(kpi: str, value, peer, msg: Messages) -> str:
                peer=msg.format(peer, kind))
 
 
+def below_reorder_point(reorder: pd.DataFrame, inventory: pd.DataFrame | None, lines: pd.DataFrame, *,
+                        as_of: pd.Timestamp | str) -> pd.DataFrame:
+    """SKUs whose stock position (on hand + open purchase orders) is below their reorder point: what to order now.
+
+    Parameters
+    ----------
+    reorder : output of :func:`reorder_points`.
+    inventory : contract ``inventory`` table, or None when the data has none (then the result is empty).
+    lines : output of :func:`delivery_lines`; lines not received by ``as_of`` count as on order.
+    as_of : the review's end; the latest stock count at or before it is used for each SKU.
+
+    Returns
+    -------
+    One row per SKU below its reorder point, largest shortfall first: the ``reorder`` columns plus
+    ``counted_at``, ``on_hand``, ``on_order``, ``position`` (on hand + on order) and ``shortfall``
+    (reorder point − position, units). Empty when there is no stock count at or before ``as_of``.
+
+    Example
+    -------
+    >>> reorder = pd.DataFrame({"sku": ["A", "B"], "supplier_id": ["S1", "S1"], "reorder_point": [15.0, 4.0]})
+    >>> inventory = pd.DataFrame({"sku": ["A", "B"], "as_of": pd.to_datetime(["2026-01-02"] * 2), "on_hand": [5, 9]})
+    >>> lines = pd.DataFrame({"sku": ["A"], "status": ["open"], "qty_ordered": [6.0],
+    ...                       "ordered_at": pd.to_datetime(["2026-01-01"])})
+    >>> below_reorder_point(reorder, inventory, lines, as_of="2026-01-03")[["sku", "position", "shortfall"]].values.tolist()
+    [['A', 11.0, 4.0]]
+    """
+    columns = list(reorder.columns) + ["counted_at", "on_hand", "on_order", "position", "shortfall"]
+    as_of = pd.Timestamp(as_of)
+    if inventory is None:
+        return pd.DataFrame(columns=columns)
+    counted = inventory[inventory["as_of"] <= as_of].sort_values("as_of").drop_duplicates("sku", keep="last")
+    if counted.empty:
+        return pd.DataFrame(columns=columns)
+    open_lines = lines[(lines["status"] != "received") & (lines["ordered_at"] < as_of)]
+    on_order = open_lines.groupby("sku")["qty_ordered"].sum().rename("on_order")
+    out = (reorder.merge(counted[["sku", "as_of", "on_hand"]].rename(columns={"as_of": "counted_at"}), on="sku")
+           .join(on_order, on="sku")
+           .fillna({"on_order": 0.0}))
+    out = out.assign(position=out["on_hand"] + out["on_order"])
+    out = out.assign(shortfall=out["reorder_point"] - out["position"])
+    return out[out["shortfall"] > 0].sort_values("shortfall", ascending=False, kind="stable").reset_index(drop=True)
+
+
 def sentences(card: pd.DataFrame, *, overall: pd.DataFrame | None = None, overall_prev: pd.DataFrame | None = None,
               open_po: pd.DataFrame | None = None, lead_test: GroupComparison | None = None,
               late_test: GroupComparison | None = None, reject_test: GroupComparison | None = None,
-              reorder: pd.DataFrame | None = None, weights: Mapping[str, float] | None = None,
+              reorder: pd.DataFrame | None = None, below: pd.DataFrame | None = None,
+              weights: Mapping[str, float] | None = None,
               by: str = "supplier_id", alpha: float = 0.05, msg: Messages) -> list[str]:
     """Conclusions written from the numbers, in the language of ``msg``.
 
@@ -1109,5 +1153,12 @@ def sentences(card: pd.DataFrame, *, overall: pd.DataFrame | None = None, overal
         top = reorder.dropna(subset=["reorder_point"]).iloc[0]
         out.append(msg("suppliers.s.reorder", sku=top["sku"], product=top["product_name"], rop=top["reorder_point"],
                        ss=top["safety_stock"], days=top["days_of_cover"], level=float(sps.norm.cdf(top["z"]))))
-        out.append(msg("suppliers.s.no_inventory"))
+        if below is None:
+            out.append(msg("suppliers.s.no_inventory"))
+        elif len(below):
+            first = below.iloc[0]
+            out.append(msg("suppliers.s.below_rop", n=len(below), sku=first["sku"], product=first["product_name"],
+                           position=first["position"], rop=first["reorder_point"], short=first["shortfall"]))
+        else:
+            out.append(msg("suppliers.s.none_below_rop"))
     return out

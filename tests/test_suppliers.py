@@ -515,7 +515,7 @@ TABLES = ["purchase_orders", "suppliers", "products", "order_items", "orders", "
 
 @pytest.fixture(scope="module")
 def store(demo_dir):
-    return el.load_dataset(demo_dir, tables=TABLES)
+    return el.load_dataset(demo_dir, tables=TABLES, optional=["inventory"])
 
 
 def review(ds, week="2026-W47", **options):
@@ -569,3 +569,30 @@ def test_demo_s07_is_ranked_last_with_a_clear_explanation(store):
 def test_demo_s07_is_last_in_an_earlier_window_too(store):
     _, _, card = review(store, week="2026-W20", on_time_tolerance_days=0.0, fill_threshold=0.9)
     assert su.worst_supplier(card)["supplier_id"] == "S07"
+
+
+def test_below_reorder_point_counts_open_orders_and_the_latest_count():
+    # A: ROP 15, counted 5 on Jan 2 (an older count of 50 is ignored), 6 on order → position 11, short by 4.
+    # B: ROP 4, 9 on hand → not below. C: counted only after as_of → no count, not listed.
+    reorder = pd.DataFrame({"sku": ["A", "B", "C"], "product_name": ["a", "b", "c"], "supplier_id": ["S1"] * 3,
+                            "reorder_point": [15.0, 4.0, 3.0]})
+    inventory = pd.DataFrame({"sku": ["A", "A", "B", "C"], "on_hand": [50, 5, 9, 0],
+                              "as_of": pd.to_datetime(["2025-12-01", "2026-01-02", "2026-01-02", "2026-02-01"])})
+    lines = pd.DataFrame({"sku": ["A", "A", "B"], "status": ["open", "received", "open"], "qty_ordered": [6.0, 100.0, 1.0],
+                          "ordered_at": pd.to_datetime(["2026-01-01", "2025-12-20", "2026-01-05"])})
+    below = su.below_reorder_point(reorder, inventory, lines, as_of="2026-01-03")
+    assert below[["sku", "on_hand", "on_order", "position", "shortfall"]].values.tolist() == [["A", 5, 6.0, 11.0, 4.0]]
+    assert su.below_reorder_point(reorder, None, lines, as_of="2026-01-03").empty
+    assert su.below_reorder_point(reorder, inventory, lines, as_of="2025-11-01").empty
+
+
+def test_demo_skus_below_reorder_point_are_listed_in_both_languages(store):
+    window, lines, card = review(store)
+    as_of = pd.Timestamp("2026-11-23")
+    reorder = su.reorder_points(store.order_items, store.orders, lines, store.products, as_of=as_of)
+    below = su.below_reorder_point(reorder, store.inventory, lines, as_of=as_of)
+    assert 0 < len(below) < len(reorder) and (below["position"] < below["reorder_point"]).all()
+    assert below["shortfall"].is_monotonic_decreasing
+    for msg, start in ((el.Messages("en"), f"{len(below)} SKUs are below their reorder point"), (el.Messages("zh"), "按现有库存加在途采购计算，有")):
+        said = su.sentences(card, reorder=reorder, below=below, msg=msg)
+        assert any(s.startswith(start) for s in said)
