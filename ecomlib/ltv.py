@@ -281,7 +281,8 @@ class CustomerValueModel:
     gamma_gamma_params_ : dict ``p, q, v`` (v in the store currency).
     independence_ : the Gamma-Gamma assumption check: ``corr`` (Pearson r of frequency and monetary value
         among repeat customers), ``ci_low, ci_high`` (95 %), ``p_value``, ``n``, ``ok`` (|r| < 0.3).
-    n_customers_, n_repeat_customers_, time_unit_, purchase_fitter_, spend_fitter_ (the lifetimes objects).
+    n_customers_, n_repeat_customers_, time_unit_, purchase_fitter_, spend_fitter_ (the lifetimes objects),
+    spend_scale_ (1, or the median spend when Gamma-Gamma had to be refitted in that unit to converge).
 
     Example
     -------
@@ -344,10 +345,19 @@ class CustomerValueModel:
         self.pareto_nbd_params_ = params if self.model == "pareto_nbd" else None
         self.purchase_params_ = params
 
-        spender = lt.GammaGammaFitter(penalizer_coef=self.penalizer)
-        self.spend_fitter_ = self._run("Gamma-Gamma", spender.fit, rfm["frequency"][repeat],
-                                       rfm["monetary_value"][repeat])
+        frequency, spend = rfm["frequency"][repeat], rfm["monetary_value"][repeat]
+        self.spend_scale_ = 1.0
+        try:
+            spender = lt.GammaGammaFitter(penalizer_coef=self.penalizer)
+            self.spend_fitter_ = self._run("Gamma-Gamma", spender.fit, frequency, spend)
+        except FitError:
+            # BFGS can lose precision when spend runs in the thousands. Gamma-Gamma is invariant to the unit of
+            # spend (v carries it), so refit in units of the median spend and convert v back.
+            self.spend_scale_ = float(np.median(spend))
+            spender = lt.GammaGammaFitter(penalizer_coef=self.penalizer)
+            self.spend_fitter_ = self._run("Gamma-Gamma", spender.fit, frequency, spend / self.spend_scale_)
         gg = {k: float(v) for k, v in spender.params_.items()}
+        gg["v"] *= self.spend_scale_
         self._check_params("Gamma-Gamma", gg, shapes=("p", "q"), scales=("v",),
                            scale_ref=float(rfm["monetary_value"].max()), ref_name="the largest monetary value")
         if gg["q"] <= 1:
@@ -515,9 +525,11 @@ class CustomerValueModel:
         frames = []
         for name, fitter in ((MODELS[self.model], self.purchase_fitter_), ("Gamma-Gamma", self.spend_fitter_)):
             se = getattr(fitter, "standard_errors_", pd.Series(np.nan, index=fitter.params_.index))
+            # v is in the unit the spend was fitted in (see fit): back to store currency
+            unit = np.where((name == "Gamma-Gamma") & (fitter.params_.index == "v"), self.spend_scale_, 1.0)
             frames.append(pd.DataFrame({"model": name, "parameter": fitter.params_.index,
-                                        "value": fitter.params_.to_numpy(dtype=float),
-                                        "se": se.reindex(fitter.params_.index).to_numpy(dtype=float)}))
+                                        "value": fitter.params_.to_numpy(dtype=float) * unit,
+                                        "se": se.reindex(fitter.params_.index).to_numpy(dtype=float) * unit}))
         out = pd.concat(frames, ignore_index=True)
         return out.assign(ci_low=out["value"] - _Z95 * out["se"], ci_high=out["value"] + _Z95 * out["se"])
 

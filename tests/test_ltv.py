@@ -538,3 +538,28 @@ def test_demo_store_summary_fit_and_channels(demo_tables):
     # the demo's display channel is the planted under-performer of paid acquisition
     assert e["ltv_cac"].idxmin() == "display" and e.loc["display", "ltv_cac"] < 3
     assert not e.loc[["organic", "direct", "email"], "has_spend"].any()
+
+
+def test_gamma_gamma_refits_in_median_spend_units_when_the_optimiser_gives_up(monkeypatch):
+    """The fallback is exact: Gamma-Gamma is invariant to the spend unit, so p, q are unchanged and v scales."""
+    from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
+
+    summary = load_cdnow_summary_data_with_monetary_value()
+    plain = ltv.CustomerValueModel().fit(summary)
+    real_run = ltv.CustomerValueModel._run
+    calls = []
+
+    def flaky(name, fit, *args, **kwargs):
+        calls.append(name)
+        if name == "Gamma-Gamma" and calls.count("Gamma-Gamma") == 1:
+            raise FitError("Gamma-Gamma", "the optimiser did not converge (simulated)")
+        return real_run(name, fit, *args, **kwargs)
+
+    monkeypatch.setattr(ltv.CustomerValueModel, "_run", staticmethod(flaky))
+    model = ltv.CustomerValueModel().fit(summary)
+    repeat = summary.loc[summary["frequency"] > 0, "monetary_value"]
+    assert model.spend_scale_ == pytest.approx(repeat.median())
+    for key in ("p", "q", "v"):
+        assert model.gamma_gamma_params_[key] == pytest.approx(plain.gamma_gamma_params_[key], rel=1e-3)
+    table = model.params_table().set_index(["model", "parameter"])
+    assert table.loc[("Gamma-Gamma", "v"), "value"] == pytest.approx(plain.gamma_gamma_params_["v"], rel=1e-3)

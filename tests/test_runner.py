@@ -207,3 +207,14 @@ def test_a_parameter_line_papermill_cannot_read_is_named(kit):
     nbformat.write(nb, str(kit / "notebooks" / "good.ipynb"))
     with pytest.raises(ParameterError, match=r"cannot read line 7 .*'threshold' could not be set.*comment containing '='"):
         run(kit)
+
+
+@pytest.mark.parametrize("name", ["weekly", "monthly"])
+def test_shipped_parameter_sets_fit_the_shipped_notebooks(name):
+    root = Path(__file__).resolve().parents[1]
+    pset = runner.load_parameter_set(root / "params" / f"{name}.yaml")
+    values = {"data_dir": "/data", "period_start": "2026-10-01", "period_end": "2026-10-31",
+              "compare_start": "2026-09-01", "compare_end": "2026-09-30", "lang": "zh"}
+    plans = runner.plan_parameters(pset, pset.notebooks, [], values)
+    assert set(plans) == {"funnel", "cohort_ltv", "ad_roas", "supplier_performance", "returns"}
+    assert all(plan["lang"] == "zh" and plan["data_dir"] == "/data" for plan in plans.values())
