@@ -217,4 +217,5 @@ def test_shipped_parameter_sets_fit_the_shipped_notebooks(name):
               "compare_start": "2026-09-01", "compare_end": "2026-09-30", "lang": "zh"}
     plans = runner.plan_parameters(pset, pset.notebooks, [], values)
     assert set(plans) == {"funnel", "cohort_ltv", "ad_roas", "supplier_performance", "returns"}
-    assert all(plan["lang"] == "zh" and plan["data_dir"] == "/data" for plan in plans.values())
+    lang = pset.shared.get("lang", "zh")  # a shared lang in the set wins over the runner's default
+    assert all(plan["lang"] == lang and plan["data_dir"] == "/data" for plan in plans.values())
