@@ -112,12 +112,13 @@ def _check_encoding(path: Path, encoding: str) -> str:
     encoding; raise FileEncodingError naming a codec that works when neither decodes."""
     raw = path.read_bytes()
     tried = ["utf-8-sig"] + ([encoding] if codecs.lookup(encoding).name != "utf-8" else [])
+    failures = []
     for codec in tried:
         try:
             raw.decode(codec)
             return codec
         except UnicodeDecodeError as exc:
-            first_error = first_error if codec != "utf-8-sig" else exc
+            failures.append(exc)
     guess, sample = None, ""
     for candidate in ("gb18030", "utf-16"):
         try:
@@ -126,7 +127,7 @@ def _check_encoding(path: Path, encoding: str) -> str:
             continue
         guess, sample = candidate, text.splitlines()[0][:40] if text else ""
         break
-    raise FileEncodingError(str(path), encoding if len(tried) > 1 else "utf-8", first_error.start, guess, sample)
+    raise FileEncodingError(str(path), encoding if len(tried) > 1 else "utf-8", failures[-1].start, guess, sample)
 
 
 def _read_raw(path: Path, spec: TableSpec, store: Store) -> pd.DataFrame:
