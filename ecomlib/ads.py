@@ -57,12 +57,13 @@ from matplotlib.ticker import FuncFormatter
 from scipy import optimize
 from scipy import stats as sps
 
+from .contract import REVENUE_STATUSES
 from .errors import EcomlibError, FitError, NotFittedError, ParameterError
 from .i18n import Messages
 from .periods import Period
 from .report import Headline
 
-COUNTED_STATUSES = ("completed", "partially_refunded")
+COUNTED_STATUSES = REVENUE_STATUSES
 ATTRIBUTIONS = ("store", "platform")
 LEVELS = ("channel", "campaign")
 FREQS = (None, "D", "W")

@@ -33,11 +33,12 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 from scipy import stats as sps
 
+from .contract import REVENUE_STATUSES
 from .errors import ContractError, ParameterError, Violation
 from .i18n import Messages
 from .stats import adjust_pvalues, two_proportion_test, wilson_interval
 
-COUNTED_STATUSES = ("completed", "partially_refunded")
+COUNTED_STATUSES = REVENUE_STATUSES
 """Order statuses that count as purchases everywhere in cohorts and LTV."""
 
 FREQS = {"M": "month", "W": "week"}

@@ -17,6 +17,10 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 ORDER_STATUSES = ["completed", "pending", "cancelled", "refunded", "partially_refunded"]
+#: Orders whose revenue counts (cohorts, LTV, ROAS): cancelled, refunded and pending ones do not.
+REVENUE_STATUSES = ("completed", "partially_refunded")
+#: Orders whose goods reached the customer (denominators of return rates): refunded ones did, then came back.
+SOLD_STATUSES = ("completed", "partially_refunded", "refunded")
 DEVICES = ["desktop", "mobile", "tablet"]
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from .contract import REVENUE_STATUSES as COUNTED_REVENUE
 from .errors import EcomlibError
 from .i18n import Messages, catalogue
 from .periods import Period
@@ -51,7 +52,7 @@ METRICS = ("units", "entered", "conversion_from_previous", "conversion_from_firs
            "median_time_from_previous", "p90_time_from_previous")
 COMPARISON_COLUMNS = ("kind", "from_step", "to_step", "n_1", "x_1", "n_2", "x_2", "rate_1", "rate_2", "diff",
                       "ci_low", "ci_high", "z", "p_value", "p_adjusted", "significant", "completions_change")
-REVENUE_STATUSES = ("completed", "partially_refunded", "pending")
+REVENUE_STATUSES = (*COUNTED_REVENUE, "pending")
 METHOD_NAMES = {"holm": "Holm", "fdr_bh": "Benjamini–Hochberg", "bonferroni": "Bonferroni"}
 
 

@@ -48,7 +48,7 @@ import yaml
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 from scipy import stats as sps
 
-from .contract import ORDER_STATUSES
+from .contract import ORDER_STATUSES, SOLD_STATUSES
 from .errors import EcomlibError
 from .i18n import Messages
 from .periods import Period
@@ -60,7 +60,6 @@ TAXONOMY = ("size_fit", "quality_defect", "damaged_in_transit", "not_as_describe
 UNMAPPED = "unmapped"
 REASONS = TAXONOMY + (UNMAPPED,)
 SOURCES = ("code", "text", "none")
-SOLD_STATUSES = ("completed", "partially_refunded", "refunded")
 RULE_KEYS = ("priority", "codes", "keywords")
 CULPRIT_LEVELS = ("sku", "supplier_id")
 FREQS = {"W": "week", "M": "month"}

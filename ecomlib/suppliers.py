@@ -52,6 +52,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from scipy import stats as sps
 
+from .contract import SOLD_STATUSES
 from .errors import ContractError, ParameterError, Violation
 from .i18n import Messages
 from .periods import Period
@@ -60,9 +61,6 @@ from .stats import chi_square_residuals, two_proportion_test, wilson_interval
 PO_COLUMNS = ("po_id", "supplier_id", "sku", "ordered_at", "promised_at", "received_at", "qty_ordered",
               "qty_received", "qty_rejected", "unit_cost_agreed", "unit_cost_invoiced")
 DAY = pd.Timedelta(days=1)
-
-#: Order statuses whose units reached the customer (denominator of the quality-return rate).
-SOLD_STATUSES = ("completed", "partially_refunded", "refunded")
 
 #: KPI → (value scoring 1, value scoring 0); sub-scores are linear in between and clipped to [0, 1].
 SCALES: dict[str, tuple[float, float]] = {
