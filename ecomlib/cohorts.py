@@ -33,6 +33,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 from scipy import stats as sps
 
+from .dataset import require_columns
 from .contract import REVENUE_STATUSES
 from .errors import ContractError, ParameterError, Violation
 from .i18n import Messages
@@ -51,15 +52,6 @@ def _check_option(name: str, value, allowed: Sequence) -> None:
     """Raise ParameterError naming the valid values when ``value`` is not one of ``allowed``."""
     if value not in allowed:
         raise ParameterError(f"{name}={value!r} is not a valid option; use one of {list(allowed)}", name=name)
-
-
-def _require(df: pd.DataFrame, columns: Sequence[str], *, table: str, needed_by: str) -> None:
-    """Raise ContractError listing every column of ``columns`` that ``df`` lacks."""
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ContractError([Violation(table, c, f"column is required by {needed_by}",
-                                       fix=f"add the column or pass its name (columns are {list(df.columns)})")
-                             for c in missing])
 
 
 def _naive(times: pd.Series) -> pd.Series:
@@ -96,12 +88,12 @@ def completed_orders(orders: pd.DataFrame, *, returns: pd.DataFrame | None = Non
     >>> completed_orders(o, returns=r)["revenue"].tolist()
     [100.0, 50.0]
     """
-    _require(orders, [status_col, revenue_col], table="orders", needed_by="completed_orders")
+    require_columns(orders, [status_col, revenue_col], table="orders", needed_by="completed_orders")
     out = orders.loc[_is_counted(orders[status_col])].reset_index(drop=True)
     if returns is None:
         return out
-    _require(orders, [order_col], table="orders", needed_by="completed_orders with returns")
-    _require(returns, [order_col, "refund_amount"], table="returns", needed_by="completed_orders")
+    require_columns(orders, [order_col], table="orders", needed_by="completed_orders with returns")
+    require_columns(returns, [order_col, "refund_amount"], table="returns", needed_by="completed_orders")
     refunds = returns.groupby(order_col, sort=False)["refund_amount"].sum()
     refunded = out[order_col].map(refunds).fillna(0.0).astype(float)
     return out.assign(gross_revenue=out[revenue_col], refund_amount=refunded,
@@ -184,7 +176,7 @@ def acquisition(orders: pd.DataFrame, *, customers: pd.DataFrame | None = None, 
     [{'customer_id': 'a', 'cohort': '2025-01', 'acquisition_channel': 'paid_search'}]
     """
     _check_option("freq", freq, FREQS)
-    _require(orders, [customer_col, time_col], table="orders", needed_by="acquisition")
+    require_columns(orders, [customer_col, time_col], table="orders", needed_by="acquisition")
     counted = _counted(orders)
     counted = counted.loc[counted[customer_col].notna()]
     if end is not None:
@@ -201,7 +193,7 @@ def acquisition(orders: pd.DataFrame, *, customers: pd.DataFrame | None = None, 
                                                 if channel_col in first.columns else np.nan)})
     out["_code"] = code
     if customers is not None:
-        _require(customers, ["customer_id"], table="customers", needed_by="acquisition")
+        require_columns(customers, ["customer_id"], table="customers", needed_by="acquisition")
         extra = customers.drop(columns=[c for c in ("first_seen",) if c in customers.columns])
         extra = extra.drop_duplicates("customer_id").set_index("customer_id")
         if "acquisition_channel" in extra.columns:
@@ -246,7 +238,7 @@ def cohort_table(orders: pd.DataFrame, *, freq: str = "M", customers: pd.DataFra
     {'period_number': [0, 1, 2], 'retention': [1.0, 0.0, 0.5], 'cumulative_revenue_per_customer': [20.0, 20.0, 30.0]}
     """
     _check_option("freq", freq, FREQS)
-    _require(orders, [customer_col, time_col, revenue_col], table="orders", needed_by="cohort_table")
+    require_columns(orders, [customer_col, time_col, revenue_col], table="orders", needed_by="cohort_table")
     acq = acquisition(orders, customers=customers, freq=freq, end=end, customer_col=customer_col, time_col=time_col)
     keys = ["_code"] + ([by] if by else [])
     if by is not None and by not in acq.columns:
@@ -383,7 +375,7 @@ def time_to_second_order(orders: pd.DataFrame, *, end: pd.Timestamp | str | None
     >>> time_to_second_order(o)["days_to_second"].tolist()
     [10.5, nan]
     """
-    _require(orders, [customer_col, time_col], table="orders", needed_by="time_to_second_order")
+    require_columns(orders, [customer_col, time_col], table="orders", needed_by="time_to_second_order")
     o = _numbered(orders, customer_col, time_col, end)
     first = o.loc[o["order_number"] == 1].set_index(customer_col)[time_col]
     second = o.loc[o["order_number"] == 2].set_index(customer_col)[time_col].reindex(first.index)
@@ -414,7 +406,7 @@ def repeat_purchase(orders: pd.DataFrame, *, window_days: int = 90, end: pd.Time
     ``repeat_in_window``, ``repeat_rate_window`` with Wilson 95 % ``ci_low/ci_high``, and
     ``median_days_to_second`` (days, among repeaters).
     """
-    _require(orders, [customer_col, time_col], table="orders", needed_by="repeat_purchase")
+    require_columns(orders, [customer_col, time_col], table="orders", needed_by="repeat_purchase")
     gap = time_to_second_order(orders, end=end, customer_col=customer_col, time_col=time_col)
     boundary = _cutoff(gap["first_order_time"], end)
     if by is not None:
@@ -459,7 +451,7 @@ def aov_by_order_number(orders: pd.DataFrame, *, max_number: int = 6, end: pd.Ti
     >>> aov_by_order_number(o, max_number=2)["aov"].tolist()
     [20.0, 40.0]
     """
-    _require(orders, [customer_col, time_col, revenue_col], table="orders", needed_by="aov_by_order_number")
+    require_columns(orders, [customer_col, time_col, revenue_col], table="orders", needed_by="aov_by_order_number")
     if max_number < 1:
         raise ParameterError(f"max_number must be at least 1, not {max_number}", name="max_number")
     o = _numbered(orders, customer_col, time_col, end)

@@ -84,6 +84,17 @@ class Dataset:
         return pd.DataFrame(rows)
 
 
+def require_columns(df: pd.DataFrame, columns: Iterable[str], *, table: str, needed_by: str | None = None) -> None:
+    """Raise ContractError naming every column of ``columns`` that ``df`` lacks (for public functions that take
+    contract tables directly rather than through :func:`load_dataset`)."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        rule = f"the column is required by {needed_by}" if needed_by else "the column is required but missing"
+        raise ContractError([Violation(table, c, rule, fix=f"add a '{c}' column (see data/README.md) or pass its "
+                                                            f"name; the table has {list(df.columns)}")
+                             for c in missing])
+
+
 def read_store(folder: Path) -> Store:
     """Read ``store.yaml`` from a dataset folder; defaults when absent."""
     path = folder / "store.yaml"

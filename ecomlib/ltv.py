@@ -42,7 +42,8 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from scipy import stats as sps
 
-from .cohorts import _check_option, _counted, _cutoff, _naive, _require, acquisition
+from .cohorts import _check_option, _counted, _cutoff, _naive, acquisition
+from .dataset import require_columns
 from .errors import ContractError, FitError, NotFittedError, ParameterError, PeriodError, Violation
 from .i18n import Messages
 
@@ -169,7 +170,7 @@ def customer_summary(orders: pd.DataFrame, observation_end: pd.Timestamp | str, 
     [1.0, 7.0, 14.0, 30.0]
     """
     _check_option("time_unit", time_unit, TIME_UNITS)
-    _require(orders, [customer_col, time_col, revenue_col], table="orders", needed_by="customer_summary")
+    require_columns(orders, [customer_col, time_col, revenue_col], table="orders", needed_by="customer_summary")
     end_day = _day_number(observation_end)
     codes, days, values, customers = _purchase_days(orders, end_day, customer_col, time_col, revenue_col)
     out = _summarize(codes, days, values, customers, end_day, TIME_UNITS[time_unit], customer_col)
@@ -210,7 +211,7 @@ def calibration_holdout(orders: pd.DataFrame, calibration_end: pd.Timestamp | st
     [1.0, 1.0, 2.0]
     """
     _check_option("time_unit", time_unit, TIME_UNITS)
-    _require(orders, [customer_col, time_col, revenue_col], table="orders", needed_by="calibration_holdout")
+    require_columns(orders, [customer_col, time_col, revenue_col], table="orders", needed_by="calibration_holdout")
     cal_day, end_day = _day_number(calibration_end), _day_number(observation_end)
     if cal_day >= end_day:
         raise PeriodError(f"calibration_end ({pd.Timestamp(calibration_end).date()}) must be before observation_end "
@@ -661,7 +662,7 @@ def acquisition_cost(ad_spend: pd.DataFrame, acquisition_table: pd.DataFrame, *,
     ``cac`` (spend / new customers; NaN where the channel has no spend — organic, direct, email: CAC is not
     defined there — or no new customers) and ``has_spend``.
     """
-    _require(ad_spend, ["date", "channel", "spend"], table="ad_spend", needed_by="acquisition_cost")
+    require_columns(ad_spend, ["date", "channel", "spend"], table="ad_spend", needed_by="acquisition_cost")
     s, a = ad_spend, acquisition_table
     if start is not None:
         s, a = s.loc[s["date"] >= pd.Timestamp(start)], a.loc[a["first_order_time"] >= pd.Timestamp(start)]

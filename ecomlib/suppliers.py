@@ -52,6 +52,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from scipy import stats as sps
 
+from .dataset import require_columns
 from .contract import SOLD_STATUSES
 from .errors import ContractError, ParameterError, Violation
 from .i18n import Messages
@@ -132,14 +133,6 @@ def data_range(purchase_orders: pd.DataFrame, orders: pd.DataFrame | None = None
 
 # Delivery lines ---------------------------------------------------------------------------------------
 
-def _require(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ContractError([Violation(table, c, "the column is required but missing", 0, [],
-                                       f"add a '{c}' column (see data/README.md), or load the table with "
-                                       f"ecomlib.load_dataset") for c in missing])
-
-
 def _check_range(name: str, value, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> None:
     ok = value is not None and not (isinstance(value, float) and np.isnan(value))
     if ok:
@@ -203,7 +196,7 @@ def delivery_lines(purchase_orders: pd.DataFrame, *, as_of: pd.Timestamp | str |
     >>> float(row["days_late"]), bool(row["on_time"]), bool(row["in_full"]), float(row["price_variance"])
     (3.0, False, False, 45.0)
     """
-    _require(purchase_orders, "purchase_orders", PO_COLUMNS)
+    require_columns(purchase_orders, PO_COLUMNS, table="purchase_orders")
     _check_range("on_time_tolerance_days", on_time_tolerance_days, 0, np.inf)
     _check_range("fill_threshold", fill_threshold, 0, 1, lo_open=True)
     if early_tolerance_days is not None:
