@@ -67,6 +67,9 @@ CORRELATION_LIMIT = 0.3
 _Z95 = 1.959963984540054
 
 
+RETRY_TOL = 1e-4
+
+
 def _lifetimes():
     """The lifetimes package, imported on first use without its pandas deprecation warnings."""
     with warnings.catch_warnings():
@@ -372,13 +375,25 @@ class CustomerValueModel:
 
     @staticmethod
     def _run(name: str, fit, *args, **kwargs):
-        """Call a lifetimes ``fit``; its failures (printed and raised) become one FitError that explains them."""
+        """Call a lifetimes ``fit``; its failures (printed and raised) become one FitError that explains them.
+
+        BFGS stops with "precision loss" when lifetimes' default tolerance (1e-7) is finer than the
+        log-likelihood can be computed, typically at the optimum of a large sample; such a stop is retried
+        once with tolerance 1e-4 (``RETRY_TOL``) before it counts as non-convergence. The parameters still
+        go through the degenerate-fit checks, and the holdout check measures the result.
+        """
         lt = _lifetimes()
         printed = io.StringIO()
         try:
             with contextlib.redirect_stdout(printed), warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
-                return fit(*args, **kwargs)
+                try:
+                    return fit(*args, **kwargs)
+                except lt.utils.ConvergenceError:
+                    if "precision loss" not in printed.getvalue():
+                        raise
+                    printed.truncate(0)
+                    return fit(*args, **{**kwargs, "tol": RETRY_TOL})
         except lt.utils.ConvergenceError:
             said = re.search(r"message:\s*(.+)", printed.getvalue())
             detail = f" (optimiser: {said.group(1).strip().rstrip('.')})" if said else ""
@@ -646,13 +661,14 @@ def _boundary(orders: pd.DataFrame, end, time_col: str) -> pd.Timestamp:
     return _cutoff(_naive(orders[time_col]), end)
 
 
-def acquisition_cost(ad_spend: pd.DataFrame, acquisition_table: pd.DataFrame, *, start=None, end=None,
+def acquisition_cost(ad_spend: pd.DataFrame | None, acquisition_table: pd.DataFrame, *, start=None, end=None,
                      by: str = "acquisition_channel") -> pd.DataFrame:
     """Customer acquisition cost per channel: ad spend / new customers acquired via that channel in ``[start, end)``.
 
     Parameters
     ----------
-    ad_spend : contract ``ad_spend`` (``date, channel, spend``).
+    ad_spend : contract ``ad_spend`` (``date, channel, spend``), or None when the store has no ad data (then
+        every channel has no spend and no CAC).
     acquisition_table : output of :func:`ecomlib.cohorts.acquisition` (first counted order and channel).
     start, end : window (end exclusive); None = unbounded.
 
@@ -662,6 +678,9 @@ def acquisition_cost(ad_spend: pd.DataFrame, acquisition_table: pd.DataFrame, *,
     ``cac`` (spend / new customers; NaN where the channel has no spend — organic, direct, email: CAC is not
     defined there — or no new customers) and ``has_spend``.
     """
+    if ad_spend is None:
+        ad_spend = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "channel": pd.Series(dtype=str),
+                                 "spend": pd.Series(dtype=float)})
     require_columns(ad_spend, ["date", "channel", "spend"], table="ad_spend", needed_by="acquisition_cost")
     s, a = ad_spend, acquisition_table
     if start is not None:
@@ -751,7 +770,7 @@ def _margin_curve(orders: pd.DataFrame, acq: pd.DataFrame, boundary: pd.Timestam
                          "cumulative_margin_per_customer": per_customer.ravel()})
 
 
-def channel_economics(orders: pd.DataFrame, ad_spend: pd.DataFrame, *, customers: pd.DataFrame | None = None,
+def channel_economics(orders: pd.DataFrame, ad_spend: pd.DataFrame | None, *, customers: pd.DataFrame | None = None,
                       end=None, gross_margin: float = 0.5, ltv_months: int = 12, max_months: int = 18,
                       customer_col: str = "customer_id", time_col: str = "order_time",
                       revenue_col: str = "revenue") -> pd.DataFrame:
@@ -891,6 +910,11 @@ def plot_ltv_cac(data: pd.DataFrame, *, x: str = "acquisition_channel", y: str =
     if ax is None:
         ax = plt.gca()
     d = data.loc[data[y].notna()]
+    if d.empty:  # no channel with ad spend: say so instead of drawing empty axes
+        ax.text(0.5, 0.5, msg("ltv.label.no_ltv_cac"), ha="center", va="center", transform=ax.transAxes, wrap=True)
+        ax.set_axis_off()
+        ax.set_title(msg("ltv.title.ltv_cac"))
+        return ax
     colors = ["C2" if v >= target else ("C1" if v >= 1 else "C3") for v in d[y]]
     err = np.vstack([d[y] - d[f"{y}_ci_low"], d[f"{y}_ci_high"] - d[y]]) if f"{y}_ci_low" in d else None
     ax.bar(d[x].astype(str), d[y], yerr=err, color=colors, capsize=4, **kwargs)

@@ -563,3 +563,38 @@ def test_gamma_gamma_refits_in_median_spend_units_when_the_optimiser_gives_up(mo
         assert model.gamma_gamma_params_[key] == pytest.approx(plain.gamma_gamma_params_[key], rel=1e-3)
     table = model.params_table().set_index(["model", "parameter"])
     assert table.loc[("Gamma-Gamma", "v"), "value"] == pytest.approx(plain.gamma_gamma_params_["v"], rel=1e-3)
+
+
+def test_ltv_cac_without_ad_data_is_said_not_drawn_empty():
+    """A store with no ad_spend table (e.g. imported orders only): every CAC is undefined, the chart says why."""
+    orders = pd.DataFrame({"customer_id": ["A", "A", "B"], "order_time": pd.to_datetime(["2026-01-05", "2026-02-10",
+                                                                                          "2026-01-20"]),
+                           "revenue": [100.0, 50.0, 80.0], "status": "completed", "channel": "organic"})
+    economics = ltv.channel_economics(orders, None, end=pd.Timestamp("2026-06-01"))
+    assert economics["cac"].isna().all() and economics["ltv_cac"].isna().all()
+    fig, ax = plt.subplots()
+    ltv.plot_ltv_cac(economics, ax=ax, msg=Messages("zh"))
+    assert [t.get_text() for t in ax.texts] == ["数据中没有任何获客渠道有广告花费，因此 LTV:CAC 不适用。"]
+    plt.close(fig)
+
+
+def test_a_precision_loss_stop_is_retried_once_with_a_looser_tolerance():
+    from lifetimes.utils import ConvergenceError
+
+    calls = []
+
+    def fit(*args, tol=1e-7):
+        calls.append(tol)
+        if tol < ltv.RETRY_TOL:
+            print("message: Desired error not necessarily achieved due to precision loss.")
+            raise ConvergenceError("did not converge")
+        return "fitted"
+
+    assert ltv.CustomerValueModel._run("BG/NBD", fit) == "fitted" and calls == [1e-7, ltv.RETRY_TOL]
+
+    def never(*args, tol=1e-7):
+        print("message: Maximum number of iterations has been exceeded.")
+        raise ConvergenceError("did not converge")
+
+    with pytest.raises(FitError, match=r"BG/NBD: the optimiser did not converge \(optimiser: Maximum number"):
+        ltv.CustomerValueModel._run("BG/NBD", never)
