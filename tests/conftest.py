@@ -29,6 +29,13 @@ def demo(demo_dir):
 
 
 @pytest.fixture(scope="session")
+def demo_tables(demo_dir):
+    """The demo tables the cohort and LTV reviews read, loaded once (faster than the whole store)."""
+    from ecomlib import load_dataset
+    return load_dataset(demo_dir, tables=["orders", "customers", "ad_spend", "returns"])
+
+
+@pytest.fixture(scope="session")
 def reference() -> Path:
     """../shared/reference (real public data); tests using it skip when it is absent, except in CI."""
     if not REFERENCE.exists():

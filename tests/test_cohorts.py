@@ -300,13 +300,6 @@ def test_plots_return_axes_with_translated_labels(orders):
 
 
 # the planted finding on the demo store ---------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def demo_tables(demo_dir):
-    """The demo store's tables this review reads (loading only these is faster than the whole store)."""
-    from ecomlib import load_dataset
-    return load_dataset(demo_dir, tables=["orders", "customers", "ad_spend", "returns"])
-
-
 def test_demo_store_best_cohort_is_2025_09(demo_tables):
     counted = cohorts.completed_orders(demo_tables.orders, returns=demo_tables.returns)
     t = cohorts.cohort_table(counted, customers=demo_tables.customers, end="2026-11-23")

@@ -519,13 +519,6 @@ def test_plots_return_axes(cdnow_model, shop):
 
 
 # the demo store ---------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def demo_tables(demo_dir):
-    """The demo store's tables this review reads (loading only these is faster than the whole store)."""
-    from ecomlib import load_dataset
-    return load_dataset(demo_dir, tables=["orders", "customers", "ad_spend", "returns"])
-
-
 def test_demo_store_summary_fit_and_channels(demo_tables):
     counted = cohorts.completed_orders(demo_tables.orders, returns=demo_tables.returns)
     s = ltv.customer_summary(counted, "2026-11-22")
