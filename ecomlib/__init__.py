@@ -10,13 +10,15 @@ from .errors import (ContractError, EcomlibError, FileEncodingError, FitError, M
                      NotFittedError, ParameterError, PeriodError, ReviewError)
 from .i18n import Messages
 from .periods import Period, parse_period, resolve
-from .report import Headline, conclusions, record_headlines, styled, title
+from .report import Headline, conclusions, gap, note, record_headlines, styled, title
+from .review import Finding, Gap, Result
 from .theme import set_theme
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ContractError", "Dataset", "EcomlibError", "FileEncodingError", "FitError", "Headline", "Messages",
-    "MissingTableError", "NotFittedError", "ParameterError", "Period", "PeriodError", "ReviewError", "Store",
-    "conclusions", "load_dataset", "parse_period", "record_headlines", "resolve", "set_theme", "styled", "title",
+    "ContractError", "Dataset", "EcomlibError", "FileEncodingError", "Finding", "FitError", "Gap", "Headline",
+    "Messages", "MissingTableError", "NotFittedError", "ParameterError", "Period", "PeriodError", "Result",
+    "ReviewError", "Store", "conclusions", "gap", "load_dataset", "note", "parse_period", "record_headlines",
+    "resolve", "set_theme", "styled", "title",
 ]

@@ -23,6 +23,67 @@ REVENUE_STATUSES = ("completed", "partially_refunded")
 SOLD_STATUSES = ("completed", "partially_refunded", "refunded")
 DEVICES = ["desktop", "mobile", "tablet"]
 
+#: The tables each review needs (required: the notebook is skipped without them) and may use (optional: a
+#: section says what it would show). data/README.md states the same lists; tests/test_contract.py compares them.
+REVIEW_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "funnel": (("events",), ("orders", "promotions")),
+    "cohort_ltv": (("orders",), ("customers", "ad_spend", "returns", "promotions")),
+    "ad_roas": (("ad_spend", "orders"), ("order_items", "products", "promotions")),
+    "supplier_performance": (("purchase_orders",), ("suppliers", "products", "orders", "order_items", "returns",
+                                                     "inventory")),
+    "returns": (("orders", "order_items", "products", "returns"), ("suppliers",)),
+}
+
+#: The revenue quantities of the kit, each defined once (see :func:`order_revenue`) and named in every label
+#: that shows it: ``gross`` = merchandise revenue of counted orders as recorded; ``net`` = the same less the
+#: refunds of the returns table. Whether pending orders count is a separate, stated choice.
+REVENUE_BASES = ("gross", "net")
+
+
+def order_revenue(orders: pd.DataFrame, *, basis: str = "gross", pending: bool = False,
+                  returns: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The orders whose revenue counts, with their revenue on one stated basis — the kit's one revenue definition.
+
+    Parameters
+    ----------
+    orders : contract ``orders``.
+    basis : ``"gross"`` — ``revenue`` as recorded on orders with status ``completed`` or ``partially_refunded``
+        (fully refunded and cancelled orders earned nothing); ``"net"`` — the same less every refund of
+        ``returns`` (``refund_amount``) charged to its order, never below 0.
+    pending : count ``pending`` orders too (they may still be cancelled). Compare like with like: use the
+        same choice for both periods and say which on the page.
+    returns : contract ``returns``; required for ``basis="net"``.
+
+    Returns
+    -------
+    The counted orders (all columns kept) with ``gross_revenue`` (as recorded), ``refund_amount`` (0 for
+    ``gross``) and ``revenue`` on the chosen basis, store currency.
+
+    Example
+    -------
+    >>> o = pd.DataFrame({"order_id": ["1", "2", "3", "4"], "revenue": [100.0, 50.0, 80.0, 20.0],
+    ...                   "status": ["completed", "cancelled", "partially_refunded", "pending"]})
+    >>> r = pd.DataFrame({"order_id": ["3"], "refund_amount": [30.0]})
+    >>> order_revenue(o, basis="net", returns=r)["revenue"].tolist()
+    [100.0, 50.0]
+    >>> float(order_revenue(o, pending=True)["revenue"].sum())
+    200.0
+    """
+    if basis not in REVENUE_BASES:
+        from .errors import ParameterError
+        raise ParameterError(f"basis must be one of {list(REVENUE_BASES)}, not {basis!r}")
+    statuses = (*REVENUE_STATUSES, "pending") if pending else REVENUE_STATUSES
+    out = orders[orders["status"].isin(statuses)]
+    refunds = pd.Series(0.0, index=out.index)
+    if basis == "net":
+        if returns is None:
+            from .errors import ParameterError
+            raise ParameterError("basis='net' needs the returns table (refund_amount per order)")
+        per_order = returns.groupby("order_id", sort=False, observed=True)["refund_amount"].sum()
+        refunds = out["order_id"].map(per_order).fillna(0.0).astype(float)
+    return out.assign(gross_revenue=out["revenue"].astype(float), refund_amount=refunds,
+                      revenue=(out["revenue"].astype(float) - refunds).clip(lower=0.0))
+
 
 class _Base(pa.DataFrameModel):
     class Config:

@@ -360,7 +360,7 @@ def _check_currency(tables: dict[str, pd.DataFrame], store: Store) -> list[Viola
 
 
 def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
-                 optional: Iterable[str] = ()) -> Dataset:
+                 optional: Iterable[str] = (), needed_by: str | None = None) -> Dataset:
     """Read, parse and validate a dataset folder against the contract.
 
     Parameters
@@ -370,6 +370,7 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
         :class:`MissingTableError`; references are checked among the loaded tables.
     optional : tables to load too when the folder has them (e.g. ``["inventory", "promotions"]``); absent ones
         stay None.
+    needed_by : the review asking, named in a :class:`MissingTableError` (``"returns"``).
 
     Returns
     -------
@@ -397,7 +398,7 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
     for name in wanted:
         file = table_file(folder, name)
         if file is None:
-            raise MissingTableError(name, str(folder))
+            raise MissingTableError(name, str(folder), needed_by)
         files[name] = str(file)
         df, found = _validate_table(_read_raw(file, TABLES[name], store), TABLES[name], store)
         problems += found

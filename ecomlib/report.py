@@ -7,7 +7,9 @@ that the runner finds in the executed notebook. (scrapbook did this, but is unma
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Iterable, Literal, Mapping
 
@@ -29,6 +31,8 @@ class Headline:
     value / previous : this period and the comparison period (None when unknown);
     unit : one of ``ratio`` (a fraction), ``money`` (store currency), ``count``, ``number``, ``days``, ``multiple``;
     good : ``"up"`` when a rise is good news, ``"down"`` when a fall is, ``None`` when neither.
+    source : the function that computed the value (``"ecomlib.returns.return_rates"``), so a reader goes from
+        the number to its code in one hop; shown in ``summary.json``.
     """
 
     key: str
@@ -37,6 +41,7 @@ class Headline:
     unit: str = "number"
     previous: float | None = None
     good: Literal["up", "down"] | None = "up"
+    source: str | None = None
 
     def __post_init__(self):
         if self.unit not in UNITS:
@@ -85,8 +90,11 @@ def headline_frame(headlines: Iterable[Headline | Mapping], msg: Messages) -> pd
     })
 
 
-def record_headlines(headlines: Iterable[Headline], msg: Messages) -> None:
-    """Show the headline numbers and publish them for the review runner (one call per notebook).
+def record_headlines(headlines: Iterable[Headline], msg: Messages, findings: Iterable = ()) -> None:
+    """Show the headline numbers and publish them, with the review's findings, for the review runner.
+
+    One call per notebook. ``findings`` are :class:`ecomlib.review.Finding` records; they are not shown here
+    (the page shows them through :func:`conclusions`) but travel to ``summary.json`` and the index.
 
     Example
     -------
@@ -95,22 +103,71 @@ def record_headlines(headlines: Iterable[Headline], msg: Messages) -> None:
     from IPython.display import display
 
     rows = list(headlines)
-    payload = {"headlines": [h.to_json() for h in rows]}
+    payload = {"headlines": [h.to_json() for h in rows], "findings": [f.to_json() for f in findings]}
     json.dumps(payload)  # fail here, in the notebook, if a value is not JSON-serialisable
     display(styled(headline_frame(rows, msg)))
     display({MIMETYPE: payload}, raw=True)
 
 
-def read_headlines(notebook) -> list[dict]:
-    """The headlines a notebook recorded, read from its executed outputs (``nbformat`` node or dict)."""
-    found: list[dict] = []
+def _payloads(notebook) -> Iterable[dict]:
     for cell in notebook["cells"]:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if MIMETYPE in data:
                 payload = data[MIMETYPE]
-                found += (json.loads(payload) if isinstance(payload, str) else payload)["headlines"]
-    return found
+                yield json.loads(payload) if isinstance(payload, str) else payload
+
+
+def read_headlines(notebook) -> list[dict]:
+    """The headlines a notebook recorded, read from its executed outputs (``nbformat`` node or dict)."""
+    return [h for payload in _payloads(notebook) for h in payload.get("headlines", [])]
+
+
+def read_findings(notebook) -> list[dict]:
+    """The findings a notebook recorded (JSON dicts of :class:`ecomlib.review.Finding`)."""
+    return [f for payload in _payloads(notebook) for f in payload.get("findings", [])]
+
+
+# Escaping ------------------------------------------------------------------------------------------------
+# Data strings (product names, campaign names, return comments) reach the page through tables, captions,
+# Markdown and sentences. Every one of those boundaries escapes, so text from data is shown, never run.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
+def escape_html(text) -> str:
+    """``text`` with ``& < > " '`` replaced by entities: safe inside HTML elements and attributes."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def escape_markdown(text) -> str:
+    r"""A data string made inert inside Markdown: HTML escaped and Markdown syntax backslash-escaped.
+
+    Use it for data values placed into Markdown the kit writes (a store name in a heading); whole sentences
+    built by the kit go through :func:`safe_markdown`, which keeps the kit's own emphasis.
+
+    >>> escape_markdown("<img src=x onerror=alert(1)> [click](javascript:alert(1))")
+    '&lt;img src=x onerror=alert\\(1\\)&gt; \\[click\\]\\(javascript:alert\\(1\\)\\)'
+    """
+    return _MD_SPECIAL.sub(r"\\\1", escape_html(text))
+
+
+def safe_markdown(text: str) -> str:
+    r"""Kit-written Markdown (headings, ``**bold**``, lists) made safe to render when it embeds data strings.
+
+    Raw HTML is escaped (``<script>`` is shown, not run) and link syntax is broken up, so a data string
+    cannot become a tag, an attribute or a ``javascript:`` link; the kit's emphasis and lists still render.
+
+    >>> safe_markdown("**SKU <b>1</b>** returns [x](javascript:alert(1))")
+    '**SKU &lt;b&gt;1&lt;/b&gt;** returns \\[x\\](javascript:alert(1))'
+    """
+    return re.sub(r"([\[\]])", r"\\\1", html.escape(str(text), quote=False))
+
+
+def note(text: str) -> None:
+    """Show a paragraph (or heading) of kit-written Markdown that may embed data strings, safely."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(safe_markdown(text)))
 
 
 def styled(df: pd.DataFrame, msg: Messages | None = None, *, formats: Mapping[str, str] | None = None,
@@ -128,11 +185,11 @@ def styled(df: pd.DataFrame, msg: Messages | None = None, *, formats: Mapping[st
         if unknown:
             raise KeyError(f"formats name columns not in the table: {sorted(unknown)}; columns are {list(df.columns)}")
         formatters = {col: (lambda x, kind=kind: msg.format(x, kind)) for col, kind in formats.items()}
-    styler = df.style.format(formatters, na_rep="–").hide(axis="index")
-    if labels:
-        styler = styler.relabel_index([labels.get(c, c) for c in df.columns], axis="columns")
+    # escape="html" escapes every string cell before formatting; headers and the caption are escaped here
+    styler = df.style.format(formatters, na_rep="–", escape="html").hide(axis="index")
+    styler = styler.relabel_index([escape_html((labels or {}).get(c, c)) for c in df.columns], axis="columns")
     if caption:
-        styler = styler.set_caption(caption)
+        styler = styler.set_caption(escape_html(caption))
     return styler
 
 
@@ -140,7 +197,7 @@ def conclusions(sentences: Iterable[str], msg: Messages) -> None:
     """Show the conclusions, written from the numbers by the review module, as a Markdown list."""
     from IPython.display import Markdown, display
 
-    items = [s for s in sentences if s]
+    items = [safe_markdown(s) for s in sentences if s]
     body = "\n".join(f"- {s}" for s in items) if items else f"- {msg('common.no_data')}"
     display(Markdown(f"### {msg('common.conclusions')}\n\n{body}"))
 
@@ -150,7 +207,7 @@ def title(review_key: str, msg: Messages, *, store: str, period, comparison=None
     from IPython.display import Markdown, display
 
     lines = [f"# {msg(review_key)}", "",
-             f"**{msg('common.store')}:** {store} · **{msg('common.period')}:** {period_text(period, msg)}"]
+             f"**{msg('common.store')}:** {escape_markdown(store)} · **{msg('common.period')}:** {period_text(period, msg)}"]
     if comparison is not None:
         lines[-1] += f" · **{msg('common.comparison')}:** {period_text(comparison, msg)}"
     if data_range is not None:
@@ -169,3 +226,17 @@ def period_text(period, msg: Messages) -> str:
         return format_date(period.start.date(), format="yyyy-MM" if msg.lang == "zh" else "MMMM yyyy",
                            locale=msg.locale)
     return msg("common.range_label", start=msg.date(period.start), end=msg.date(period.last_day))
+
+
+def gap(result, section: str, msg: Messages) -> bool:
+    """Show, in one plain sentence, why ``section`` of a review result could not be computed; True if it could not.
+
+    Notebooks guard a section's figures and tables with it::
+
+        if not el.gap(now, "curves", msg):
+            ads.plot_response(now.curves, ax=ax)
+    """
+    if result.has(section):
+        return False
+    note(f"*{result.gaps[section].text(msg)}*")
+    return True
