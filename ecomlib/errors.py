@@ -110,6 +110,20 @@ class ParameterError(EcomlibError):
         super().__init__(message)
 
 
+def check_option(name: str, value, allowed) -> None:
+    """Raise :class:`ParameterError` unless ``value`` is one of ``allowed`` — one wording for every review's options.
+
+    >>> check_option("unit", "visit", ["session", "user"])
+    Traceback (most recent call last):
+    ...
+    ecomlib.errors.ParameterError: unit must be one of 'session', 'user', not 'visit'
+    """
+    allowed = list(allowed)
+    if value not in allowed:
+        raise ParameterError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}, not {value!r}",
+                             name=name)
+
+
 class PeriodError(EcomlibError):
     """Raised when a period cannot be parsed or lies outside the data."""
 

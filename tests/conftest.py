@@ -21,6 +21,26 @@ def demo_dir() -> Path:
     return DEMO_DIR
 
 
+#: The seeds on which every planted demo finding must be found (issue: findings that depend on one draw).
+SEEDS = (42, 7, 2026)
+
+
+@pytest.fixture(scope="session")
+def demo_seed_dir(demo_dir, tmp_path_factory):
+    """Factory: ``demo_seed_dir(seed)`` → the demo store generated with ``seed``, written once per test session."""
+    from ecomlib.demo import write_demo
+
+    made = {42: demo_dir}
+
+    def make(seed: int) -> Path:
+        if seed not in made:
+            made[seed] = tmp_path_factory.mktemp(f"demo-seed{seed}")
+            write_demo(made[seed], seed=seed)
+        return made[seed]
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def demo(demo_dir):
     """The whole demo store, loaded and validated once per test session."""
