@@ -240,3 +240,58 @@ def gap(result, section: str, msg: Messages) -> bool:
         return False
     note(f"*{result.gaps[section].text(msg)}*")
     return True
+
+
+# Data vocabulary -------------------------------------------------------------------------------------------
+VOCAB_COLUMNS = {"channel": "channel", "acquisition_channel": "channel", "device": "device", "status": "status",
+                 "customer_type": "customer_type"}
+
+
+def vocab(kind: str, value, msg: Messages) -> str:
+    """A contract code in the run's language (``vocab("channel", "paid_search", zh)`` → ``付费搜索``); a value the
+    vocabulary does not know (a shop's own channel name) is returned as it is.
+
+    >>> vocab("channel", "paid_search", Messages("zh")), vocab("channel", "tiktok_cn", Messages("zh"))
+    ('付费搜索', 'tiktok_cn')
+    """
+    from .i18n import catalogue
+
+    key = f"vocab.{kind}.{value}"
+    return msg(key) if key in catalogue() else ("" if value is None else str(value))
+
+
+def label_values(data: pd.DataFrame, msg: Messages, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """A copy whose code columns (channel, device, status, customer type) show the run's language; others unchanged.
+
+    columns : column → vocabulary kind; default :data:`VOCAB_COLUMNS` (every such column present is translated).
+
+    >>> label_values(pd.DataFrame({"channel": ["email", "shop_x"], "n": [1, 2]}), Messages("zh"))["channel"].tolist()
+    ['邮件', 'shop_x']
+    """
+    out = data.copy()
+    for col, kind in (columns or VOCAB_COLUMNS).items():
+        if col in out:
+            values = out[col].astype("object")
+            out[col] = values.map(lambda v, kind=kind: vocab(kind, v, msg) if isinstance(v, str) else v)
+    return out
+
+
+def group_tail(data: pd.DataFrame, *, by: str, value: str, top: int = 12, msg: Messages | None = None,
+               sum_columns: list[str] | None = None) -> pd.DataFrame:
+    """Keep the ``top`` groups by ``value`` and fold the rest into one row "Other (N)", for charts and tables.
+
+    A store with 3,000 channel values must not draw 3,000 bars: the long tail becomes one row whose additive
+    columns (``sum_columns``, default: every numeric column) are summed; ratios must be recomputed by the caller.
+
+    >>> t = pd.DataFrame({"channel": list("abcd"), "spend": [10.0, 5.0, 1.0, 1.0]})
+    >>> group_tail(t, by="channel", value="spend", top=2)["channel"].tolist()
+    ['a', 'b', 'Other (2)']
+    """
+    if len(data) <= top + 1:
+        return data
+    ordered = data.sort_values(value, ascending=False)
+    head, tail = ordered.iloc[:top], ordered.iloc[top:]
+    numeric = sum_columns if sum_columns is not None else list(tail.select_dtypes("number").columns)
+    label = (msg or Messages("en"))("vocab.other_n", n=len(tail))
+    other = pd.DataFrame([{by: label, **{c: tail[c].sum() for c in numeric}}])
+    return pd.concat([head.astype({by: "object"}), other], ignore_index=True)
