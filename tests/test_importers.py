@@ -630,3 +630,43 @@ def test_reference_olist_facts(reference, tmp_path):
     assert len(ds.products) == 2_452 and (ds.products["category"] == "unknown").sum() == 37
     assert len(ds.suppliers) == 3_095
     assert any("CC BY-NC-SA" in n for n in result.notes)
+
+
+# --------------------------------------------------------------------------------------------------- writing
+def test_failed_import_leaves_the_folder_as_it_was(tmp_path):
+    out = tmp_path / "shop"
+    import_export("shopify", SHOPIFY, out, cost_ratio=0.5)
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = tmp_path / "bad.csv"                  # fails while converting
+    bad.write_text(shopify_text().replace("Financial Status", "Financial Statos"), encoding="utf-8")
+    with pytest.raises(ExportFormatError):
+        import_export("shopify", bad, out, overwrite=True)
+    with pytest.raises(ContractError):          # fails at validation, after writing: still nothing changes
+        import_export("mapping", TAOBAO, out, overwrite=True, cost_ratio=0.5, mapping=_broken_mapping())
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []     # no staging folder left
+
+
+def _broken_mapping() -> dict:
+    """The Taobao example with revenue taken from a column holding negative numbers (the contract refuses)."""
+    m = load_mapping(example_mapping("taobao_orders"))
+    cols = m["tables"]["orders"]["columns"]
+    cols["revenue"] = {"column": cols["revenue"]["column"], "minus": [cols["revenue"]["column"],
+                                                                       cols["revenue"]["column"]]}
+    return m
+
+
+def test_formula_cells_are_neutralised_and_counted(tmp_path):
+    lines = shopify_text().splitlines()
+    header = lines[0].split(",")
+    col = header.index("Lineitem name")
+    cells = lines[1].split(",")
+    cells[col] = '"=HYPERLINK(""http://x"",""y"")"'
+    evil = tmp_path / "evil.csv"
+    evil.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n", encoding="utf-8")
+    result = import_export("shopify", evil, tmp_path / "out", cost_ratio=0.5)
+    assert result.neutralised["order_items"] == 1 and result.neutralised["products"] == 1
+    assert any("2 text cells that a spreadsheet would run as a formula" in n for n in result.notes)
+    items = pd.read_csv(result["order_items"], dtype=str)
+    assert items["item_name"].str.startswith("'=HYPERLINK").sum() == 1

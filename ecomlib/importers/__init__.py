@@ -127,11 +127,7 @@ def import_export(kind: str, source: str | Path, out: str | Path, *, store: dict
         raise ImportOptionError(missing[0], f"the {kind} importer needs the option {missing[0]!r} "
                                             f"(CLI: --option {missing[0]}=…).", valid=sorted(accepted))
     converted = func(source, store=store, **options)
-    result = write_dataset(converted, out, overwrite=overwrite)
-    if validate:
-        from ..dataset import load_dataset
-        load_dataset(result.folder)
-    return result
+    return write_dataset(converted, out, overwrite=overwrite, validate=validate)
 
 
 __all__ = [

@@ -9,6 +9,9 @@ styles are the only loops.
 from __future__ import annotations
 
 import codecs
+import os
+import shutil
+import tempfile
 import difflib
 import hashlib
 import io
@@ -23,6 +26,7 @@ import pandas as pd
 import yaml
 
 from ..contract import TABLES
+from ..csvout import write_csv
 from ..errors import EcomlibError
 
 N_EXAMPLES = 5
@@ -128,6 +132,9 @@ class Converted:
     sources : the export files read.
     dropped : export rows left out, one per row: ``file, row`` (1 = first data row), ``reason`` and the
         importer's parsed fields (e.g. ``order_id, sku, quantity, unit_price``); empty when none.
+    written : table → CSV already written by a streaming importer (GA4 events), formula-safe, in a folder
+        named ``.ecomlib-stream-*`` that :func:`write_dataset` moves in and removes.
+    neutralised : table → cells neutralised while streaming ``written`` tables.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -135,17 +142,20 @@ class Converted:
     notes: list[str] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)
     dropped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["file", "row", "reason"]))
+    written: dict[str, Path] = field(default_factory=dict)
+    neutralised: dict[str, int] = field(default_factory=dict)
 
 
 class ImportResult(dict):
     """Table name → path of the written CSV (a ``dict``), with ``notes``, ``dropped`` (see :class:`Converted`),
-    ``store_path`` and ``folder`` attributes."""
+    ``neutralised`` (table → text cells written with a leading ``'``), ``store_path`` and ``folder`` attributes."""
 
     def __init__(self, paths: Mapping[str, Path], *, notes: Sequence[str], store_path: Path, folder: Path,
-                 dropped: pd.DataFrame | None = None):
+                 dropped: pd.DataFrame | None = None, neutralised: Mapping[str, int] | None = None):
         super().__init__(paths)
         self.notes, self.store_path, self.folder = list(notes), store_path, folder
         self.dropped = dropped if dropped is not None else pd.DataFrame(columns=["file", "row", "reason"])
+        self.neutralised = dict(neutralised or {})
 
 
 # --------------------------------------------------------------------------------------------------- files
@@ -471,8 +481,9 @@ def _parse_dates(raw: pd.DataFrame, field_: str, *, column: str, fmt: str, timez
     if has_offset.any():
         if timezone is None:
             raise ImportOptionError("timezone", f"{files_of(raw, has_offset)}: column '{column}' has times with a UTC "
-                                                f"offset; pass store={{'timezone': '<IANA zone>'}} to convert them "
-                                                f"to the shop's local time.")
+                                                f"offset; pass --timezone <IANA zone> (Python: "
+                                                f"store={{'timezone': '<IANA zone>'}}) to convert them to the shop's "
+                                                f"local time.")
         utc = (out[has_offset] - pd.to_timedelta(offset[has_offset], unit="min")).dt.tz_localize("UTC")
         out[has_offset] = utc.dt.tz_convert(timezone).dt.tz_localize(None)
     return out
@@ -507,13 +518,14 @@ def resolve_store(store: Mapping[str, str] | None, *, currency: str | None = Non
     if currency:
         if given.get("currency") and str(given["currency"]).upper() != currency:
             raise ImportOptionError("currency", f"the export's amounts are in {currency}, but "
-                                                f"store={{'currency': {given['currency']!r}}} was passed; the kit "
-                                                f"does not convert currencies. Drop the option or convert the export.")
+                                                f"--currency {given['currency']} was passed; the kit does not convert "
+                                                f"currencies. Drop the option (or pass --currency {currency}) or "
+                                                f"convert the export.")
         out["currency"] = currency
     out.update({k: v for k, v in given.items() if v is not None})
     if "currency" not in out:
-        raise ImportOptionError("currency", "the export does not say its currency; pass "
-                                            f"store={{'currency': 'XXX'}} (ISO 4217 code{currency_hint}).")
+        raise ImportOptionError("currency", "the export does not say its currency; pass --currency XXX "
+                                            f"(ISO 4217 code{currency_hint}; Python: store={{'currency': 'XXX'}}).")
     out["currency"] = str(out["currency"]).upper()
     if not re.fullmatch(r"[A-Z]{3}", out["currency"]):
         raise ImportOptionError("currency", f"{out['currency']!r} is not a 3-letter ISO 4217 code such as CNY or "
@@ -610,8 +622,9 @@ def attach_costs(products: pd.DataFrame, order_items: pd.DataFrame, *, costs=Non
     if costs is None and cost_ratio is None:
         return None, [
             f"products.csv not written: the export has no unit cost, and the contract's products.unit_cost is "
-            f"required. {len(products):,} SKUs found. Pass costs=<CSV with sku,unit_cost> (real landed costs) or "
-            f"cost_ratio=<cost as a fraction of the median selling price> (an assumption) to write it. Reviews "
+            f"required. {len(products):,} SKUs found. Pass --option costs=<CSV with sku,unit_cost> (real landed costs) "
+            f"or --option cost_ratio=<cost as a fraction of the median selling price, e.g. 0.5> (an assumption) "
+            f"to write it. Reviews "
             f"that need products (ad_roas margin, supplier_performance, returns) cannot run until then."]
     notes = []
     unit_cost = pd.Series(np.nan, index=products.index)
@@ -634,7 +647,8 @@ def attach_costs(products: pd.DataFrame, order_items: pd.DataFrame, *, costs=Non
     if missing.any():
         first = ", ".join(products.loc[missing, "sku"].astype(str).head(N_EXAMPLES))
         raise ImportOptionError("costs", f"{int(missing.sum()):,} SKUs have no cost in the cost file (first: "
-                                         f"{first}); add them, or pass cost_ratio= as a fallback.")
+                                         f"{first}); add them, or pass --option cost_ratio=0.5 "
+                                         f"(a fraction of the median price) as a fallback.")
     return products.assign(unit_cost=unit_cost), notes
 
 
@@ -651,11 +665,17 @@ def _contract_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name in names) if folder.is_dir() else []
 
 
-def write_dataset(converted: Converted, out: str | Path, *, overwrite: bool = False) -> ImportResult:
+def write_dataset(converted: Converted, out: str | Path, *, overwrite: bool = False,
+                  validate: bool = False) -> ImportResult:
     """Write ``converted`` as a dataset folder: ``<table>.csv`` (UTF-8, ISO times) per table and ``store.yaml``.
 
+    Every CSV goes through :func:`ecomlib.csvout.write_csv`: text cells a spreadsheet would run as a formula get
+    a leading ``'`` and are counted in the notes (``result.neutralised``: table → cells). The folder is written
+    atomically: the tables are written (and, with ``validate``, checked with :func:`ecomlib.load_dataset`) in a
+    temporary folder next to ``out`` and swapped in at the end, so a failed import leaves ``out`` as it was.
     A folder that already holds contract files is refused unless ``overwrite`` (then those files are replaced,
-    so no stale table from an earlier import stays behind). Returns table → path, with the notes attached.
+    so no stale table from an earlier import stays behind; other files in the folder are left alone).
+    Returns table → path, with the notes attached.
     """
     folder = Path(out)
     existing = _contract_files(folder)
@@ -663,19 +683,62 @@ def write_dataset(converted: Converted, out: str | Path, *, overwrite: bool = Fa
         raise ImportOptionError("overwrite", f"{folder} already holds a dataset "
                                              f"({', '.join(p.name for p in existing[:4])}…); choose an empty folder "
                                              f"or pass overwrite=True (CLI: --overwrite).")
-    folder.mkdir(parents=True, exist_ok=True)
-    for p in existing:
-        p.unlink()
-    paths = {}
-    for name, df in converted.tables.items():
-        df = ordered(df, name)
-        path = folder / f"{name}.csv"
-        df.to_csv(path, index=False, encoding="utf-8", date_format=TIME_FORMAT, lineterminator="\n")
-        paths[name] = path
-    store = {k: converted.store[k] for k in STORE_KEYS if k in converted.store}
-    store.setdefault("name", folder.name)
-    store["encoding"] = "utf-8"
-    store_path = folder / "store.yaml"
-    store_path.write_text(yaml.safe_dump(store, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return ImportResult(paths, notes=converted.notes, store_path=store_path, folder=folder,
-                        dropped=converted.dropped)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.import-", dir=folder.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)      # mkdtemp makes it private; the dataset folder is an ordinary one
+    try:
+        neutralised: dict[str, int] = {}
+        for name, df in converted.tables.items():
+            neutralised[name] = write_csv(ordered(df, name), staging / f"{name}.csv", date_format=TIME_FORMAT)
+        for name, path in converted.written.items():      # streamed tables, already written formula-safe
+            shutil.move(str(path), staging / f"{name}.csv")
+            neutralised[name] = converted.neutralised.get(name, 0)
+        store = {k: converted.store[k] for k in STORE_KEYS if k in converted.store}
+        store.setdefault("name", folder.name)
+        store["encoding"] = "utf-8"
+        (staging / "store.yaml").write_text(yaml.safe_dump(store, allow_unicode=True, sort_keys=False),
+                                            encoding="utf-8")
+        if validate:
+            from ..dataset import load_dataset
+            load_dataset(staging)
+        _swap_in(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        for path in converted.written.values():
+            if Path(path).parent.name.startswith(".ecomlib-stream-"):
+                shutil.rmtree(Path(path).parent, ignore_errors=True)
+    notes = list(converted.notes)
+    total = sum(neutralised.values())
+    if total:
+        per = ", ".join(f"{t} {n:,}" for t, n in neutralised.items() if n)
+        notes.append(f"{total:,} text cells that a spreadsheet would run as a formula (=, +, -, @ first) were "
+                     f"written with a leading ' ({per}).")
+    paths = {name: folder / f"{name}.csv" for name in [*converted.tables, *converted.written]}
+    return ImportResult(paths, notes=notes, store_path=folder / "store.yaml", folder=folder,
+                        dropped=converted.dropped, neutralised=neutralised)
+
+
+def _swap_in(staging: Path, folder: Path) -> None:
+    """Replace the contract files of ``folder`` by those of ``staging``; on any failure put the old ones back."""
+    if not folder.exists():
+        os.replace(staging, folder)
+        return
+    backup = Path(tempfile.mkdtemp(prefix=f".{folder.name}.previous-", dir=folder.parent))
+    moved_old, moved_new = [], []
+    try:
+        for p in _contract_files(folder):
+            os.replace(p, backup / p.name)
+            moved_old.append(p.name)
+        for p in sorted(staging.iterdir()):
+            os.replace(p, folder / p.name)
+            moved_new.append(p.name)
+    except BaseException:
+        for name in moved_new:
+            (folder / name).unlink(missing_ok=True)
+        for name in moved_old:
+            os.replace(backup / name, folder / name)
+        raise
+    finally:
+        shutil.rmtree(backup, ignore_errors=True)

@@ -417,7 +417,8 @@ def _shape_products(df: pd.DataFrame, tspec: Mapping[str, Any], items: pd.DataFr
     if known is not None and costs is None and cost_ratio is None:
         first = ", ".join(products.loc[known.isna(), "sku"].astype(str).head(b.N_EXAMPLES))
         raise b.ImportOptionError("costs", f"{int(known.isna().sum()):,} SKUs have an empty unit_cost (first: "
-                                           f"{first}); fill them in the export, or pass costs= or cost_ratio=.")
+                                           f"{first}); fill them in the export, or pass --option costs=<CSV> or "
+                                           f"--option cost_ratio=0.5.")
     lines = items if items is not None else pd.DataFrame({"sku": [], "unit_price": []})
     gaps = known.isna() if known is not None else pd.Series(True, index=products.index)
     filled, cost_notes = b.attach_costs(products.loc[gaps].drop(columns="unit_cost", errors="ignore"), lines,

@@ -124,7 +124,7 @@ def import_olist(source: str | Path, *, store: dict | None = None, costs: str | 
     region = o["olist_customer_id"].map(cust.drop_duplicates("olist_customer_id")
                                         .set_index("olist_customer_id")["customer_state"])
     status = b.map_values(o, "order_status", {**STATUS_MAP, **dict(status_map or {})}, column="order_status",
-                          what="order status", fix="pass status_map={'<value>': '<contract status>'}")
+                          what="order status", fix="pass --option \"status_map={<value>: <contract status>}\"")
     when = {k: b.parse_dates(o, k, column=f, date_format="iso", timezone=meta.get("timezone"))
             for k, f in [("purchased", "order_purchase_timestamp"), ("approved", "order_approved_at"),
                          ("carrier", "order_delivered_carrier_date"), ("delivered", "order_delivered_customer_date"),

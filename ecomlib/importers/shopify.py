@@ -145,8 +145,9 @@ def import_shopify(source: str | Path, *, store: dict | None = None, costs: str 
         found = sorted({f"{'+' if m >= 0 else '-'}{abs(int(m)) // 60:02d}{abs(int(m)) % 60:02d}"
                         for m in pd.unique(offset.dropna())})
         raise b.ImportOptionError("timezone", f"{files[0]}: the times carry several UTC offsets ({', '.join(found)}), "
-                                              f"e.g. daylight saving; pass store={{'timezone': '<IANA zone>'}} "
-                                              f"(the shop's zone, e.g. Europe/Berlin).")
+                                              f"e.g. daylight saving; pass --timezone <IANA zone> "
+                                              f"(the shop's zone, e.g. Europe/Berlin; Python: "
+                                              f"store={{'timezone': '<IANA zone>'}}).")
     meta = b.resolve_store(store, currency=currencies[0] if len(currencies) else None, timezone=timezone,
                            currency_hint=", e.g. the shop's currency in Settings → Store details")
     order_time = b.parse_dates(orders, "created_at", column="Created at", date_format="iso",
@@ -154,7 +155,7 @@ def import_shopify(source: str | Path, *, store: dict | None = None, costs: str 
 
     status = b.map_values(orders, "financial_status", {**STATUS_MAP, **dict(status_map or {})},
                           column="Financial Status", what="financial status",
-                          fix="pass status_map={'<value>': '<contract status>'} (contract statuses: completed, "
+                          fix="pass --option \"status_map={<value>: <contract status>}\" (contract statuses: completed, "
                               "pending, cancelled, refunded, partially_refunded)")
     status = status.mask(orders["cancelled_at"].notna(), "cancelled")
 
@@ -216,7 +217,7 @@ def import_shopify(source: str | Path, *, store: dict | None = None, costs: str 
         notes.append(f"{n_inclusive:,} orders have tax-inclusive prices: Taxes was taken off Subtotal for revenue.")
     if "timezone" not in (store or {}) and timezone:
         notes.append(f"time zone {timezone} taken from the export's single UTC offset; pass "
-                     f"store={{'timezone': ...}} to name the shop's zone.")
+                     f"--timezone <IANA zone> to name the shop's zone.")
     notes.append("channel is Shopify's sales channel (Source) or a 'channel:<name>' tag: the CSV has no marketing "
                  "attribution.")
     return b.Converted(tables=tables, store=meta, notes=notes + cost_notes, sources=files,
