@@ -28,7 +28,7 @@ DEVICES = ["desktop", "mobile", "tablet"]
 REVIEW_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "funnel": (("events",), ("orders", "promotions")),
     "cohort_ltv": (("orders",), ("customers", "ad_spend", "returns", "promotions")),
-    "ad_roas": (("ad_spend", "orders"), ("order_items", "products", "promotions")),
+    "ad_roas": (("ad_spend", "orders"), ("order_items", "products", "promotions", "budgets")),
     "supplier_performance": (("purchase_orders",), ("suppliers", "products", "orders", "order_items", "returns",
                                                      "inventory")),
     "returns": (("orders", "order_items", "products", "returns"), ("suppliers",)),
@@ -205,6 +205,14 @@ class Promotions(_Base):
     end_date: Series[pa.DateTime]
 
 
+class Budgets(_Base):
+    """Advertising budget per channel and calendar month; optional (budget pacing)."""
+
+    channel: Series[str] = pa.Field(description="same values as orders.channel and ad_spend.channel")
+    period: Series[str] = pa.Field(str_matches=r"^\d{4}-(0[1-9]|1[0-2])$", description="calendar month, YYYY-MM")
+    amount: Series[float] = pa.Field(ge=0, description="budget for the whole month, store currency")
+
+
 class Inventory(_Base):
     """Stock on hand per SKU at a moment (one snapshot or several); optional."""
 
@@ -246,6 +254,10 @@ class TableSpec:
     categories: tuple[str, ...] = ()
     needed_by: tuple[str, ...] = ()
     optional: bool = False
+    #: timestamp/date columns that may lie after the time of the run (promised deliveries, planned promotions)
+    future_ok: tuple[str, ...] = ()
+    #: number columns that may be empty but hold whole units when filled (fractions are violations)
+    whole: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -278,7 +290,8 @@ TABLES: dict[str, TableSpec] = {
                                      "check that the clicks and impressions columns are not swapped"),),
                   needed_by=("ad_roas", "cohort_ltv")),
         TableSpec("purchase_orders", PurchaseOrders, key=("po_id", "sku"),
-                  timestamps=("ordered_at", "promised_at", "received_at"),
+                  timestamps=("ordered_at", "promised_at", "received_at"), future_ok=("promised_at",),
+                  whole=("qty_received", "qty_rejected"),
                   references=(Reference("supplier_id", "suppliers", "supplier_id"),
                               Reference("sku", "products", "sku")),
                   row_rules=(
@@ -296,11 +309,13 @@ TABLES: dict[str, TableSpec] = {
                   references=(Reference("order_id", "orders", "order_id"), Reference("sku", "products", "sku")),
                   needed_by=("returns", "supplier_performance")),
         TableSpec("promotions", Promotions, key=("promo_id",), dates=("start_date", "end_date"),
+                  future_ok=("start_date", "end_date"),
                   row_rules=(RowRule(("start_date", "end_date"), "start_date on or before end_date",
                                      _le("start_date", "end_date"), "check the date columns are not swapped"),),
                   needed_by=("funnel",), optional=True),
         TableSpec("inventory", Inventory, key=("sku", "as_of"), timestamps=("as_of",),
                   references=(Reference("sku", "products", "sku"),),
                   needed_by=("supplier_performance",), optional=True),
+        TableSpec("budgets", Budgets, key=("channel", "period"), needed_by=("ad_roas",), optional=True),
     ]
 }

@@ -4,15 +4,25 @@ A dataset folder holds ``<table>.csv`` or ``<table>.parquet`` per table and an o
 (``name``, ``currency``, ``timezone``, ``encoding``, ``lang``). Timestamps with a UTC offset are converted
 to the store time zone; timestamps without one are taken as store-local. After loading every timestamp
 is naive store-local time, stated once in ``Dataset.store.timezone``.
+
+Problems that make a number wrong are errors (:class:`~ecomlib.errors.ContractError`, every one collected);
+facts that are legitimate but change what a review shows (an over-delivered purchase-order line, an empty
+optional table) load with a counted warning in ``Dataset.warnings``. :func:`unmatched_keys` lists values that
+should match between tables but do not (ad channels without orders, and so on), with the money at stake.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
+import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import yaml
@@ -21,7 +31,13 @@ from .contract import TABLES, TableSpec
 from .errors import ContractError, FileEncodingError, MissingTableError, Violation
 
 N_EXAMPLES = 5
-_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+# An offset after a clock time: Z, +08:00, +0800 or the two-digit +08 (all valid ISO 8601).
+_OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+#: A timestamp more than this after the time of the run is a violation (time-zone slack).
+FUTURE_SLACK = pd.Timedelta(days=1)
+#: A timestamp separated from every other value of its column by more than this, at either end, is a violation.
+ISOLATION_GAP = pd.Timedelta(days=365)
+_NON_FINITE = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan", "+nan", "-nan"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,10 @@ class Dataset:
     returns: pd.DataFrame | None = None
     promotions: pd.DataFrame | None = None
     inventory: pd.DataFrame | None = None
+    budgets: pd.DataFrame | None = None
+    #: legitimate but notable facts found while loading (over-delivered PO lines, empty optional tables), each a
+    #: :class:`~ecomlib.errors.Violation` with its row count; ``ecomlib validate`` and the pages can show them.
+    warnings: list[Violation] = field(default_factory=list)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The loaded tables by name."""
@@ -95,27 +115,78 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], *, table: str, nee
                              for c in missing])
 
 
+def _store_error(path: Path, rule: str, fix: str, column: str | None = None) -> ContractError:
+    return ContractError([Violation("store", column, rule, fix=fix)], {"store": str(path)})
+
+
 def read_store(folder: Path) -> Store:
-    """Read ``store.yaml`` from a dataset folder; defaults when absent."""
-    path = folder / "store.yaml"
+    """Read ``store.yaml`` from a dataset folder; defaults when absent.
+
+    Raises :class:`ContractError` (table ``store``) when the file is not YAML, not a mapping, has unknown keys,
+    or names a time zone, encoding or currency that does not exist.
+    """
+    path = Path(folder) / "store.yaml"
     if not path.exists():
-        return Store(name=folder.name)
-    meta = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    known = set(Store.__dataclass_fields__)
-    unknown = set(meta) - known
+        return Store(name=Path(folder).name)
+    try:
+        meta = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise _store_error(path, f"not valid UTF-8 (byte {exc.start:,})", "save store.yaml as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise _store_error(path, f"not valid YAML{where} ({getattr(exc, 'problem', None) or exc})",
+                           "write one `key: value` per line, e.g. `currency: CNY` (see data/README.md)") from None
+    meta = {} if meta is None else meta
+    known = list(Store.__dataclass_fields__)
+    if not isinstance(meta, dict):
+        raise _store_error(path, f"must be a mapping of keys to values, not a {type(meta).__name__}",
+                           f"write one `key: value` per line with keys among {known}")
+    unknown = [k for k in meta if k not in known]
     if unknown:
-        raise ContractError([Violation("store", None, f"unknown keys {sorted(unknown)} in store.yaml",
-                                       fix=f"use only {sorted(known)}")], {"store": str(path)})
-    return Store(**{"name": folder.name, **meta})
+        raise _store_error(path, f"unknown keys {sorted(map(str, unknown))} in store.yaml", f"use only {known}")
+    meta = {k: (str(v) if v is not None else None) for k, v in meta.items()}
+    meta = {k: v for k, v in meta.items() if v is not None}
+    if "timezone" in meta:
+        try:
+            ZoneInfo(meta["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _store_error(path, f"unknown time zone {meta['timezone']!r}",
+                               "use an IANA name such as Asia/Shanghai, Europe/Berlin or UTC", "timezone") from None
+    if "encoding" in meta:
+        try:
+            codecs.lookup(meta["encoding"])
+        except LookupError:
+            raise _store_error(path, f"unknown encoding {meta['encoding']!r}",
+                               "use utf-8 (with or without BOM) or gb18030 (GBK exports)", "encoding") from None
+    if "currency" in meta and not pd.Series([meta["currency"]]).str.fullmatch(r"[A-Z]{3}").all():
+        raise _store_error(path, f"currency {meta['currency']!r} is not a 3-letter ISO 4217 code",
+                           "write the code in capitals, e.g. CNY, USD or EUR", "currency")
+    return Store(**{"name": Path(folder).name, **meta})
 
 
 def table_file(folder: Path, table: str) -> Path | None:
-    """The file holding ``table`` in ``folder`` (Parquet preferred over CSV), or None."""
+    """The file holding ``table`` in ``folder`` (Parquet preferred over CSV), or None.
+
+    A name that is a dangling or looping symbolic link raises :class:`ContractError` instead of being skipped.
+    """
     for suffix in (".parquet", ".csv"):
-        path = folder / f"{table}{suffix}"
-        if path.exists():
+        path = Path(folder) / f"{table}{suffix}"
+        if path.is_symlink() or path.exists():
+            _resolve(path, table)
             return path
     return None
+
+
+def _resolve(path: Path, table: str) -> Path:
+    """``path`` resolved; a symbolic-link loop or a link to nothing is the kit's error, not an OSError."""
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        loop = isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == 40
+        rule = "is a symbolic link that loops back on itself" if loop else "is a symbolic link to a file that does not exist"
+        raise ContractError([Violation(table, None, f"{path.name} {rule}", fix="point the link at the real file, "
+                                       "or copy the file into the folder")], {table: str(path)}) from None
 
 
 def _check_encoding(path: Path, encoding: str) -> str:
@@ -141,17 +212,57 @@ def _check_encoding(path: Path, encoding: str) -> str:
     raise FileEncodingError(str(path), encoding if len(tried) > 1 else "utf-8", failures[-1].start, guess, sample)
 
 
+class _FileProblem(Exception):
+    """A file that cannot be read as a table at all; carries the Violation to report (internal)."""
+
+    def __init__(self, violation: Violation):
+        super().__init__(violation.rule)
+        self.violation = violation
+
+
+def _duplicate_headers(names: list[str], table: str) -> None:
+    """Raise _FileProblem when two columns share a name (pandas would rename one and read the other as empty)."""
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(names, start=1):
+        seen.setdefault(str(name).strip(), []).append(position)
+    twice = {name: where for name, where in seen.items() if len(where) > 1}
+    if twice:
+        listing = "; ".join(f"'{name}' at columns {', '.join(map(str, where))}" for name, where in twice.items())
+        raise _FileProblem(Violation(table, ", ".join(twice), f"each column name once (duplicated header: {listing})",
+                                     fix="delete or rename the extra column so each name appears once"))
+
+
 def _read_raw(path: Path, spec: TableSpec, store: Store) -> pd.DataFrame:
+    """The file as a DataFrame: CSV cells as text (only an empty cell is missing), Parquet with its own types.
+
+    Raises _FileProblem for a file that is empty, not Parquet, or has a duplicated column name.
+    """
+    if path.stat().st_size == 0:
+        raise _FileProblem(Violation(spec.name, None, "the file is empty (0 bytes, not even a header row)",
+                                     fix=f"export the table again; a table without data is the header row alone "
+                                         f"({','.join(spec.columns)})"))
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
+        import pyarrow as pa_
+        import pyarrow.parquet as pq
+        try:
+            table = pq.read_table(path)
+        except (pa_.ArrowException, OSError, ValueError) as exc:
+            raise _FileProblem(Violation(spec.name, None, f"not a readable Parquet file ({str(exc)[:120]})",
+                                         fix=f"export it again as Parquet, or save it as {spec.name}.csv")) from None
+        _duplicate_headers(table.column_names, spec.name)
+        return table.to_pandas()
     codec = _check_encoding(path, store.encoding)
-    header = pd.read_csv(path, nrows=0, encoding=codec).columns
-    inferred = {c for c, col in spec.model.to_schema().columns.items() if str(col.dtype) in ("int64", "float64", "bool")}
-    # Everything else is read as text first: timestamps are parsed by _parse_times, and an extra column
-    # becomes numeric only when no value would change (a long order id must not become a float).
-    dtypes = {c: "str" for c in header if c not in inferred}
-    df = pd.read_csv(path, dtype=dtypes, encoding=codec, keep_default_na=True, na_values=[""])
-    extras = [c for c in header if c not in spec.columns]
+    with open(path, encoding=codec, newline="") as handle:
+        header = next(csv.reader(io.StringIO(handle.readline())), [])
+    _duplicate_headers(header, spec.name)
+    # Every cell is read as text and only an empty cell is missing: numbers, dates and true/false are parsed
+    # by the contract's rules below, so "NaN", "inf" or "NA" are never taken silently.
+    try:
+        df = pd.read_csv(path, dtype="str", encoding=codec, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise _FileProblem(Violation(spec.name, None, f"not a readable CSV file ({str(exc).strip()[:160]})",
+                                     fix="check the quoting and that every row has as many fields as the header"))
+    extras = [c for c in df.columns if c not in spec.columns]
     return df.assign(**{c: _numbers_if_safe(df[c]) for c in extras}) if extras else df
 
 
@@ -226,19 +337,115 @@ _FALSE = {"false", "0", "no", "n", "f", "否"}
 
 
 def _parse_bools(df: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, list[Violation]]:
-    """Read true/false columns strictly (true/false, 1/0, yes/no, 是/否); anything else is a violation, never True."""
+    """Read true/false columns strictly (true/false, 1/0, yes/no, 是/否); anything else is a violation, never True.
+
+    An empty cell is a violation too: it is never read as False (a return of unknown resellability is not
+    written off as unsellable).
+    """
     problems, out = [], {}
     for col, field_ in spec.model.to_schema().columns.items():
         if str(field_.dtype) != "bool" or col not in df or df[col].dtype == bool:
             continue
         text = df[col].astype("str").str.strip().str.lower().where(df[col].notna())
+        text = text.where(text != "")
         value = text.map(lambda v: True if v in _TRUE else False if v in _FALSE else None)
         bad = text.notna() & value.isna()
         if bad.any():
             problems.append(Violation(spec.name, col, "true or false (also 1/0, yes/no, 是/否)", int(bad.sum()),
                                       _examples(df, bad, col, spec), "write true or false in every row"))
+        empty = text.isna()
+        if empty.any() and not field_.nullable:
+            problems.append(Violation(spec.name, col, "true or false in every row (an empty cell is not read as false)",
+                                      int(empty.sum()), _examples(df, empty, None, spec),
+                                      "fill the empty cells with true or false"))
         out[col] = value.where(~bad, None).astype("object")
     return df.assign(**out), problems
+
+
+def _parse_numbers(df: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, list[Violation], dict]:
+    """Parse the contract's number columns: text that is no number, ``inf``/``NaN`` and fractional quantities are
+    violations with their rows (never read as 0, ∞ or a truncated count). Returns the frame, the violations and
+    column → rows already reported (so the schema check does not echo them)."""
+    problems, out, reported = [], {}, {}
+    for col, field_ in spec.model.to_schema().columns.items():
+        kind = str(field_.dtype)
+        if kind not in ("int64", "float64") or col not in df:
+            continue
+        raw = df[col]
+        if pd.api.types.is_bool_dtype(raw) or not pd.api.types.is_numeric_dtype(raw):
+            text = raw.astype("str").str.strip().where(raw.notna())
+            text = text.where(text != "")
+            values = pd.to_numeric(text, errors="coerce")
+            word_non_finite = text.str.lower().isin(_NON_FINITE).fillna(False).astype(bool)
+            not_number = text.notna() & values.isna() & ~word_non_finite
+        else:
+            values = raw.astype("float64")
+            word_non_finite = pd.Series(False, index=df.index)
+            not_number = pd.Series(False, index=df.index)
+        non_finite = word_non_finite | pd.Series(np.isinf(values.to_numpy(dtype="float64")), index=df.index)
+        finite = values.notna() & ~non_finite
+        fractional = (finite & (values.where(finite, 0) % 1 != 0)) if (kind == "int64" or col in spec.whole) \
+            else pd.Series(False, index=df.index)
+        if not_number.any():
+            problems.append(Violation(spec.name, col, f"values of type {kind}", int(not_number.sum()),
+                                      _examples(df, not_number, col, spec), _fix_text("coerce_dtype")))
+        if non_finite.any():
+            problems.append(Violation(
+                spec.name, col, "a finite number (inf, -inf and NaN are not amounts or quantities)",
+                int(non_finite.sum()), _examples(df, non_finite, col, spec),
+                "write the real value" + (", or leave the cell empty where it is unknown" if field_.nullable else "")))
+        if fractional.any():
+            problems.append(Violation(
+                spec.name, col, "whole units (a fractional quantity is neither rounded nor truncated)",
+                int(fractional.sum()), _examples(df, fractional, col, spec),
+                "correct the quantities; units are counted whole (a weight or length belongs in an extra column)"))
+        bad = not_number | non_finite | fractional
+        reported[col] = bad
+        values = values.where(~bad)
+        out[col] = values.astype("int64") if kind == "int64" and values.notna().all() else values
+    return df.assign(**out), problems, reported
+
+
+def _isolated(values: pd.Series) -> pd.Series:
+    """Rows whose timestamp is cut off from the rest of its column: at either end, within the outer 1 % of the
+    values (at least one), and more than ISOLATION_GAP away from the nearest other value (typo years)."""
+    present = values.dropna().sort_values()
+    flagged = pd.Series(False, index=values.index)
+    if len(present) < 3:
+        return flagged
+    k = max(1, int(np.ceil(0.01 * len(present))))
+    gaps = present.diff().iloc[1:]
+    low_gaps = gaps.iloc[:k].to_numpy()
+    low_cut = np.flatnonzero(low_gaps > ISOLATION_GAP)
+    if low_cut.size:
+        flagged |= values < present.iloc[low_cut[-1] + 1]
+    high_gaps = gaps.iloc[-k:].to_numpy()
+    high_cut = np.flatnonzero(high_gaps > ISOLATION_GAP)
+    if high_cut.size:
+        flagged |= values > present.iloc[len(present) - k - 1 + high_cut[0]]
+    return flagged
+
+
+def _check_times(df: pd.DataFrame, spec: TableSpec, now: pd.Timestamp) -> list[Violation]:
+    """Timestamps after the time of the run, or isolated far from the rest of their column, with their rows."""
+    problems = []
+    for col in spec.timestamps + spec.dates:
+        if col not in df or not pd.api.types.is_datetime64_any_dtype(df[col]):
+            continue
+        future = (df[col] > now + FUTURE_SLACK) if col not in spec.future_ok else pd.Series(False, index=df.index)
+        if future.any():
+            problems.append(Violation(
+                spec.name, col, f"not after the time of the run ({now:%Y-%m-%d %H:%M} store time, 1 day's slack)",
+                int(future.sum()), _examples(df, future, col, spec),
+                "correct the year or the date (a typo such as 2062 for 2026?); future dates are allowed only in "
+                + (", ".join(spec.future_ok) or "columns of planned events")))
+        far = _isolated(df[col]) & ~future
+        if far.any():
+            problems.append(Violation(
+                spec.name, col, f"within the range of the rest of the column (these lie more than "
+                f"{ISOLATION_GAP.days} days from every other value)", int(far.sum()), _examples(df, far, col, spec),
+                "correct the year (a typo such as 0001, 2300 or 2016 for 2026?) or drop the rows"))
+    return problems
 
 
 def _failure_violations(cases: pd.DataFrame, df: pd.DataFrame, spec: TableSpec,
@@ -300,12 +507,33 @@ def _fix_text(check: str) -> str:
     return "correct the values"
 
 
-def _validate_table(df: pd.DataFrame, spec: TableSpec, store: Store) -> tuple[pd.DataFrame, list[Violation]]:
+def _empty_typed(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
+    """A header-only table as an empty frame with the contract's types (extra columns kept as text)."""
+    types = {"int64": "int64", "float64": "float64", "bool": "bool"}
+    out = {}
+    for col in df.columns:
+        field_ = spec.model.to_schema().columns.get(col)
+        kind = str(field_.dtype) if field_ is not None else "str"
+        if col in spec.timestamps + spec.dates:
+            out[col] = pd.Series([], dtype="datetime64[us]")
+        else:
+            out[col] = pd.Series([], dtype=types.get(kind, "str"))
+    return pd.DataFrame(out)
+
+
+def _validate_table(df: pd.DataFrame, spec: TableSpec, store: Store,
+                    now: pd.Timestamp | None = None) -> tuple[pd.DataFrame, list[Violation]]:
+    missing = [c for c in spec.columns if c not in df]
+    if df.empty and not missing:
+        return _empty_typed(spec, df), []
     if df.empty:
-        return df, [Violation(spec.name, None, "the table has no rows", 0, [],
-                              "export a period with data, or remove the file if the store has no such data")]
+        return df, [Violation(spec.name, c, "the column is required but missing", 0, [],
+                              f"add a '{c}' column (see data/README.md for its type and meaning)") for c in missing]
     df = df.reset_index(drop=True)
     df, problems, unparsed = _parse_times(df, spec, store)
+    df, number_problems, unreadable = _parse_numbers(df, spec)
+    problems += number_problems
+    unparsed.update(unreadable)
     df, bool_problems = _parse_bools(df, spec)
     problems += bool_problems
     for col in {v.column for v in bool_problems}:
@@ -314,6 +542,8 @@ def _validate_table(df: pd.DataFrame, spec: TableSpec, store: Store) -> tuple[pd
         df = spec.model.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
         problems += _failure_violations(exc.failure_cases, df, spec, unparsed)
+    if now is not None:
+        problems += _check_times(df, spec, now)
     if spec.key and all(k in df for k in spec.key):
         dup = df.duplicated(list(spec.key), keep=False)
         if dup.any():
@@ -359,23 +589,75 @@ def _check_currency(tables: dict[str, pd.DataFrame], store: Store) -> list[Viola
     return problems
 
 
+def _check_returned_quantities(tables: dict[str, pd.DataFrame]) -> list[Violation]:
+    """Returned units per (order_id, sku) must not exceed the units sold on that order line."""
+    returns, items = tables.get("returns"), tables.get("order_items")
+    if returns is None or items is None or returns.empty:
+        return []
+    sold = items.groupby(["order_id", "sku"], observed=True)["quantity"].sum()
+    key = pd.MultiIndex.from_frame(returns[["order_id", "sku"]])
+    returned = returns.groupby(["order_id", "sku"], observed=True)["quantity"].transform("sum")
+    bought = pd.Series(sold.reindex(key).fillna(0).to_numpy(), index=returns.index)
+    bad = returned > bought
+    if not bad.any():
+        return []
+    examples = [f"{e} returned {int(returned[i])} of {int(bought[i])} sold"
+                for e, i in zip(_examples(returns, bad, "sku", TABLES["returns"]), returns.index[bad])]
+    return [Violation("returns", "quantity", "returned units per (order_id, sku) ≤ units sold on that order line",
+                      int(bad.sum()), examples,
+                      "check the order_id and sku of these returns; a line returned in parts is several rows whose "
+                      "quantities add up to at most the units sold")]
+
+
+def _over_delivery(tables: dict[str, pd.DataFrame]) -> list[Violation]:
+    """Purchase-order lines that received more than ordered: legitimate (suppliers over-ship), so a warning."""
+    po = tables.get("purchase_orders")
+    if po is None or po.empty:
+        return []
+    over = (po["qty_received"] > po["qty_ordered"]).fillna(False).astype(bool)
+    if not over.any():
+        return []
+    extra = float((po["qty_received"] - po["qty_ordered"])[over].sum())
+    return [Violation("purchase_orders", "qty_received",
+                      f"qty_received ≤ qty_ordered (over-delivered lines, {extra:,.0f} units more than ordered; "
+                      f"loaded as delivered)", int(over.sum()), _examples(po, over, "qty_received",
+                                                                         TABLES["purchase_orders"]),
+                      "nothing to do if the supplier really shipped more; otherwise correct qty_received. Fill "
+                      "rates above 100 % come from these lines")]
+
+
+def _empty_folder(folder: Path) -> ContractError:
+    present = sorted(p.name for p in folder.iterdir())[:8] if folder.is_dir() else []
+    found = f" (it holds: {', '.join(present)})" if present else " (it is empty)"
+    return ContractError([Violation("dataset", None, f"no contract table in the folder{found}",
+                                    fix=f"add files named <table>.csv or <table>.parquet with <table> one of "
+                                        f"{', '.join(TABLES)} (data/README.md), or convert an export with "
+                                        f"`ecomlib import`")], {"dataset": str(folder)})
+
+
 def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
-                 optional: Iterable[str] = (), needed_by: str | None = None) -> Dataset:
+                 optional: Iterable[str] = (), needed_by: str | None = None,
+                 now: pd.Timestamp | str | None = None) -> Dataset:
     """Read, parse and validate a dataset folder against the contract.
 
     Parameters
     ----------
     path : folder holding ``<table>.csv|.parquet`` files and optionally ``store.yaml``.
-    tables : the tables to load (default: every table present). A listed table that is missing raises
-        :class:`MissingTableError`; references are checked among the loaded tables.
+    tables : the tables to load (default: every table present; a folder with none is an error). A listed table
+        that is missing raises :class:`MissingTableError`, and so does one with a header but no rows (the
+        review cannot run without it); references are checked among the loaded tables.
     optional : tables to load too when the folder has them (e.g. ``["inventory", "promotions"]``); absent ones
-        stay None.
+        stay None, a header-only file loads as an empty typed table (the store has none).
     needed_by : the review asking, named in a :class:`MissingTableError` (``"returns"``).
+    now : the time of the run, store-local (default: the clock now, in the store time zone). Timestamps later
+        than ``now`` plus one day are violations, except in columns of planned events (``promised_at``,
+        promotion dates).
 
     Returns
     -------
     Dataset with one DataFrame per loaded table (contract columns typed, extra columns kept,
-    timestamps naive store-local). Raises :class:`ContractError` listing every violation found.
+    timestamps naive store-local) and ``warnings`` (over-delivered PO lines, empty tables). Raises
+    :class:`ContractError` listing every violation found.
 
     Example
     -------
@@ -384,30 +666,131 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
     'CNY'
     """
     folder = Path(path)
+    if not folder.exists():
+        if folder.is_symlink():
+            _resolve(folder, "dataset")
+        raise MissingTableError("(any)", str(folder), None)
     if not folder.is_dir():
-        raise MissingTableError("(any)", str(folder), None) if not folder.exists() else NotADirectoryError(folder)
+        raise ContractError([Violation("dataset", None, "is a file, not a folder",
+                                       fix="pass the folder that holds the table files")], {"dataset": str(folder)})
     store = read_store(folder)
-    wanted = list(tables) if tables is not None else [t for t in TABLES if table_file(folder, t)]
-    wanted += [t for t in optional if t not in wanted and table_file(folder, t)]
-    unknown = [t for t in wanted + list(optional) if t not in TABLES]
+    required = list(tables) if tables is not None else None
+    unknown = [t for t in (required or []) + list(optional) if t not in TABLES]
     if unknown:
-        raise ValueError(f"unknown table(s) {unknown}; the contract has {list(TABLES)}")
+        raise ContractError([Violation("dataset", None, f"unknown table name(s) {unknown}",
+                                       fix=f"use table names of the contract: {', '.join(TABLES)}")],
+                            {"dataset": str(folder)})
+    wanted = list(required) if required is not None else [t for t in TABLES if table_file(folder, t)]
+    if required is None and not wanted:
+        raise _empty_folder(folder)
+    wanted += [t for t in optional if t not in wanted and table_file(folder, t)]
+    when = pd.Timestamp.now(tz=store.timezone).tz_localize(None) if now is None else pd.Timestamp(now)
     loaded: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
     problems: list[Violation] = []
+    warnings: list[Violation] = []
     for name in wanted:
         file = table_file(folder, name)
         if file is None:
             raise MissingTableError(name, str(folder), needed_by)
         files[name] = str(file)
-        df, found = _validate_table(_read_raw(file, TABLES[name], store), TABLES[name], store)
+        try:
+            raw = _read_raw(file, TABLES[name], store)
+        except _FileProblem as exc:
+            problems.append(exc.violation)
+            continue
+        df, found = _validate_table(raw, TABLES[name], store, when)
         problems += found
+        if df.empty and not found:
+            if required is not None and name in required:
+                error = MissingTableError(name, str(folder), needed_by)
+                who = f" (needed by {needed_by})" if needed_by else ""
+                error.args = (f"{file}: table '{name}' has a header but no rows{who}. Fix: export a period with "
+                              f"data, or run the reviews that do not need {name}.",)
+                raise error
+            warnings.append(Violation(name, None, "the table has no rows: read as 'none' (e.g. no returns)",
+                                      fix="nothing to do if the store has none; otherwise export it again"))
         loaded[name] = df
     if not problems:
-        problems += _check_references(loaded) + _check_currency(loaded, store)
+        problems += (_check_references(loaded) + _check_currency(loaded, store)
+                     + _check_returned_quantities(loaded))
     if problems:
         raise ContractError(problems, files)
+    warnings += _over_delivery(loaded)
     for name, df in loaded.items():
         cats = [c for c in TABLES[name].categories if c in df]
         loaded[name] = df.astype({c: "category" for c in cats}) if cats else df
-    return Dataset(path=folder, store=store, files=files, **loaded)
+    return Dataset(path=folder, store=store, files=files, warnings=warnings, **loaded)
+
+
+#: Pairs of columns whose values should match: (table, column, other table, other column, money column of table).
+KEY_PAIRS: tuple[tuple[str, str, str, str, str | None], ...] = (
+    ("ad_spend", "channel", "orders", "channel", "spend"),
+    ("orders", "channel", "ad_spend", "channel", "revenue"),
+    ("budgets", "channel", "ad_spend", "channel", "amount"),
+    ("ad_spend", "channel", "budgets", "channel", "spend"),
+    ("customers", "acquisition_channel", "orders", "channel", None),
+    ("events", "channel", "orders", "channel", None),
+    ("events", "sku", "products", "sku", None),
+    ("inventory", "sku", "order_items", "sku", None),
+)
+
+
+def _near(value: str, candidates: pd.Index) -> str:
+    """A candidate equal to ``value`` apart from case, spaces, hyphens and underscores, or ''."""
+    norm = lambda v: "".join(ch for ch in str(v).lower() if ch.isalnum())  # noqa: E731
+    target = norm(value)
+    return next((str(c) for c in candidates if norm(c) == target), "")
+
+
+def unmatched_keys(ds: Dataset) -> pd.DataFrame:
+    """Values of one table that match no value of the table they should join to, with the money at stake.
+
+    Checked pairs (:data:`KEY_PAIRS`, only when both tables are loaded and not empty): ad spend channels
+    without any order (every ROAS of that channel would be 0), order channels without ad spend (unpaid
+    channels such as organic are expected here), budget channels without spend and spend channels without a
+    budget, customer acquisition channels and event channels without orders, event SKUs without a product,
+    stocked SKUs that never sold.
+
+    Returns
+    -------
+    DataFrame, one row per unmatched value: ``table``, ``column``, ``value``, ``other_table``,
+    ``other_column``, ``rows`` (rows of ``table`` carrying the value), ``measure`` (what ``amount`` sums:
+    ``spend``, ``revenue`` = gross revenue of counted orders, ``contract.order_revenue``, ``amount`` of budgets,
+    or empty) and ``amount`` (store currency, NaN when no money column applies), ``near`` (a value of the
+    other table equal apart from case, spaces and punctuation — usually the fix). Sorted by table, then
+    amount descending. Empty (with these columns) when everything matches.
+
+    Example
+    -------
+    >>> ds = load_dataset("data/demo")                     # doctest: +SKIP
+    >>> unmatched_keys(ds).query("table == 'ad_spend'")    # doctest: +SKIP
+    """
+    from .contract import order_revenue
+
+    columns = ["table", "column", "value", "other_table", "other_column", "rows", "measure", "amount", "near"]
+    rows = []
+    for table, column, other, other_column, money in KEY_PAIRS:
+        df, target = getattr(ds, table, None), getattr(ds, other, None)
+        if df is None or target is None or df.empty or target.empty or column not in df or other_column not in target:
+            continue
+        if table == "orders":
+            df = order_revenue(df)
+        values = df[column].astype("object")
+        known = pd.Index(target[other_column].dropna().astype("object").unique())
+        missing = values.notna() & ~values.isin(known)
+        if not missing.any():
+            continue
+        grouped = df[missing].assign(_key=values[missing]).groupby("_key", sort=True)
+        counts = grouped.size()
+        amounts = grouped[money].sum() if money else pd.Series(np.nan, index=counts.index)
+        for value, n in counts.items():
+            rows.append({"table": table, "column": column, "value": str(value), "other_table": other,
+                         "other_column": other_column, "rows": int(n), "measure": money or "",
+                         "amount": float(amounts[value]), "near": _near(value, known)})
+    out = pd.DataFrame(rows, columns=columns)
+    if out.empty:
+        return out.astype({"rows": "int64", "amount": "float64"})
+    out["_order"] = out["table"].map({t: i for i, t in enumerate(dict.fromkeys(p[0] for p in KEY_PAIRS))})
+    return (out.sort_values(["_order", "amount", "value"], ascending=[True, False, True], kind="stable")
+            .drop(columns="_order").reset_index(drop=True))

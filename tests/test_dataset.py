@@ -93,9 +93,15 @@ def test_dangling_reference_names_the_unknown_order(tmp_path):
     assert "present in orders" in text and "row 2 (return_id=R2): 'O999'" in text
 
 
-def test_empty_table_is_an_error(tmp_path):
-    text = error_for(make(tmp_path, suppliers="supplier_id,supplier_name,country\n"))
-    assert "suppliers.csv" in text and "has no rows" in text
+def test_header_only_table_is_none_when_optional_and_an_error_when_required(tmp_path):
+    folder = make(tmp_path, returns=RETURNS.splitlines()[0] + "\n")
+    ds = load_dataset(folder, tables=["orders", "order_items", "products"], optional=["returns"])
+    assert ds.returns.empty and ds.returns["quantity"].dtype == "int64" and ds.returns["resellable"].dtype == bool
+    assert ds.returns["returned_at"].dtype.kind == "M"
+    assert [(w.table, "no rows" in w.rule) for w in ds.warnings] == [("returns", True)]
+    with pytest.raises(MissingTableError, match=r"returns\.csv: table 'returns' has a header but no rows "
+                                                r"\(needed by returns\)"):
+        load_dataset(folder, tables=["returns"], needed_by="returns")
 
 
 def test_all_violations_are_collected_in_one_error(tmp_path):
