@@ -76,6 +76,26 @@ def _one_row(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return out
 
 
+def recent_store(out: str | Path, *, source: str | Path, days: int = 120) -> Path:
+    """Write the last ``days`` days of the store ``source`` (every table, references kept) into ``out``."""
+    source, out = Path(source), Path(out)
+    return _write(_last_days(_read(source), days), source, out)
+
+
+def _write(tables: dict[str, pd.DataFrame], source: Path, out: Path) -> Path:
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name, df in tables.items():
+        if (source / f"{name}.parquet").exists():
+            df.to_parquet(out / f"{name}.parquet", index=False)
+        else:
+            df.to_csv(out / f"{name}.csv", index=False)
+    if (source / "store.yaml").exists():
+        shutil.copy(source / "store.yaml", out / "store.yaml")
+    return out
+
+
 def make_store(rung: str, out: str | Path, *, source: str | Path) -> Path:
     """Write the ``rung`` store cut from the demo folder ``source`` into ``out``; returns ``out``."""
     if rung not in RUNGS:
@@ -109,14 +129,4 @@ def make_store(rung: str, out: str | Path, *, source: str | Path) -> Path:
             tables.pop("inventory", None)
         elif rung == "no_returns":
             tables["returns"] = tables["returns"].iloc[:0]
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    for name, df in tables.items():
-        if (source / f"{name}.parquet").exists():
-            df.to_parquet(out / f"{name}.parquet", index=False)
-        else:
-            df.to_csv(out / f"{name}.csv", index=False)
-    if (source / "store.yaml").exists():
-        shutil.copy(source / "store.yaml", out / "store.yaml")
-    return out
+    return _write(tables, source, out)
