@@ -35,7 +35,7 @@ def shopify_text() -> str:
 
 # --------------------------------------------------------------------------------------------------- registry
 def test_registry_and_options():
-    assert set(IMPORTERS) == {"shopify", "uci_online_retail", "olist", "mapping"}
+    assert {"shopify", "uci_online_retail", "olist", "mapping", "google_ads", "meta_ads"} <= set(IMPORTERS)
     uci_options = set(importer_options("uci_online_retail"))
     assert {"date_format", "cost_ratio", "costs", "channel", "shipping_codes"} <= uci_options
     assert "mapping" in importer_options("mapping")
@@ -670,3 +670,100 @@ def test_formula_cells_are_neutralised_and_counted(tmp_path):
     assert any("2 text cells that a spreadsheet would run as a formula" in n for n in result.notes)
     items = pd.read_csv(result["order_items"], dtype=str)
     assert items["item_name"].str.startswith("'=HYPERLINK").sum() == 1
+
+
+# --------------------------------------------------------------------------------------------------- ads reports
+ADS = FIX / "ads"
+
+
+def ad_rows(result) -> pd.DataFrame:
+    return pd.read_csv(result["ad_spend"], dtype={"campaign": str}, parse_dates=["date"])
+
+
+@pytest.mark.parametrize("name", ["google_ads_campaigns_daily.csv", "google_ads_campaigns_daily_utf16.csv"])
+def test_google_ads_daily_report_with_preamble_totals_and_quirks(tmp_path, name):
+    result = import_export("google_ads", ADS / name, tmp_path / "ads", store={"currency": "USD"})
+    ads = ad_rows(result)
+    assert len(ads) == 6 and set(ads["channel"]) == {"paid_search"}
+    brand = ads[ads["campaign"] == "Brand - Search"].set_index("date")
+    assert brand.loc["2026-11-01", "impressions"] == 1_356_884 and brand.loc["2026-11-01", "clicks"] == 2_310
+    assert brand.loc["2026-11-01", "spend"] == 948.20 and brand.loc["2026-11-01", "platform_revenue"] == 2_480.0
+    assert ads["spend"].sum() == pytest.approx(2_064.20)              # = the report's own Total: Account
+    promo = ads[ads["campaign"] == "'=Promo Nov"]                      # a formula-like name, neutralised
+    assert len(promo) == 2 and pd.isna(promo["platform_conversions"].iloc[0])      # "--" is empty, not 0
+    assert ads.loc[ads["campaign"] == "Generic 0042", "campaign"].iloc[0] == "Generic 0042"
+    notes = "\n".join(result.notes)
+    assert "2 total row(s)" in notes and "'Currency code' appear more than once" in notes
+    assert "ad_spend 2" in notes and "--option channel=NAME" in notes
+    assert ("utf-16, tab-separated" in notes) == name.endswith("utf16.csv")
+    assert load_dataset(tmp_path / "ads", tables=["ad_spend"]).store.currency == "USD"
+
+
+def test_google_ads_currency_comes_from_the_report_and_must_agree(tmp_path):
+    result = import_export("google_ads", ADS / "google_ads_campaigns_daily.csv", tmp_path / "a", channel="google")
+    assert load_dataset(tmp_path / "a", tables=["ad_spend"]).store.currency == "USD"
+    assert set(ad_rows(result)["channel"]) == {"google"}
+    with pytest.raises(ImportOptionError) as info:
+        import_export("google_ads", ADS / "google_ads_campaigns_daily.csv", tmp_path / "b", store={"currency": "GBP"})
+    assert "--currency GBP was passed" in str(info.value) and "does not convert" in str(info.value)
+
+
+def test_meta_ads_adsets_summed_to_campaign_day_csv_and_xlsx(tmp_path):
+    csv_result = import_export("meta_ads", ADS / "meta_ads_adsets_daily.csv", tmp_path / "csv")
+    xlsx_result = import_export("meta_ads", ADS / "meta_ads_adsets_daily.xlsx", tmp_path / "xlsx")
+    a, x = ad_rows(csv_result), ad_rows(xlsx_result)
+    pd.testing.assert_frame_equal(a, x)
+    assert load_dataset(tmp_path / "csv", tables=["ad_spend"]).store.currency == "USD"     # from "(USD)"
+    winter = a[a["campaign"].str.startswith("Winter")].set_index("date")
+    assert winter["campaign"].iloc[0] == "Winter 🎿 Sale\nProspecting"                    # as exported
+    assert winter.loc["2026-11-01", ["impressions", "clicks", "spend", "ad_groups"]].tolist() == [18_000, 330,
+                                                                                               180.5, 2]
+    assert winter.loc["2026-11-01", "platform_conversions"] == 6.0                       # "-" is empty, not 0
+    assert a["spend"].sum() == pytest.approx(330.50)       # the unlabelled summary line is not counted twice
+    notes = "\n".join(csv_result.notes)
+    assert "1 line(s) without a campaign" in notes and "'Ad set name' appear more than once" in notes
+    assert "xlsx" in "\n".join(xlsx_result.notes)
+    with pytest.raises(ImportOptionError, match="no sheet 'Report'.*Raw Data Report, Notes"):
+        import_export("meta_ads", ADS / "meta_ads_adsets_daily.xlsx", tmp_path / "s", sheet="Report")
+
+
+def test_multi_day_rows_are_refused_unless_spread(tmp_path):
+    with pytest.raises(ExportFormatError) as info:
+        import_export("meta_ads", ADS / "meta_ads_campaigns_week.csv", tmp_path / "a")
+    msg = str(info.value)
+    assert "meta_ads_campaigns_week.csv" in msg and "Reporting starts/Reporting ends" in msg
+    assert "2 rows cover several days (e.g. 2026-11-01 to 2026-11-07, 7 days)" in msg
+    assert "Breakdown → By time → Day" in msg and "--option spread=true" in msg
+    result = import_export("meta_ads", ADS / "meta_ads_campaigns_week.csv", tmp_path / "b", spread="true")
+    ads = ad_rows(result)
+    assert len(ads) == 14 and ads["date"].nunique() == 7
+    per = ads.groupby("campaign")[["impressions", "clicks", "spend"]].sum()
+    assert per.loc["Retargeting 30d"].tolist() == [7_003, 100, pytest.approx(70.0)]     # whole numbers, sums kept
+    assert per.loc["Winter Sale"].tolist() == [40_000, 801, pytest.approx(350.35)]
+    assert any(n.startswith("ASSUMPTION (--option spread=true): 2 rows covering 7–7 days") for n in result.notes)
+
+
+def test_google_range_line_without_day_rows(tmp_path):
+    with pytest.raises(ExportFormatError, match="the date-range line above the header.*--option spread=true"):
+        import_export("google_ads", ADS / "google_ads_range_no_day.csv", tmp_path / "a")
+    ads = ad_rows(import_export("google_ads", ADS / "google_ads_range_no_day.csv", tmp_path / "b", spread=True))
+    assert len(ads) == 14 and ads["spend"].sum() == pytest.approx(70.35) and ads["impressions"].sum() == 7_010
+    with pytest.raises(ExportFormatError) as info:
+        import_export("google_ads", ADS / "google_ads_all_time.csv", tmp_path / "c", spread=True)
+    assert "'All time' with no per-day rows" in str(info.value) and "Segment → Time → Day" in str(info.value)
+
+
+def test_ads_malformed_files_name_file_column_row_and_fix(tmp_path):
+    with pytest.raises(ExportFormatError) as info:
+        import_export("google_ads", ADS / "google_ads_malformed_cost.csv", tmp_path / "a")
+    msg = str(info.value)
+    assert "google_ads_malformed_cost.csv" in msg and "column 'Cost'" in msg and "row 2: '12,3x'" in msg
+    assert "Fix:" in msg
+    with pytest.raises(ImportOptionError) as info:
+        import_export("meta_ads", ADS / "meta_ads_eur_malformed.csv", tmp_path / "b", store={"currency": "USD"})
+    assert "amounts are in EUR, but --currency USD" in str(info.value)
+    with pytest.raises(ExportFormatError, match="no header with a campaign column"):
+        import_export("google_ads", SHOPIFY, tmp_path / "c")
+    with pytest.raises(ImportOptionError, match="--option spread=maybe"):
+        import_export("meta_ads", ADS / "meta_ads_campaigns_week.csv", tmp_path / "d", spread="maybe")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -34,6 +34,7 @@ import yaml
 
 from ._base import (AmbiguousDateError, Converted, ExportFormatError, ImporterError, ImportOptionError, ImportResult,
                     MappingFileError, UnknownValueError, write_dataset)
+from .ads import import_google_ads, import_meta_ads
 from .mapping import example_mapping, import_mapped, load_mapping
 from .olist import import_olist
 from .shopify import import_shopify
@@ -44,6 +45,8 @@ IMPORTERS: dict[str, Callable[..., Converted]] = {
     "uci_online_retail": import_uci_online_retail,
     "olist": import_olist,
     "mapping": import_mapped,
+    "google_ads": import_google_ads,
+    "meta_ads": import_meta_ads,
 }
 """Import kind → function ``(source, *, store=None, **options) -> Converted``."""
 
@@ -132,7 +135,8 @@ def import_export(kind: str, source: str | Path, out: str | Path, *, store: dict
 
 __all__ = [
     "IMPORTERS", "AmbiguousDateError", "Converted", "ExportFormatError", "ImportOptionError", "ImportResult",
-    "ImporterError", "MappingFileError", "UnknownValueError", "example_mapping", "import_export", "import_mapped",
+    "ImporterError", "MappingFileError", "UnknownValueError", "example_mapping", "import_export", "import_google_ads",
+    "import_mapped", "import_meta_ads",
     "import_olist", "import_shopify", "import_uci_online_retail", "importer_options", "load_mapping",
     "parse_option", "write_dataset",
 ]

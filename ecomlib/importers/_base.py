@@ -9,6 +9,8 @@ styles are the only loops.
 from __future__ import annotations
 
 import codecs
+import csv
+import datetime
 import os
 import shutil
 import tempfile
@@ -159,16 +161,22 @@ class ImportResult(dict):
 
 
 # --------------------------------------------------------------------------------------------------- files
-def source_files(source: str | Path, *, pattern: str = "*.csv") -> list[Path]:
-    """The export files to read: ``source`` itself, or the files matching ``pattern`` directly in folder ``source``."""
+def source_files(source: str | Path, *, pattern: str | Sequence[str] | None = "*.csv") -> list[Path]:
+    """The export files to read: ``source`` itself, or the files matching ``pattern`` directly in folder ``source``.
+
+    ``pattern`` is a glob or several; None means :data:`EXPORT_PATTERNS` (CSV, text and XLSX files).
+    Hidden files and spreadsheet lock files (``~$…``) are skipped.
+    """
     path = Path(source)
     if path.is_file():
         return [path]
+    patterns = EXPORT_PATTERNS if pattern is None else ([pattern] if isinstance(pattern, str) else list(pattern))
     if path.is_dir():
-        files = sorted(p for p in path.glob(pattern) if p.is_file())
+        files = sorted({p for pat in patterns for p in path.glob(pat)
+                        if p.is_file() and not p.name.startswith((".", "~$"))})
         if not files:
-            raise ImportOptionError("source", f"{path}: no {pattern} file in this folder; pass the export file or a "
-                                              f"folder holding it.")
+            raise ImportOptionError("source", f"{path}: no {' or '.join(patterns)} file in this folder; pass the "
+                                              f"export file or a folder holding it.")
         return files
     raise ImportOptionError("source", f"{path}: no such file or folder.")
 
@@ -211,21 +219,131 @@ def _decode(path: Path, raw: bytes, encoding: str) -> tuple[str, str]:
                                        f"{first.start:,})", fix=fix)
 
 
+EXPORT_PATTERNS = ("*.csv", "*.xlsx", "*.txt", "*.tsv")
+"""Files of a SOURCE folder an importer reads when it names no pattern: CSV/text exports and XLSX workbooks."""
+
+
+def is_xlsx(path: Path) -> bool:
+    """True for an Excel workbook (``.xlsx``/``.xlsm``: a zip file), whatever other name it was saved under."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return True
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PK\x03\x04" and path.suffix.lower() not in (".csv", ".txt", ".tsv", ".json")
+
+
+def _cell_text(value) -> str:
+    """An XLSX cell as the text the export showed: ids stay ``17841`` (not ``17841.0``/``1.7841E4``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e17:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, (pd.Timestamp, datetime.datetime)):
+        return value.strftime("%Y-%m-%d %H:%M:%S" if (value.hour, value.minute, value.second) != (0, 0, 0)
+                              else "%Y-%m-%d")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
+
+
+def read_xlsx_rows(path: Path, *, sheet: str | None = None) -> list[list[str]]:
+    """The cells of one sheet (first sheet, or ``sheet`` by name) as rows of text, as the export showed them."""
+    import openpyxl
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile/openpyxl raise several types for a damaged file
+        raise ExportFormatError(str(path), f"not a readable XLSX workbook ({type(exc).__name__}: {exc})",
+                                fix="re-download the export, or save it as CSV") from None
+    try:
+        if sheet is None:
+            ws = book.worksheets[0]
+        elif sheet in book.sheetnames:
+            ws = book[sheet]
+        else:
+            raise ImportOptionError("sheet", f"{path}: no sheet {sheet!r}; pass --option sheet=NAME.",
+                                    valid=book.sheetnames)
+        # openpyxl yields rows of cells; turning them to text is the only loop (reading, not computing).
+        rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    finally:
+        book.close()
+    width = max((len(r) for r in rows), default=0)
+    return [r + [""] * (width - len(r)) for r in rows]
+
+
+def read_rows(path: Path, *, encoding: str = "auto", sheet: str | None = None,
+              delimiters: Sequence[str] = (",", "\t", ";")) -> tuple[list[list[str]], str, str]:
+    """Every line of an export as a list of text cells, before any header is known: ``(rows, codec, delimiter)``.
+
+    For reports with lines above the header (ads platforms' title and date range). XLSX → its sheet's rows;
+    text → decoded (UTF-16 "CSV for Excel" is tab-separated, else UTF-8 with/without BOM, else GB18030) and
+    split with the delimiter among ``delimiters`` that gives the widest row (commas, tabs, semicolons).
+    """
+    if is_xlsx(path):
+        return read_xlsx_rows(path, sheet=sheet), "xlsx", ""
+    text, codec = _decode(path, path.read_bytes(), encoding)
+    best: tuple[int, str, list[list[str]]] | None = None
+    for sep in delimiters:
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
+        except csv.Error as exc:
+            raise ExportFormatError(str(path), f"not a readable CSV ({exc})",
+                                    fix="check that the file is the raw export") from None
+        width = max((len(r) for r in rows), default=0)
+        if best is None or width > best[0]:
+            best = (width, sep, rows)
+    assert best is not None
+    rows = [[c.replace("\ufeff", "") for c in r] for r in best[2]]
+    return rows, codec, best[1]
+
+
+def _frame_from_rows(path: Path, rows: list[list[str]], skip_rows: int) -> pd.DataFrame:
+    rows = [r for r in rows[skip_rows:] if any(c.strip() for c in r)]
+    if not rows:
+        raise ExportFormatError(str(path), "is empty", fix="export a period that has data")
+    header = dedupe_headers(rows[0])
+    return pd.DataFrame(rows[1:], columns=header, dtype=str) if len(rows) > 1 else pd.DataFrame(columns=header)
+
+
+def dedupe_headers(header: Sequence[str]) -> list[str]:
+    """Headers made unique as pandas does (``Currency code``, ``Currency code.1``): exports repeat some."""
+    seen: dict[str, int] = {}
+    out = []
+    for h in header:
+        h = str(h).replace("\ufeff", "").strip()
+        if h in seen:
+            seen[h] += 1
+            out.append(f"{h}.{seen[h]}")
+        else:
+            seen[h] = 0
+            out.append(h)
+    return out
+
+
 def read_csv(path: Path, *, encoding: str = "auto", delimiter: str = ",", skip_rows: int = 0,
-             strip_prefixes: bool = False) -> tuple[pd.DataFrame, str]:
-    """Read one export CSV as text cells (empty → NaN, surrounding whitespace removed) and the codec used.
+             strip_prefixes: bool = False, sheet: str | None = None) -> tuple[pd.DataFrame, str]:
+    """Read one export (CSV/text, or an XLSX workbook) as text cells (empty → NaN, whitespace removed) and the codec.
 
     Handles a UTF-8 BOM, CRLF and CR-only line endings, quoted fields with embedded commas/quotes/newlines.
+    An ``.xlsx`` file is read from its first sheet (or ``sheet``) with the cells as the export showed them
+    (whole numbers without ``.0``, dates ISO); the codec is then ``xlsx``.
     ``strip_prefixes`` removes the ``="…"``/``=`` prefixes spreadsheets put on long numeric ids (tabs go with
     the whitespace). Adds ``_file`` and ``_row`` (1 = first data row) for error messages.
     """
-    text, codec = _decode(path, path.read_bytes(), encoding)
-    try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=delimiter, skiprows=skip_rows,
-                         skip_blank_lines=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ExportFormatError(str(path), f"not a readable CSV ({str(exc).strip()})",
-                                fix="check the delimiter and that the file is the raw export") from None
+    if is_xlsx(path):
+        df, codec = _frame_from_rows(path, read_xlsx_rows(path, sheet=sheet), skip_rows), "xlsx"
+    else:
+        text, codec = _decode(path, path.read_bytes(), encoding)
+        try:
+            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=delimiter, skiprows=skip_rows,
+                             skip_blank_lines=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise ExportFormatError(str(path), f"not a readable CSV ({str(exc).strip()})",
+                                    fix="check the delimiter and that the file is the raw export") from None
     if df.empty:
         raise ExportFormatError(str(path), "has a header but no data rows", fix="export a period that has orders")
     df.columns = [str(c).replace("\ufeff", "").strip() for c in df.columns]
