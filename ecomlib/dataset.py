@@ -247,7 +247,8 @@ def _read_raw(path: Path, spec: TableSpec, store: Store) -> pd.DataFrame:
         try:
             table = pq.read_table(path)
         except (pa_.ArrowException, OSError, ValueError) as exc:
-            raise _FileProblem(Violation(spec.name, None, f"not a readable Parquet file ({str(exc)[:120]})",
+            reason = str(exc).replace(str(path), path.name).split(". ")[0][:160]
+            raise _FileProblem(Violation(spec.name, None, f"not a readable Parquet file ({reason})",
                                          fix=f"export it again as Parquet, or save it as {spec.name}.csv")) from None
         _duplicate_headers(table.column_names, spec.name)
         return table.to_pandas()
@@ -491,7 +492,8 @@ def _rule_text(check: str, spec: TableSpec, column: str) -> str:
     if check.startswith("isin"):
         return "one of " + check[len("isin("):-1]
     if check.startswith("str_matches"):
-        return "a 3-letter ISO 4217 currency code such as USD or CNY"
+        return ("a 3-letter ISO 4217 currency code such as USD or CNY" if column == "currency"
+                else "a calendar month written YYYY-MM, such as 2026-11" if column == "period" else check)
     return words.get(check, check)
 
 
@@ -504,6 +506,8 @@ def _fix_text(check: str) -> str:
         return "correct the values; corrections such as refunds belong in their own table, not as negative numbers"
     if check.startswith("isin"):
         return "map these values to the allowed ones (an importer mapping file does this)"
+    if check.startswith("str_matches"):
+        return "write the values in the form the rule gives"
     return "correct the values"
 
 
@@ -570,7 +574,7 @@ def _check_references(tables: dict[str, pd.DataFrame]) -> list[Violation]:
             bad = df[ref.column].notna() & ~df[ref.column].isin(target[ref.target_column])
             if bad.any():
                 problems.append(Violation(
-                    name, ref.column, f"every {ref.column} is a {ref.target_column} present in {ref.table}",
+                    name, ref.column, f"every {ref.column} is a value present in {ref.table}.{ref.target_column}",
                     int(bad.sum()), _examples(df, bad, ref.column, spec),
                     f"add the missing rows to {ref.table}, or drop these {name} rows"))
     return problems
@@ -601,8 +605,9 @@ def _check_returned_quantities(tables: dict[str, pd.DataFrame]) -> list[Violatio
     bad = returned > bought
     if not bad.any():
         return []
-    examples = [f"{e} returned {int(returned[i])} of {int(bought[i])} sold"
-                for e, i in zip(_examples(returns, bad, "sku", TABLES["returns"]), returns.index[bad])]
+    examples = [f"row {i + 1} (return_id={returns.at[i, 'return_id']}): order {returns.at[i, 'order_id']}, sku "
+                f"{returns.at[i, 'sku']}: {int(returned[i])} returned, {int(bought[i])} sold"
+                for i in returns.index[bad][:N_EXAMPLES]]
     return [Violation("returns", "quantity", "returned units per (order_id, sku) ≤ units sold on that order line",
                       int(bad.sum()), examples,
                       "check the order_id and sku of these returns; a line returned in parts is several rows whose "
