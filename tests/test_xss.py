@@ -33,7 +33,8 @@ VOCABULARY = {"status", "device", "currency", "event_name"}
 
 def _text_columns(table: str, df: pd.DataFrame) -> list[str]:
     spec = TABLES.get(table)
-    dated = set(spec.timestamps + spec.dates) if spec else set()
+    schema = spec.model.to_schema().columns if spec else {}
+    typed = {c for c, col in schema.items() if not str(col.dtype).startswith(("str", "string"))}  # numbers, dates, bools
     return [c for c in df.columns if c not in VOCABULARY and c not in typed
             and not pd.to_numeric(df[c].replace("", None).dropna(), errors="coerce").notna().all()]
 
