@@ -29,6 +29,13 @@ PAYLOADS = [
 #: Columns whose values the contract restricts to a vocabulary (or the funnel's steps): payloads there are
 #: contract violations, tested in the corpus, not page content.
 VOCABULARY = {"status", "device", "currency", "event_name"}
+#: Columns holding another column's values (joined on them): they get that column's payload.
+SAME_VALUES = {"acquisition_channel": "channel"}
+
+
+def _payload(column: str) -> str:
+    column = SAME_VALUES.get(column, column)
+    return PAYLOADS[sum(map(ord, column)) % len(PAYLOADS)]
 
 
 def _text_columns(table: str, df: pd.DataFrame) -> list[str]:
@@ -47,16 +54,14 @@ def plant_payloads(folder: Path) -> dict[str, list[str]]:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
         columns = _text_columns(path.stem, df)
         for col in columns:
-            payload = PAYLOADS[sum(map(ord, col)) % len(PAYLOADS)]
-            df[col] = df[col].where(df[col] == "", df[col] + " " + payload)
+            df[col] = df[col].where(df[col] == "", df[col] + " " + _payload(col))
         df.to_csv(path, index=False)
         planted[path.stem] = columns
     for path in sorted(folder.glob("*.parquet")):
         df = pd.read_parquet(path)
         columns = [c for c in df.columns if c in ("sku", "channel", "session_id", "user_id")]
         for col in columns:
-            payload = PAYLOADS[sum(map(ord, col)) % len(PAYLOADS)]
-            df[col] = df[col].where(df[col].isna() | (df[col] == ""), df[col].astype(str) + " " + payload)
+            df[col] = df[col].where(df[col].isna() | (df[col] == ""), df[col].astype(str) + " " + _payload(col))
         df.to_parquet(path, index=False)
         planted[path.stem] = columns
     store = yaml.safe_load((folder / "store.yaml").read_text(encoding="utf-8"))
