@@ -69,15 +69,14 @@ def order_revenue(orders: pd.DataFrame, *, basis: str = "gross", pending: bool =
     >>> float(order_revenue(o, pending=True)["revenue"].sum())
     200.0
     """
-    if basis not in REVENUE_BASES:
-        from .errors import ParameterError
-        raise ParameterError(f"basis must be one of {list(REVENUE_BASES)}, not {basis!r}")
+    from .errors import ParameterError, check_option
+
+    check_option("basis", basis, REVENUE_BASES)
     statuses = (*REVENUE_STATUSES, "pending") if pending else REVENUE_STATUSES
     out = orders[orders["status"].isin(statuses)]
     refunds = pd.Series(0.0, index=out.index)
     if basis == "net":
         if returns is None:
-            from .errors import ParameterError
             raise ParameterError("basis='net' needs the returns table (refund_amount per order)")
         per_order = returns.groupby("order_id", sort=False, observed=True)["refund_amount"].sum()
         refunds = out["order_id"].map(per_order).fillna(0.0).astype(float)
