@@ -16,6 +16,25 @@ funnel its first entry) on or after the period's start and before its end; its l
 Comparisons use a two-sided two-proportion z-test per step and segment (:func:`ecomlib.stats.two_proportion_test`)
 with p-values adjusted for the number of comparisons (Holm by default, :func:`ecomlib.stats.adjust_pvalues`).
 
+Promotions: a comparison with a promotion day (the ``promotions`` table: 双11, Black Friday…) in either period
+compares a peak with an ordinary week. By default (``exclude_promotions=True``) the conversion tests leave out
+the units that entered on promotion days of either period, and the page also shows the tests with them; the
+headline counts include every day and their labels name the promotion days.
+
+Money comes from the orders table only (:func:`ecomlib.contract.order_revenue`: gross, completed and
+partially refunded orders, pending orders left out of both periods). Revenue per session mixes two sources
+and is shown only when the events' purchases reconcile with the orders placed within a tolerance (5 %).
+
+Minimum data (``MINIMUM_DATA``; a section below its rule records a :class:`~ecomlib.review.Gap` and the rest
+of the page still renders):
+
+- funnel: at least one unit entering at the first step in the period, and every step name present in the events;
+- segments: a breakdown column with at least two values among the units entering in the period;
+- trend: events on at least 2 days up to the period's end;
+- changes: at least 100 units entering the funnel in both this period and the comparison period
+  (without promotion days when they are excluded);
+- revenue: the orders table; revenue per session also needs the events' purchases to reconcile with the orders.
+
 Computation is vectorized: the events of the funnel steps are sorted once by (unit, time, step); each step
 is then found for every unit at once with a binary search (``numpy.searchsorted``) on the positions of that
 step's events — a loop over the handful of steps, none over units.
@@ -31,34 +50,63 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .contract import REVENUE_STATUSES as COUNTED_REVENUE
-from .errors import EcomlibError
+from scipy import stats as sps
+
+from .errors import ParameterError, check_option
 from .i18n import Messages, catalogue
-from .periods import Period
+from .periods import Period, parse_period  # noqa: F401  (parse_period: docstring examples)
 from .report import Headline
+from .review import Finding, Result
 from .stats import adjust_pvalues, two_proportion_test
 
 if TYPE_CHECKING:
     from .dataset import Dataset
 
+NAME = "funnel"
+MIN_UNITS = 100  # units entering the funnel in each period before conversion changes are tested
+MIN_TREND_DAYS = 2  # days with events before a daily trend is drawn
+#: section → the minimum-data rule in words (the module docstring says the same; the page shows it translated)
+MINIMUM_DATA = {
+    "funnel": "at least one unit entering at the first step in the period; every step name present in the events",
+    "segments": "a breakdown column with at least two values among the units entering in the period",
+    "trend": f"events on at least {MIN_TREND_DAYS} days up to the period's end",
+    "changes": f"at least {MIN_UNITS} units entering the funnel in both this and the comparison period "
+               "(without promotion days when they are excluded)",
+    "revenue": "the orders table; revenue per session also needs the events' purchases to reconcile with the orders",
+}
+#: display format of every column the review's tables show (``el.styled(df, msg, formats=funnel.formats(df))``)
+UNITS = {
+    "units": "int", "entered": "int", "conversion_from_previous": "pct", "conversion_from_first": "pct",
+    "drop_off": "int", "median_time_from_previous": "num", "p90_time_from_previous": "num",
+    "n_1": "int", "x_1": "int", "n_2": "int", "x_2": "int", "rate_1": "pct", "rate_2": "pct", "diff": "pp",
+    "ci_low": "pp", "ci_high": "pp", "z": "num", "p_value": "p", "family_size": "int", "p_adjusted": "p",
+    "mde": "pp", "completions_change": "int", "purchases": "int", "orders_placed": "int", "difference": "pct",
+    "tolerance": "pct", "orders": "int", "pending_orders": "int", "revenue": "money", "aov": "money",
+    "margin": "pct", "revenue_per_unit": "money", "date": "date",
+}
+_HEADLINE_UNIT = {c: {"int": "count", "pct": "ratio", "money": "money"}.get(k, "number") for c, k in UNITS.items()}
 STEPS = ("view_item", "add_to_cart", "begin_checkout", "purchase")
-UNITS = {"session": "session_id", "user": "user_id"}
+UNIT_COLUMNS = {"session": "session_id", "user": "user_id"}
 MODES = ("closed", "open")
 DEFAULT_WINDOWS = {"session": pd.Timedelta("30min"), "user": pd.Timedelta("7D")}
 FREQS = ("D", "W")
 CUSTOMER_TYPE = "customer_type"
 ALL = "all"
+OTHER = "__other__"  # prefix of the folded long tail of a breakdown: "__other__2995"
 METRICS = ("units", "entered", "conversion_from_previous", "conversion_from_first", "drop_off",
            "median_time_from_previous", "p90_time_from_previous")
 COMPARISON_COLUMNS = ("kind", "from_step", "to_step", "n_1", "x_1", "n_2", "x_2", "rate_1", "rate_2", "diff",
-                      "ci_low", "ci_high", "z", "p_value", "p_adjusted", "significant", "completions_change")
-REVENUE_STATUSES = (*COUNTED_REVENUE, "pending")
+                      "ci_low", "ci_high", "z", "p_value", "family_size", "p_adjusted", "significant", "mde",
+                      "completions_change")
+POWER = 0.8  # power at which the minimum detectable effect is stated
 METHOD_NAMES = {"holm": "Holm", "fdr_bh": "Benjamini–Hochberg", "bonferroni": "Bonferroni"}
 
 
-class FunnelError(EcomlibError, ValueError):
-    """Raised when funnel options do not fit the data (unknown unit, mode, step, column or frequency; bad window).
+class FunnelError(ParameterError, ValueError):
+    """Raised when funnel options do not fit the data (unknown step, column or frequency; bad window or tables).
 
+    A :class:`~ecomlib.errors.ParameterError`, as every bad option value (unknown unit and mode are checked
+    with :func:`~ecomlib.errors.check_option`, the wording all reviews share).
     Attributes: ``option`` (the offending argument), ``valid`` (the accepted values, when there is a list).
     """
 
@@ -66,7 +114,7 @@ class FunnelError(EcomlibError, ValueError):
         self.option, self.valid = option, list(valid) if valid is not None else None
         if valid is not None:
             message += f"; valid values: {self.valid}"
-        super().__init__(message)
+        super().__init__(message, name=option)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -96,17 +144,15 @@ def _window(unit: str, window) -> pd.Timedelta:
 
 
 def _check(events: pd.DataFrame, steps: Sequence[str], unit: str, mode: str, by: list[str]) -> None:
-    if unit not in UNITS:
-        raise FunnelError(f"unknown unit {unit!r}", option="unit", valid=list(UNITS))
-    if mode not in MODES:
-        raise FunnelError(f"unknown mode {mode!r}", option="mode", valid=MODES)
+    check_option("unit", unit, UNIT_COLUMNS)
+    check_option("mode", mode, MODES)
     steps = list(steps)
     if len(steps) < 2:
         raise FunnelError(f"a funnel needs at least two steps, got {steps}", option="steps")
     repeated = sorted({s for s in steps if steps.count(s) > 1})
     if repeated:
         raise FunnelError(f"steps must be distinct; {repeated} appear more than once in {steps}", option="steps")
-    needed = ["event_time", "event_name", UNITS[unit], *by]
+    needed = ["event_time", "event_name", UNIT_COLUMNS[unit], *by]
     missing = [c for c in needed if c not in events.columns]
     if missing:
         raise FunnelError(f"the events table has no column {missing}", option="by" if set(missing) <= set(by)
@@ -301,7 +347,7 @@ def step_conversion(events: pd.DataFrame, *, steps: Sequence[str] = STEPS, unit:
     by = _as_list(by)
     _check(events, steps, unit, mode, by)
     window = _window(unit, window)
-    paths = _paths(events, steps=steps, unit_col=UNITS[unit], window=window, mode=mode, **_restrict(period))
+    paths = _paths(events, steps=steps, unit_col=UNIT_COLUMNS[unit], window=window, mode=mode, **_restrict(period))
     groups = events[by].iloc[paths.entry_rows].reset_index(drop=True) if by else None
     return _aggregate(paths, groups, steps)
 
@@ -332,11 +378,15 @@ def add_customer_type(events: pd.DataFrame, orders: pd.DataFrame, *, before: pd.
 def segment_conversion(events: pd.DataFrame, *, breakdowns: str | Sequence[str] = ("device", "channel"),
                        orders: pd.DataFrame | None = None, steps: Sequence[str] = STEPS, unit: str = "session",
                        window: pd.Timedelta | str | None = None, mode: str = "closed",
-                       period: Period | None = None) -> pd.DataFrame:
+                       period: Period | None = None, exclude_days: Sequence | None = None,
+                       top: int | None = None) -> pd.DataFrame:
     """The funnel for all units and broken down by each column in ``breakdowns``, in one long table.
 
     ``breakdowns`` are events columns (``device``, ``channel``, …) or ``"customer_type"`` (new vs returning,
     derived from ``orders`` as of the period start by :func:`add_customer_type`). Paths are computed once.
+    ``exclude_days``: days (dates) whose entering units are left out (promotion days, see :func:`compute`).
+    ``top``: keep the ``top`` values of each breakdown by units entering and fold the rest into one segment
+    ``"__other__<n>"`` (shown as "Other (n)"): counts are conserved, 3,000 channel names make 13 rows.
 
     Returns
     -------
@@ -349,6 +399,13 @@ def segment_conversion(events: pd.DataFrame, *, breakdowns: str | Sequence[str] 
     >>> table = segment_conversion(ds.events, breakdowns=["device"], period=period)   # doctest: +SKIP
     >>> table.query("dimension == 'device' and segment == 'mobile'")                   # doctest: +SKIP
     """
+    return _segment_tables(events, breakdowns=breakdowns, orders=orders, steps=steps, unit=unit, window=window,
+                           mode=mode, period=period, exclude_days=(exclude_days,), top=top)[0]
+
+
+def _segment_tables(events: pd.DataFrame, *, breakdowns, orders, steps, unit, window, mode, period,
+                    exclude_days: Sequence, top: int | None) -> list[pd.DataFrame]:
+    """One :func:`segment_conversion` table per entry of ``exclude_days`` (None: every day), from one path computation."""
     breakdowns = _as_list(breakdowns)  # one column name or several
     if CUSTOMER_TYPE in breakdowns and CUSTOMER_TYPE not in events.columns:
         if orders is None:
@@ -358,15 +415,35 @@ def segment_conversion(events: pd.DataFrame, *, breakdowns: str | Sequence[str] 
         events = add_customer_type(events, orders, before=before)
     _check(events, steps, unit, mode, breakdowns)
     window = _window(unit, window)
-    paths = _paths(events, steps=steps, unit_col=UNITS[unit], window=window, mode=mode, **_restrict(period))
+    paths = _paths(events, steps=steps, unit_col=UNIT_COLUMNS[unit], window=window, mode=mode, **_restrict(period))
     values = events[breakdowns].iloc[paths.entry_rows].reset_index(drop=True)
-    parts = [_aggregate(paths, None, steps).assign(dimension=ALL, segment=ALL)]
-    for col in breakdowns:  # a handful of breakdown columns
-        part = _aggregate(paths, values[[col]], steps)
-        segment = part[col].astype(object).map(lambda v: v if pd.isna(v) else str(v))  # one value per segment
-        parts.append(part.drop(columns=col).assign(dimension=col, segment=segment))
-    out = pd.concat(parts, ignore_index=True)
-    return out[["dimension", "segment", *[c for c in out.columns if c not in ("dimension", "segment")]]]
+    values = values.apply(lambda c: c.astype(object).map(lambda v: v if pd.isna(v) else str(v)))  # text segments
+    if top is not None:
+        values = values.apply(lambda c: _fold(c, top))  # a handful of breakdown columns
+    entry_day = events["event_time"].iloc[paths.entry_rows].dt.normalize().to_numpy()
+    out = []
+    for days in exclude_days:  # one or two tables
+        keep = np.ones(len(entry_day), bool) if not days else ~np.isin(entry_day, pd.to_datetime(list(days)).to_numpy())
+        kept = _Paths(reached=paths.reached[keep], entered=paths.entered[keep], times=paths.times[keep],
+                      entry_rows=paths.entry_rows[keep])
+        vals = values[keep].reset_index(drop=True)
+        parts = [_aggregate(kept, None, steps).assign(dimension=ALL, segment=ALL)]
+        for col in breakdowns:  # a handful of breakdown columns
+            part = _aggregate(kept, vals[[col]], steps)
+            parts.append(part.rename(columns={col: "segment"}).assign(dimension=col))
+        table = pd.concat(parts, ignore_index=True)
+        table["segment"] = table["segment"].astype(object)
+        out.append(table[["dimension", "segment", *[c for c in table.columns if c not in ("dimension", "segment")]]])
+    return out
+
+
+def _fold(values: pd.Series, top: int) -> pd.Series:
+    """Values outside the ``top`` most frequent become ``"__other__<n>"`` (n: how many values were folded)."""
+    counts = values.value_counts()
+    if len(counts) <= top + 1:
+        return values
+    tail = counts.index[top:]
+    return values.where(~values.isin(tail), f"{OTHER}{len(tail)}")
 
 
 def conversion_trend(events: pd.DataFrame, *, freq: str = "D", steps: Sequence[str] = STEPS,
@@ -430,6 +507,27 @@ def _transitions(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def minimum_detectable_effect(x1, n1, x2, n2, *, alpha=0.05, power: float = POWER) -> np.ndarray:
+    """Smallest absolute change of a rate a two-sided two-proportion test detects with ``power`` at these volumes.
+
+    ``(z[1 − alpha/2] + z[power]) · sqrt(p̄ (1 − p̄) (1/n1 + 1/n2))`` with the pooled rate p̄ = (x1 + x2) /
+    (n1 + n2); NaN where a period has no units or p̄ is 0 or 1. ``alpha`` may be an array (one level per row).
+    A fraction: 0.02 means ±2 percentage points.
+
+    Example
+    -------
+    >>> round(float(minimum_detectable_effect([50], [100], [50], [100])[0]), 4)   # 2.8016 · sqrt(.25 · .02)
+    0.1981
+    """
+    x1, n1, x2, n2 = (np.asarray(a, dtype=float) for a in (x1, n1, x2, n2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (x1 + x2) / (n1 + n2)
+        se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    z = sps.norm.ppf(1 - np.asarray(alpha, dtype=float) / 2) + sps.norm.ppf(power)
+    ok = (n1 > 0) & (n2 > 0) & (pooled > 0) & (pooled < 1)
+    return np.where(ok, z * se, np.nan)
+
+
 def compare_periods(current: pd.DataFrame, previous: pd.DataFrame, *, alpha: float = 0.05,
                     method: str = "holm") -> pd.DataFrame:
     """Test every step conversion (per segment) of this period against the comparison period.
@@ -449,7 +547,11 @@ def compare_periods(current: pd.DataFrame, previous: pd.DataFrame, *, alpha: flo
     funnels of three steps or more), ``from_step``, ``to_step``, ``n_1``/``x_1`` (units at ``from_step`` and of those at
     ``to_step``, comparison period), ``n_2``/``x_2`` (the same, this period), ``rate_1``, ``rate_2``,
     ``diff`` (rate_2 − rate_1), ``ci_low``/``ci_high`` (95 % interval of the difference), ``z``,
-    ``p_value``, ``p_adjusted``, ``significant`` (p_adjusted < alpha) and ``completions_change``: the
+    ``p_value``, ``family_size`` (how many tests its p-value is adjusted over: the step rows form one family,
+    the whole-funnel rows another), ``p_adjusted`` (within its family), ``significant`` (p_adjusted < alpha),
+    ``mde`` (the smallest change of the rate the test had an 80 % chance to detect at these volumes, at the
+    family's strictest level alpha / family_size; see :func:`minimum_detectable_effect`) and
+    ``completions_change``: the
     estimated change in units completing the funnel at this period's traffic,
     ``diff × n_2 × (units at the last step / units at to_step, this period)`` — negative means lost
     completions (for sessions ending in ``purchase``: orders). Rows are sorted significant first, then by
@@ -473,8 +575,17 @@ def compare_periods(current: pd.DataFrame, previous: pd.DataFrame, *, alpha: flo
     merged = merged.fillna({c: 0.0 for c in ("n_1", "x_1", "n_2", "x_2")})
     test = two_proportion_test(merged["x_1"], merged["n_1"], merged["x_2"], merged["n_2"])
     out = pd.concat([merged[on + ["n_1", "x_1", "n_2", "x_2"]], test], axis=1)
-    out["p_adjusted"] = adjust_pvalues(out["p_value"].to_numpy(), method=method)
+    # Two families, each corrected on its own and named so on the page: the step conversions (every segment ×
+    # transition) and the whole-funnel conversions (one per segment).
+    out["family_size"] = 0
+    out["p_adjusted"] = np.nan
+    for kind in ("step", "overall"):  # two families
+        rows = (out["kind"] == kind).to_numpy()
+        out.loc[rows, "p_adjusted"] = adjust_pvalues(out.loc[rows, "p_value"].to_numpy(), method=method)
+        out.loc[rows, "family_size"] = int(out.loc[rows, "p_value"].notna().sum())
     out["significant"] = out["p_adjusted"] < alpha
+    out["mde"] = minimum_detectable_effect(merged["x_1"], merged["n_1"], merged["x_2"], merged["n_2"],
+                                           alpha=alpha / out["family_size"].clip(lower=1).to_numpy())
     out["completions_change"] = out["diff"] * out["n_2"] * merged["downstream"]
     for c in ("n_1", "x_1", "n_2", "x_2"):
         out[c] = out[c].astype(np.int64)
@@ -507,14 +618,18 @@ def dimension_label(dimension: str, msg: Messages) -> str:
 
 
 def segment_label(dimension: str, value, msg: Messages) -> str:
-    """Display name of a segment: ``mobile`` → Mobile / 移动端; unknown values as ``Column = value``."""
+    """Display name of a segment: codes of the data vocabulary through :func:`ecomlib.report.vocab` (``mobile`` →
+    Mobile / 移动端, ``paid_search`` → 付费搜索); the folded tail as "Other (n)"; unknown values as ``Column = value``."""
+    from .report import VOCAB_COLUMNS, vocab
+
     if dimension == ALL:
         return msg("funnel.value.all")
     if pd.isna(value):
         return msg("funnel.segment_generic", dimension=dimension_label(dimension, msg), value=msg("funnel.value.missing"))
-    key = f"funnel.value.{value}"
-    if _has(key):
-        return msg(key)
+    if isinstance(value, str) and value.startswith(OTHER):
+        return msg("vocab.other_n", n=int(value[len(OTHER):]))
+    if dimension in VOCAB_COLUMNS and f"vocab.{VOCAB_COLUMNS[dimension]}.{value}" in catalogue():
+        return vocab(VOCAB_COLUMNS[dimension], value, msg)
     if dimension == "date":
         return msg.date(value)
     return msg("funnel.segment_generic", dimension=dimension_label(dimension, msg), value=str(value))
@@ -549,8 +664,9 @@ def for_display(table: pd.DataFrame, msg: Messages) -> pd.DataFrame:
     if "segment" in out and "dimension" in out:
         out["segment"] = [segment_label(d, v, msg) for d, v in zip(table["dimension"], table["segment"])]
         out["dimension"] = [msg("funnel.value.all") if d == ALL else dimension_label(d, msg) for d in table["dimension"]]
-    if "significant" in out:
-        out["significant"] = [msg("funnel.yes") if s else msg("funnel.no") for s in table["significant"]]
+    for flag in ("significant", "reconciled"):
+        if flag in out:
+            out[flag] = [msg("funnel.yes") if s else msg("funnel.no") for s in table[flag]]
     return out
 
 
@@ -585,23 +701,26 @@ def significant_changes(changes: pd.DataFrame) -> pd.DataFrame:
     return changes[(changes["kind"] == "step") & changes["significant"]].reset_index(drop=True)
 
 
-def sentences(changes: pd.DataFrame, *, msg: Messages, steps: Sequence[str] = STEPS, unit: str = "session",
-              top: int = 3, alpha: float = 0.05, method: str = "holm") -> list[str]:
+def change_sentences(changes: pd.DataFrame, *, msg: Messages, steps: Sequence[str] = STEPS, unit: str = "session",
+                     top: int = 3, alpha: float = 0.05, method: str = "holm") -> list[str]:
     """Conclusions written from a :func:`compare_periods` table, in ``msg``'s language.
 
     1. The whole funnel for all units: how many entered, how many completed, against the comparison period
        (or an honest sentence when this period, or the comparison period, has no units). Closed funnels only.
+       When the change is not significant, the smallest change the test could have detected (``mde``).
     2. Up to ``top`` significant step changes, sharpest first (the table's order) and one per transition
        (its sharpest segment: the change in the other segments is mostly the same change seen less
        sharply), each with before/after rates, the adjusted p-value and the estimated completions lost or
        gained at this period's traffic.
-    3. How many conversions were tested, how many are significant, and the correction used.
+    3. With no significant step change: the range of changes the all-units tests could have detected.
+    4. How many step conversions were tested, how many are significant, and the family the correction is over
+       (the step conversions; the whole-funnel conversions are a family of their own).
 
     ``steps``, ``unit``, ``alpha`` and ``method`` must be those the table was computed with.
 
     Example
     -------
-    >>> sentences(compare_periods(now, before), msg=Messages("en"))[1]                 # doctest: +SKIP
+    >>> change_sentences(compare_periods(now, before), msg=Messages("en"))[1]          # doctest: +SKIP
     'Mobile: Checkout → Purchase conversion fell from 60.1% to 43.8% (p < 0.001) — about 160 orders lost ...'
     """
     steps = list(steps)
@@ -619,8 +738,11 @@ def sentences(changes: pd.DataFrame, *, msg: Messages, steps: Sequence[str] = ST
             return [msg("funnel.s.empty", units=msg(f"funnel.units_bare.{unit}"), first=step_label(first, msg))]
         if row["n_1"] == 0:
             out.append(msg("funnel.s.overall_no_compare", **fields))
-        else:
+        elif row["significant"] or pd.isna(row["mde"]):
             out.append(msg("funnel.s.overall", before=row["rate_1"], p=row["p_adjusted"], **fields))
+        else:
+            out.append(msg("funnel.s.overall_not_significant", before=row["rate_1"], p=row["p_adjusted"],
+                           mde=_points(row["mde"], msg), **fields))
     elif len(changes) == 0 or changes["n_2"].sum() == 0:
         return [msg("funnel.s.empty", units=msg(f"funnel.units_bare.{unit}"), first=step_label(first, msg))]
     sig = significant_changes(changes)
@@ -629,68 +751,480 @@ def sentences(changes: pd.DataFrame, *, msg: Messages, steps: Sequence[str] = ST
         out.append(msg(key, where=_where(row, keys, msg), before=row["rate_1"], after=row["rate_2"],
                        p=row["p_adjusted"], n=abs(row["completions_change"]), outcome=_outcome(last, unit, msg)))
     if len(tested) and not len(sig):
-        out.append(msg("funnel.s.no_significant", alpha=alpha))
+        mde = tested.loc[_all_rows(tested), "mde"].dropna()
+        if len(mde):
+            lo, hi = _points(mde.min(), msg), _points(mde.max(), msg)
+            out.append(msg("funnel.s.no_significant_mde" if lo != hi else "funnel.s.no_significant_mde_one",
+                           alpha=alpha, lo=lo, hi=hi, units=units))
+        else:
+            out.append(msg("funnel.s.no_significant", alpha=alpha))
     if len(tested):
-        out.append(msg("funnel.s.tests_note", n=len(tested), m=len(sig), alpha=alpha,
-                       method=METHOD_NAMES.get(method, method)))
+        n_whole = int(changes.loc[changes["kind"] == "overall", "p_value"].notna().sum())
+        key = "funnel.s.tests_note_whole" if n_whole > 1 else "funnel.s.tests_note"
+        out.append(msg(key, n=len(tested), m=len(sig), alpha=alpha, method=METHOD_NAMES.get(method, method),
+                       k=n_whole))
     return out
 
 
-def period_totals(events: pd.DataFrame, orders: pd.DataFrame | None = None, *, period: Period,
-                  unit: str = "session") -> dict[str, float | None]:
-    """Units with any event in ``period`` (sessions or users, every event name counts) and the period's revenue.
+def _points(x: float, msg: Messages) -> str:
+    """An unsigned size of change in percentage points: ``±1.2 pp`` / ``±1.2个百分点``."""
+    return f"±{msg.num(100 * abs(x), 1)}{msg.text('common.pp_unit')}"
 
-    Revenue is the sum of ``orders.revenue`` over orders placed in the period whose status is completed,
-    partially refunded or pending (cancelled and refunded orders excluded), in the store currency; None
-    without ``orders``. Returns ``{"units": int, "revenue": float | None}``.
+
+def period_totals(events: pd.DataFrame, *, period: Period, unit: str = "session") -> dict[str, int]:
+    """Units with any event in ``period`` (sessions or users, every event name counts): ``{"units": int}``."""
+    check_option("unit", unit, UNIT_COLUMNS)
+    return {"units": int(events.loc[period.contains(events["event_time"]), UNIT_COLUMNS[unit]].nunique())}
+
+
+def revenue_summary(events: pd.DataFrame, orders: pd.DataFrame, *, period: Period, unit: str = "session",
+                    tolerance: float = 0.05, order_items: pd.DataFrame | None = None,
+                    products: pd.DataFrame | None = None) -> dict[str, float | int | bool | None]:
+    """The period's money from the orders table, and whether the events and the orders describe the same visits.
+
+    Revenue is :func:`ecomlib.contract.order_revenue` on the gross basis without pending orders (orders
+    still pending at the period's end may yet be cancelled; leaving them out of every period compares like
+    with like). The events reconcile with the orders when the sessions with a ``purchase`` event in the
+    period and the orders placed in it (every status: a cancelled order was a purchase too) differ by at most
+    ``tolerance`` (a fraction of the orders). Only then is ``revenue_per_unit`` (order revenue / units with
+    any event) computed; otherwise it is None: funnel counts come from the events, money from the orders.
+
+    Returns a dict: ``units``, ``purchases`` (sessions with a purchase event), ``orders_placed``,
+    ``difference`` (purchases / orders_placed − 1; None without orders), ``reconciled``, ``orders``
+    (counted), ``pending_orders`` (left out), ``revenue``, ``aov`` (revenue / counted orders; None without
+    any), ``margin`` (1 − cost / sales of the counted orders' lines when ``order_items`` and ``products`` are
+    given, else None) and ``revenue_per_unit``. Money in the store currency.
+
+    Example
+    -------
+    >>> ev = pd.DataFrame({"event_time": pd.to_datetime(["2026-11-17 10:00", "2026-11-17 10:05"]),
+    ...                    "session_id": ["s1", "s2"], "event_name": ["purchase", "view_item"]})
+    >>> od = pd.DataFrame({"order_id": ["o1"], "order_time": pd.to_datetime(["2026-11-17 10:00"]),
+    ...                    "status": ["completed"], "revenue": [90.0]})
+    >>> summary = revenue_summary(ev, od, period=parse_period("2026-W47"))
+    >>> summary["reconciled"], summary["revenue_per_unit"]
+    (True, 45.0)
     """
-    if unit not in UNITS:
-        raise FunnelError(f"unknown unit {unit!r}", option="unit", valid=list(UNITS))
-    n = int(events.loc[period.contains(events["event_time"]), UNITS[unit]].nunique())
-    revenue = None
-    if orders is not None:
-        keep = period.contains(orders["order_time"]) & orders["status"].isin(REVENUE_STATUSES)
-        revenue = float(orders.loc[keep, "revenue"].sum())
-    return {"units": n, "revenue": revenue}
+    from .contract import order_revenue
+
+    check_option("unit", unit, UNIT_COLUMNS)
+    in_period = events.loc[period.contains(events["event_time"])]
+    units = int(in_period[UNIT_COLUMNS[unit]].nunique())
+    purchases = int(in_period.loc[in_period["event_name"] == "purchase", "session_id"].nunique())
+    placed = orders.loc[period.contains(orders["order_time"])]
+    counted = order_revenue(placed, basis="gross", pending=False)
+    revenue = float(counted["revenue"].sum())
+    difference = purchases / len(placed) - 1 if len(placed) else None
+    reconciled = difference is not None and abs(difference) <= tolerance
+    margin = None
+    if order_items is not None and products is not None and len(counted):
+        lines = order_items[order_items["order_id"].isin(counted["order_id"])]
+        cost = lines["sku"].map(products.set_index("sku")["unit_cost"])
+        sales = float((lines["quantity"] * lines["unit_price"]).sum())
+        if sales > 0 and cost.notna().all():
+            margin = 1 - float((lines["quantity"] * cost).sum()) / sales
+    return {"units": units, "purchases": purchases, "orders_placed": int(len(placed)), "difference": difference,
+            "reconciled": bool(reconciled), "orders": int(len(counted)),
+            "pending_orders": int((placed["status"] == "pending").sum()), "revenue": revenue,
+            "aov": revenue / len(counted) if len(counted) else None, "margin": margin,
+            "revenue_per_unit": revenue / units if reconciled and units else None}
 
 
-def headlines(changes: pd.DataFrame, *, now: pd.DataFrame, before: pd.DataFrame, totals: dict,
-              previous_totals: dict, msg: Messages, unit: str = "session") -> list[Headline]:
-    """The review's headline numbers, each with its comparison-period value.
+# ---------------------------------------------------------------------------------------------------------
+# The review interface: load, compute, compare, headlines, findings, sentences
+# ---------------------------------------------------------------------------------------------------------
+def load(data_dir) -> Dataset:
+    """The tables of the funnel review (:data:`ecomlib.contract.REVIEW_TABLES`): ``events``; ``orders`` and
+    ``promotions`` when present (and ``order_items``/``products`` when the contract lists them, for margins)."""
+    from .review import load_tables
 
-    ``units`` (sessions or users with any event, from :func:`period_totals`), ``completions`` (units reaching
-    the last step, from the step tables ``now``/``before``), ``conversion`` (completions / units),
-    ``revenue_per_unit`` (revenue / units, store currency; None without orders) and ``worst_change``: the
-    rate after the sharpest significant fall of a step conversion in :func:`compare_periods` ``changes``
-    (previous: its rate before; None when nothing fell significantly).
+    return load_tables(data_dir, NAME)
+
+
+def promotion_days(promotions: pd.DataFrame | None, period: Period) -> pd.DataFrame:
+    """The promotion days that fall in ``period``: one row per day with ``date`` and ``name`` (the promotion's).
+
+    ``promotions``: contract ``promotions`` (``name``, ``start_date``, ``end_date``, inclusive); None or empty
+    means none.
+
+    Example
+    -------
+    >>> promos = pd.DataFrame({"name": ["双11"], "start_date": pd.to_datetime(["2026-11-11"]),
+    ...                        "end_date": pd.to_datetime(["2026-11-12"])})
+    >>> promotion_days(promos, parse_period("2026-W46"))["date"].dt.day.tolist()
+    [11, 12]
     """
-    now, before = overall(now), overall(before)
-    steps = list(now["step"].cat.categories)
-    x_now, x_before = (float(t.loc[t["step"] == steps[-1], "units"].sum()) for t in (now, before))
+    empty = pd.DataFrame({"date": pd.Series([], dtype="datetime64[ns]"), "name": pd.Series([], dtype=object)})
+    if promotions is None or not len(promotions):
+        return empty
+    first = promotions["start_date"].dt.normalize().clip(lower=period.start)
+    last = promotions["end_date"].dt.normalize().clip(upper=period.last_day)
+    keep = first <= last
+    if not keep.any():
+        return empty
+    n_days = ((last[keep] - first[keep]).dt.days + 1).to_numpy()
+    days = np.repeat(first[keep].to_numpy(), n_days) + pd.to_timedelta(
+        np.concatenate([np.arange(n) for n in n_days]), unit="D").to_numpy()
+    names = np.repeat(promotions.loc[keep, "name"].astype(str).to_numpy(), n_days)
+    out = pd.DataFrame({"date": days, "name": names}).groupby("date", as_index=False).agg(name=("name", " / ".join))
+    return out
 
-    def ratio(a, b):
-        return None if a is None or b is None or not b else a / b
 
-    u_now, u_before = totals["units"], previous_totals["units"]
-    unit_name, one = msg(f"funnel.unit.{unit}"), msg(f"funnel.unit_one.{unit}")
-    last = step_label(steps[-1], msg)
-    fell = significant_changes(changes)
-    fell = fell[fell["diff"] < 0]
-    worst = fell.iloc[0] if len(fell) else None
-    worst_label = (msg("funnel.h.worst_change", where=_where(worst, _keys_of_changes(changes), msg))
+def compute(ds: Dataset, period: Period, *, steps: Sequence[str] = STEPS, unit: str = "session",
+            window: pd.Timedelta | str | None = None, mode: str = "closed",
+            breakdowns: str | Sequence[str] = ("device", "channel"), alpha: float = 0.05, method: str = "holm",
+            exclude_promotions: bool = True, tolerance: float = 0.05, top: int = 12,
+            trend_days: int = 112) -> Result:
+    """Everything the funnel page shows for one period, as known at its end.
+
+    Parameters
+    ----------
+    ds : a :class:`~ecomlib.dataset.Dataset` from :func:`load` (``events``; ``orders``, ``promotions``,
+        ``order_items`` and ``products`` are used when present).
+    period : the period; units count when they enter the funnel in it.
+    steps, unit, window, mode : the funnel (see :func:`step_conversion`).
+    breakdowns : events columns (and ``"customer_type"``, which needs orders) to break the funnel down by;
+        a column with one value only in the period is left out (the page says so).
+    alpha, method : significance level and multiple-comparison adjustment of :func:`compare`.
+    exclude_promotions : test conversion changes without the units that entered on promotion days (the
+        ``promotions`` table) of either period; :func:`compare` also shows the tests with them.
+    tolerance : how far (a fraction) the events' purchases may be from the orders placed for the two to
+        count as one source (revenue per session is shown only then).
+    top : breakdown values beyond the ``top`` largest are folded into one "Other (n)" segment.
+    trend_days : the daily trend covers the days up to the period's end, at most this many.
+
+    Returns
+    -------
+    :class:`~ecomlib.review.Result` with tables ``segments`` (:func:`segment_conversion`, every unit entering
+    in the period), ``segments_regular`` (the same without units entering on promotion days; the same table
+    when there are none), ``steps`` (the all-units rows), ``trend`` (:func:`conversion_trend`, daily),
+    ``promotion_days`` (:func:`promotion_days`) and ``revenue`` (one row of :func:`revenue_summary`); values
+    ``units``, ``entered``, ``entered_regular``, ``completions``, ``conversion`` and those of
+    :func:`revenue_summary`; ``gaps`` for the sections that cannot be computed (see :data:`MINIMUM_DATA`).
+    """
+    from .review import Gap
+
+    check_option("unit", unit, UNIT_COLUMNS)
+    check_option("mode", mode, MODES)
+    check_option("method", method, METHOD_NAMES)
+    window = _window(unit, window)
+    steps = list(steps)
+    events, orders = ds.events, ds.orders
+    has_orders = orders is not None
+    promos = promotion_days(ds.promotions, period)
+    res = Result(review=NAME, period=period, notes={
+        "steps": steps, "unit": unit, "mode": mode, "window": window, "alpha": alpha, "method": method,
+        "exclude_promotions": exclude_promotions, "tolerance": tolerance, "single_valued": {}, "dropped": []})
+    res.tables["promotion_days"] = promos
+    wanted = _as_list(breakdowns)
+    usable = [c for c in wanted if c in events.columns or (c == CUSTOMER_TYPE and has_orders)]
+    res.notes["dropped"] = [c for c in wanted if c not in usable]
+    absent = [s for s in steps if not (events["event_name"] == s).any()]
+    totals = period_totals(events, period=period, unit=unit)
+    if absent or len(steps) < 2:
+        empty = _aggregate(_Paths(np.zeros((0, len(steps)), bool), np.zeros((0, len(steps)), bool),
+                                  np.zeros((0, len(steps)), np.int64), np.zeros(0, np.int64)), None, steps)
+        all_days = regular = empty.assign(dimension=ALL, segment=ALL)[["dimension", "segment", *empty.columns]]
+    else:
+        all_days, regular = _segment_tables(events, breakdowns=usable, orders=orders, steps=steps, unit=unit,
+                                            window=window, mode=mode, period=period, top=top,
+                                            exclude_days=(None, list(promos["date"]) if len(promos) else None))
+    # a breakdown with one value only says nothing the "all" rows do not: leave it out, say so on the page
+    first = all_days[(all_days["step"] == steps[0]) & (all_days["dimension"] != ALL)]
+    n_values = first.groupby("dimension", sort=False)["segment"].agg(lambda v: list(v.dropna()))
+    single = {d: v for d, v in n_values.items() if len(v) < 2}
+    res.notes["single_valued"] = {d: ", ".join(map(str, v)) for d, v in single.items()}
+    all_days = all_days[~all_days["dimension"].isin(list(single))].reset_index(drop=True)
+    regular = regular[~regular["dimension"].isin(list(single))].reset_index(drop=True)
+    res.tables.update(segments=all_days, segments_regular=regular, steps=overall(all_days))
+    entered = int(overall(all_days)["units"].iloc[0]) if len(all_days) else 0
+    completions = int(overall(all_days)["units"].iloc[-1]) if len(all_days) else 0
+    res.values.update(units=totals["units"], entered=entered, completions=completions,
+                      entered_regular=int(overall(regular)["units"].iloc[0]) if len(regular) else 0,
+                      conversion=completions / totals["units"] if totals["units"] else None,
+                      promotion_days=len(promos))
+    if absent:
+        res.gaps["funnel"] = Gap("funnel.gap.steps_absent", {"steps": ", ".join(absent)})
+    elif entered == 0:
+        res.gaps["funnel"] = Gap("funnel.gap.no_units", {})
+    if "funnel" in res.gaps:
+        res.gaps["segments"] = res.gaps["funnel"]
+    elif not (all_days["dimension"] != ALL).any():
+        res.gaps["segments"] = Gap("funnel.gap.one_segment", {
+            "columns": ", ".join(wanted) or "–",
+            "values": "; ".join(f"{d}: {v}" for d, v in res.notes["single_valued"].items()) or "–"})
+    # daily trend, up to the period's end
+    trend_start = max(period.end - pd.Timedelta(days=trend_days), events["event_time"].min().normalize()) \
+        if len(events) else period.start
+    if absent or not len(events) or trend_start >= period.end:
+        trend = pd.DataFrame(columns=["date", "step"])
+    else:
+        trend = conversion_trend(events, freq="D", steps=steps, unit=unit, window=window, mode=mode,
+                                 period=Period(trend_start, period.end))
+    res.tables["trend"] = trend
+    n_days = trend["date"].nunique() if len(trend) else 0
+    if n_days < MIN_TREND_DAYS:
+        res.gaps["trend"] = Gap("funnel.gap.short_trend", {"days": n_days, "needed": MIN_TREND_DAYS})
+    # money, from the orders table only
+    if not has_orders:
+        res.gaps["revenue"] = Gap("funnel.gap.no_orders", {})
+        res.gaps["revenue_per_unit"] = res.gaps["revenue"]
+    else:
+        summary = revenue_summary(events, orders, period=period, unit=unit, tolerance=tolerance,
+                                  order_items=getattr(ds, "order_items", None), products=getattr(ds, "products", None))
+        res.values.update({k: v for k, v in summary.items() if k != "units"})
+        res.tables["revenue"] = pd.DataFrame([summary]).assign(tolerance=tolerance)
+        if not summary["reconciled"]:
+            res.gaps["revenue_per_unit"] = Gap("funnel.gap.not_reconciled", {
+                "purchases": summary["purchases"], "orders": summary["orders_placed"],
+                "difference": abs(summary["difference"]) if summary["difference"] is not None else 1.0,
+                "tolerance": tolerance})
+    return res
+
+
+def compare(now: Result, before: Result) -> Result:
+    """Test every step conversion of ``now`` against ``before`` (two :func:`compute` results, same options).
+
+    Without promotion days in either period the tests run on every unit. With them, and ``exclude_promotions``
+    (the default), they run without the units that entered on promotion days (``changes``) and, for the page's
+    second look, with them (``changes_other``); with ``exclude_promotions=False`` the other way round.
+    Each is :func:`compare_periods`: the step conversions are one family, the whole-funnel conversions
+    another, each corrected on its own.
+
+    Returns a :class:`~ecomlib.review.Result` with tables ``changes`` (and ``changes_other`` when promotion
+    days are involved), values ``tested`` (step conversions tested), ``significant``, ``significant_other``,
+    and a gap ``changes`` when either period has fewer than :data:`MIN_UNITS` units entering the funnel
+    (or none at all: no comparison period in the data).
+    """
+    from .review import Gap
+
+    notes = now.notes
+    out = Result(review=NAME, period=now.period, notes={"comparison": before.period, **notes})
+    exclude = notes["exclude_promotions"]
+    promo = len(now.promotion_days) + len(before.promotion_days) > 0
+    key, other = ("segments_regular", "segments") if exclude else ("segments", "segments_regular")
+    n_now, n_before = (r.values["entered_regular" if exclude else "entered"] for r in (now, before))
+    if before.values["entered"] == 0 and "funnel" not in now.gaps:
+        out.gaps["changes"] = Gap("funnel.gap.no_comparison", {"start": before.period.start,
+                                                               "end": before.period.last_day})
+    elif min(n_now, n_before) < MIN_UNITS:
+        out.gaps["changes"] = Gap("funnel.gap.too_few_units", {"now": n_now, "before": n_before, "needed": MIN_UNITS})
+    if "changes" in out.gaps:
+        out.gaps["changes_other"] = out.gaps["changes"]
+        return out
+    options = dict(alpha=notes["alpha"], method=notes["method"])
+    changes = compare_periods(getattr(now, key), getattr(before, key), **options)
+    out.tables["changes"] = changes
+    out.values.update(tested=int(changes.loc[changes["kind"] == "step", "p_value"].notna().sum()),
+                      significant=int(len(significant_changes(changes))), promotions=promo)
+    if promo:
+        changes_other = compare_periods(getattr(now, other), getattr(before, other), **options)
+        out.tables["changes_other"] = changes_other
+        out.values["significant_other"] = int(len(significant_changes(changes_other)))
+    else:
+        out.gaps["changes_other"] = Gap("funnel.gap.no_promotions", {})
+    return out
+
+
+def largest_changes(changes: pd.DataFrame, *, top: int = 12) -> pd.DataFrame:
+    """The ``top`` step rows of a :func:`compare_periods` table (significant first, then by |z|), the columns a
+    reader needs: segment, transition, units now, rates, change with its interval, adjusted p, the minimum
+    detectable change and the completions gained or lost."""
+    columns = [*_keys_of_changes(changes), "from_step", "to_step", "n_2", "rate_1", "rate_2", "diff", "ci_low",
+               "ci_high", "p_adjusted", "significant", "mde", "completions_change"]
+    return changes.loc[changes["kind"] == "step", columns].head(top).reset_index(drop=True)
+
+
+def revenue_table(result: Result) -> pd.DataFrame:
+    """One row: the events' purchases against the orders placed (difference, tolerance, reconciled) and the
+    period's orders, pending orders left out, revenue, average order value, margin and revenue per unit."""
+    columns = ["purchases", "orders_placed", "difference", "tolerance", "reconciled", "orders", "pending_orders",
+               "revenue", "aov", "margin", "revenue_per_unit"]
+    return result.tables["revenue"][columns]
+
+
+def _promo_text(result: Result, msg: Messages) -> str:
+    days = result.promotion_days
+    return ", ".join(f"{name} ({msg.date(d)})" for d, name in zip(days["date"], days["name"]))
+
+
+def _promo_note(now: Result, before: Result, msg: Messages) -> str | None:
+    """"promotion day in the comparison period: 双11 (Nov 11, 2026)" — next to the numbers they affect."""
+    parts = [msg(f"funnel.promo.{which}", days=_promo_text(r, msg))
+             for which, r in (("now", now), ("before", before)) if len(r.promotion_days)]
+    return "; ".join(parts) if parts else None
+
+
+def headlines(now: Result, before: Result, msg: Messages) -> list[Headline]:
+    """The review's headline numbers, each computed the same way for both periods.
+
+    ``units`` (sessions or users with any event, :func:`period_totals`), ``completions`` (units reaching the
+    last step, :func:`segment_conversion`), ``conversion`` (completions / units), ``revenue_per_unit`` (only
+    when the events reconcile with the orders in both periods, :func:`revenue_summary`), ``average_order_value``
+    (gross, without pending orders, from the orders alone) and ``worst_change``: the rate after the sharpest
+    significant fall of a step conversion in :func:`compare` (previous: its rate before; None when nothing fell
+    significantly). Counts of units include promotion days; the labels name them when either period has some.
+    """
+    unit, steps = now.notes["unit"], now.notes["steps"]
+    unit_name = msg(f"funnel.unit.{unit}")
+    promo = _promo_note(now, before, msg)
+
+    def label(text: str) -> str:
+        return text if promo is None else msg("funnel.h.with_promo", label=text, note=promo)
+
+    cmp = compare(now, before)
+    worst = None
+    if cmp.has("changes"):
+        fell = significant_changes(cmp.changes)
+        fell = fell[fell["diff"] < 0]
+        worst = fell.iloc[0] if len(fell) else None
+    worst_label = (msg("funnel.h.worst_change", where=_where(worst, _keys_of_changes(cmp.changes), msg))
                    if worst is not None else msg("funnel.h.worst_change_none"))
-    return [
-        Headline("units", unit_name, u_now, "count", previous=u_before, good="up"),
-        Headline("completions", msg("funnel.h.completions", units=unit_name, step=last), x_now, "count",
-                 previous=x_before, good="up"),
-        Headline("conversion", msg("funnel.h.conversion", unit=msg(f"funnel.unit_cap.{unit}"), step=last),
-                 ratio(x_now, u_now), "ratio", previous=ratio(x_before, u_before), good="up"),
-        Headline("revenue_per_unit", msg("funnel.h.revenue_per_unit", unit=one),
-                 ratio(totals.get("revenue"), u_now), "money",
-                 previous=ratio(previous_totals.get("revenue"), u_before), good="up"),
-        Headline("worst_change", worst_label, None if worst is None else float(worst["rate_2"]), "ratio",
-                 previous=None if worst is None else float(worst["rate_1"]), good="up"),
+    out = [
+        Headline("units", label(unit_name), now.values["units"], _HEADLINE_UNIT["units"],
+                 previous=before.values["units"], good="up", source="ecomlib.funnel.period_totals"),
+        Headline("completions", label(msg("funnel.h.completions", units=unit_name, step=step_label(steps[-1], msg))),
+                 now.values["completions"], _HEADLINE_UNIT["units"], previous=before.values["completions"],
+                 good="up", source="ecomlib.funnel.segment_conversion"),
+        Headline("conversion", label(msg("funnel.h.conversion", unit=msg(f"funnel.unit_cap.{unit}"),
+                                         step=step_label(steps[-1], msg))),
+                 now.values["conversion"], _HEADLINE_UNIT["conversion_from_first"],
+                 previous=before.values["conversion"], good="up", source="ecomlib.funnel.segment_conversion"),
     ]
+    if now.value("revenue_per_unit") is not None and before.value("revenue_per_unit") is not None:
+        out.append(Headline("revenue_per_unit", msg("funnel.h.revenue_per_unit", unit=msg(f"funnel.unit_one.{unit}")),
+                            now.values["revenue_per_unit"], _HEADLINE_UNIT["revenue_per_unit"],
+                            previous=before.values["revenue_per_unit"], good="up",
+                            source="ecomlib.funnel.revenue_summary"))
+    if now.has("revenue"):
+        out.append(Headline("average_order_value", msg("funnel.h.aov"), now.value("aov"), _HEADLINE_UNIT["aov"],
+                            previous=before.value("aov"), good="up", source="ecomlib.funnel.revenue_summary"))
+    out.append(Headline("worst_change", worst_label, None if worst is None else float(worst["rate_2"]),
+                        _HEADLINE_UNIT["rate_2"], previous=None if worst is None else float(worst["rate_1"]),
+                        good="up", source="ecomlib.funnel.compare_periods"))
+    return out
+
+
+def _money(now: Result, orders_lost: float) -> tuple[float | None, str]:
+    """Orders lost as money: × the period's average order value, × its margin when known; and the basis said."""
+    aov, margin = now.value("aov"), now.value("margin")
+    if aov is None or not np.isfinite(orders_lost):
+        return None, "none"
+    if margin is not None:
+        return float(orders_lost * aov * margin), "margin"
+    return float(orders_lost * aov), "revenue"
+
+
+def findings(now: Result, before: Result, msg: Messages) -> list[Finding]:
+    """The review's conclusions as structured findings, for the index's "This week" list.
+
+    - ``conversion_fell.<dimension>.<segment>.<from>.<to>``: a significant fall of a step conversion (one per
+      transition, its sharpest segment, as :func:`sentences` says it), ``confidence="significant"``
+      (Holm over the step family the sentence names). Money at stake: the orders lost at this period's traffic
+      (``completions_change``, session funnels ending in ``purchase``) × the period's average order value
+      (gross, without pending orders) × the gross margin of the period's order lines when ``order_items`` and
+      ``products`` are loaded — else as revenue (``numbers["money_basis"]`` says which). When the events are a
+      sample of the visits (they do not reconcile with the orders) this is a lower bound. Severity ``high``
+      when the loss is at least 5 % of the period's completions, ``medium`` otherwise.
+    - ``conversion_rose....``: a significant rise, severity ``low``.
+    - ``whole_funnel``: the whole funnel's change for all units, with the minimum detectable effect when it
+      is not significant (``not_significant``, severity ``info``).
+    - ``not_reconciled``: the events and the orders disagree (``descriptive``, ``info``).
+    """
+    from .review import Finding
+
+    out: list[Finding] = []
+    unit, steps = now.notes["unit"], now.notes["steps"]
+    cmp = compare(now, before)
+    texts = sentences(now, before, msg)
+    if cmp.has("changes"):
+        changes = cmp.changes
+        keys = _keys_of_changes(changes)
+        orders_out = steps[-1] == "purchase" and unit == "session"
+        completions = max(now.values["completions"], 1)
+        sig = significant_changes(changes).drop_duplicates(["from_step", "to_step"]).head(3)
+        for _, row in sig.iterrows():  # at most three
+            lost = -float(row["completions_change"])
+            fell = row["diff"] < 0
+            money, basis = _money(now, lost) if (fell and orders_out) else (None, "none")
+            key = "fell" if fell else "rose"
+            text = msg(f"funnel.s.change_{key}", where=_where(row, keys, msg), before=row["rate_1"],
+                       after=row["rate_2"], p=row["p_adjusted"], n=abs(row["completions_change"]),
+                       outcome=_outcome(steps[-1], unit, msg))
+            if money is not None:
+                text += " " + msg(f"funnel.f.money_{basis}", money=money, aov=now.value("aov"),
+                                  margin=now.value("margin"))
+            out.append(Finding(
+                review=NAME, key=f"conversion_{key}.{row.get('dimension', '')}.{row.get('segment', '')}."
+                                 f"{row['from_step']}.{row['to_step']}",
+                text=text, numbers={"rate_before": row["rate_1"], "rate_now": row["rate_2"], "diff": row["diff"],
+                                    "p_adjusted": row["p_adjusted"], "family_size": row["family_size"],
+                                    "completions_change": row["completions_change"], "aov": now.value("aov"),
+                                    "margin": now.value("margin"), "money_basis": basis},
+                money=money, severity=("high" if lost >= 0.05 * completions else "medium") if fell else "low",
+                confidence="significant", anchor="sec-changes", source="ecomlib.funnel.compare_periods"))
+        whole = _whole(changes, steps)
+        if len(whole) and not whole["significant"].iloc[0]:
+            out.append(Finding(review=NAME, key="whole_funnel", text=texts[0],
+                               numbers={"rate_before": whole["rate_1"].iloc[0], "rate_now": whole["rate_2"].iloc[0],
+                                        "p_adjusted": whole["p_adjusted"].iloc[0], "mde": whole["mde"].iloc[0]},
+                               severity="info", confidence="not_significant", anchor="sec-changes",
+                               source="ecomlib.funnel.compare_periods"))
+    if now.has("revenue") and not now.has("revenue_per_unit"):
+        out.append(Finding(review=NAME, key="not_reconciled", text=now.gaps["revenue_per_unit"].text(msg),
+                           numbers={"purchases": now.value("purchases"), "orders_placed": now.value("orders_placed"),
+                                    "difference": now.value("difference")},
+                           severity="info", confidence="descriptive", anchor="sec-revenue",
+                           source="ecomlib.funnel.revenue_summary"))
+    return out
+
+
+def sentences(now: Result, before: Result, msg: Messages) -> list[str]:
+    """The page's conclusions, read from the two results and their :func:`compare` tables.
+
+    The change sentences of :func:`change_sentences` (or the sentence saying why there is no comparison), the
+    promotion days and how the tests treat them, and where the money comes from (revenue basis, pending
+    orders, whether events and orders reconcile).
+    """
+    notes = now.notes
+    unit, steps = notes["unit"], notes["steps"]
+    if "funnel" in now.gaps:
+        out = [now.gaps["funnel"].text(msg)]
+    else:
+        cmp = compare(now, before)
+        if cmp.has("changes"):
+            out = change_sentences(cmp.changes, msg=msg, steps=steps, unit=unit, alpha=notes["alpha"],
+                                   method=notes["method"])
+            if cmp.values["promotions"]:
+                which = "both" if len(now.promotion_days) and len(before.promotion_days) else \
+                    ("now" if len(now.promotion_days) else "before")
+                days = "; ".join(t for t in (_promo_text(now, msg), _promo_text(before, msg)) if t)
+                key = "excluded" if notes["exclude_promotions"] else "included"
+                out.append(msg(f"funnel.s.promotions_{key}", where=msg(f"funnel.promo.where_{which}"), days=days,
+                               m=cmp.values["significant"], m_other=cmp.values["significant_other"]))
+        else:
+            out = [msg("funnel.s.overall_no_compare", n=now.values["entered"], units=_units_word(unit, msg),
+                       first=step_label(steps[0], msg), last=step_label(steps[-1], msg),
+                       rate=now.values["completions"] / now.values["entered"], x=now.values["completions"]),
+                   cmp.gaps["changes"].text(msg)]
+    if now.has("revenue"):
+        if now.value("aov") is not None:
+            out.append(msg("funnel.s.aov", aov=now.value("aov"), orders=now.value("orders"),
+                           pending=now.value("pending_orders"), before=before.value("aov")))
+        if not now.has("revenue_per_unit"):
+            out.append(now.gaps["revenue_per_unit"].text(msg))
+    return out
+
+
+def formats(table: pd.DataFrame) -> dict[str, str]:
+    """The display format of each column of ``table`` that :data:`UNITS` declares (for ``el.styled``)."""
+    return {c: UNITS[c] for c in table.columns if c in UNITS}
+
+
+def minimum_data(msg: Messages) -> pd.DataFrame:
+    """:data:`MINIMUM_DATA` in the page's language: one row per section (``section``, ``rule``)."""
+    return pd.DataFrame({"section": [msg(f"funnel.sec.{s}") for s in MINIMUM_DATA],
+                         "rule": [msg(f"funnel.min.{s}", units=MIN_UNITS, days=MIN_TREND_DAYS) for s in MINIMUM_DATA]})
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -839,7 +1373,11 @@ def plot_changes(data: pd.DataFrame, *, top: int = 10, ax: Axes | None = None, m
                    label=msg("funnel.legend.not_significant"))
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_yticks(pos, labels)
-    ax.xaxis.set_major_formatter(lambda v, _: msg.pp(v))
+    # ticks as bare signed numbers, the unit once in the axis label: "−25.0个百分点" on every tick overlapped in zh
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=7))
+    ax.xaxis.set_major_formatter(lambda v, _: f"{round(100 * v, 1) + 0.0:+g}" if round(100 * v, 1) else "0")
     ax.set_xlabel(msg("funnel.axis.diff"))
     ax.set_title(msg("funnel.plot.changes_title"))
     if len(rows):
@@ -847,20 +1385,10 @@ def plot_changes(data: pd.DataFrame, *, top: int = 10, ax: Axes | None = None, m
     return ax
 
 
-def load(data_dir: str) -> Dataset:
-    """Load what the funnel review reads: ``events`` (required), ``orders`` and ``promotions`` when present."""
-    from pathlib import Path
-
-    from .dataset import load_dataset, table_file
-
-    folder = Path(data_dir)
-    tables = ["events"] + [t for t in ("orders", "promotions") if table_file(folder, t) is not None]
-    return load_dataset(folder, tables=tables)
-
-
 __all__ = [
-    "FunnelError", "STEPS", "add_customer_type", "compare_periods", "conversion_trend", "dimension_label",
-    "for_display", "headlines", "load", "overall", "period_totals", "plot_changes", "plot_funnel", "plot_heatmap",
-    "plot_trend", "segment_conversion", "segment_label", "sentences", "significant_changes", "step_conversion",
-    "step_label", "transition_label",
+    "FunnelError", "MINIMUM_DATA", "NAME", "STEPS", "UNITS", "add_customer_type", "change_sentences", "compare",
+    "compare_periods", "compute", "conversion_trend", "dimension_label", "findings", "for_display", "formats",
+    "headlines", "largest_changes", "load", "minimum_data", "minimum_detectable_effect", "overall", "period_totals", "plot_changes",
+    "plot_funnel", "plot_heatmap", "plot_trend", "promotion_days", "revenue_summary", "revenue_table", "segment_conversion",
+    "segment_label", "sentences", "significant_changes", "step_conversion", "step_label", "transition_label",
 ]
