@@ -767,3 +767,87 @@ def test_ads_malformed_files_name_file_column_row_and_fix(tmp_path):
     with pytest.raises(ImportOptionError, match="--option spread=maybe"):
         import_export("meta_ads", ADS / "meta_ads_campaigns_week.csv", tmp_path / "d", spread="maybe")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+# --------------------------------------------------------------------------------------------------- returns
+AMAZON = FIX / "returns" / "amazon_fba_customer_returns.txt"
+
+
+def _amazon_shop(folder: Path) -> Path:
+    """A hand-made dataset folder holding the Amazon orders the returns report refers to (one is missing)."""
+    folder.mkdir(parents=True)
+    pd.DataFrame({"order_id": ["113-1234567-1234567", "114-7654321-7654321"], "customer_id": ["a", "b"],
+                  "order_time": ["2026-10-30 10:00:00", "2026-11-01 09:00:00"], "channel": "amazon",
+                  "status": "completed", "revenue": [250.0, 30.0], "discount": None, "shipping_fee": None,
+                  "currency": "USD"}).to_csv(folder / "orders.csv", index=False)
+    pd.DataFrame({"order_id": ["113-1234567-1234567", "113-1234567-1234567", "114-7654321-7654321"],
+                  "sku": ["0042-BLK-S", "0042-BLK-M", "00123"], "quantity": [1, 1, 2],
+                  "unit_price": [120.0, 130.0, 15.0]}).to_csv(folder / "order_items.csv", index=False)
+    (folder / "store.yaml").write_text("name: amazon shop\ncurrency: USD\ntimezone: America/Los_Angeles\n",
+                                       encoding="utf-8")
+    return folder
+
+
+def test_amazon_returns_report_alone(tmp_path):
+    result = import_export("amazon_returns", AMAZON, tmp_path / "r", store={"currency": "USD", "timezone": "UTC"})
+    r = pd.read_csv(result["returns"], dtype=str).set_index("return_id")
+    assert len(r) == 4                                                # the repeated report row is left out
+    assert r.loc["LPNRR123456789", ["sku", "reason_code", "reason", "resellable"]].tolist() == [
+        "0042-BLK-S", "APPAREL_TOO_SMALL", "size_fit", "True"]
+    assert r.loc["LPNRR123456789", "reason_text"] == "Runs small, order one size up"
+    assert r.loc["LPNRR123456790", ["sku", "quantity", "resellable", "reason"]].tolist() == ["00123", "2", "False",
+                                                                                            "quality_defect"]
+    no_plate = r.index[r.index.str.startswith("113-1234567-1234567-0042-BLK-M-")]
+    assert len(no_plate) == 1 and r.loc[no_plate[0], "reason_text"] == "'=box crushed, jacket torn"
+    assert r.loc["LPNRR123456791", "sku"] == "1E5"                     # ids stay text: no 100000.0
+    assert set(r["refund_amount"].astype(float)) == {0.0}
+    notes = "\n".join(result.notes)
+    assert "1 duplicate report rows" in notes and "SNOW_MELTED (1)" in notes and "return_reasons.yaml" in notes
+    assert "--option orders=DIR" in notes and "resellable = detailed-disposition SELLABLE (2 of 4" in notes
+
+
+def test_amazon_returns_valued_from_the_imported_orders_and_added_to_the_dataset(tmp_path):
+    shop = _amazon_shop(tmp_path / "shop")
+    result = import_export("amazon_returns", AMAZON, shop, orders=shop, add="true")
+    r = pd.read_csv(result["returns"], dtype=str).set_index("sku")
+    assert sorted(r.index) == ["00123", "0042-BLK-M", "0042-BLK-S"]     # 1E5's order is not in the dataset
+    assert r["refund_amount"].astype(float).to_dict() == {"0042-BLK-S": 120.0, "00123": 30.0, "0042-BLK-M": 130.0}
+    assert r.loc["0042-BLK-S", "returned_at"] == "2026-11-03 02:15:00"   # UTC → Los Angeles (PST, -8)
+    ds = load_dataset(shop)
+    assert set(ds.tables()) >= {"orders", "order_items", "returns"} and ds.store.name == "amazon shop"
+    assert any("1 returns of orders that are not in" in n for n in result.notes)
+
+
+def test_amazon_returns_malformed_and_missing_currency(tmp_path):
+    bad = FIX / "returns" / "amazon_fba_customer_returns_malformed.txt"
+    with pytest.raises(ExportFormatError) as info:
+        import_export("amazon_returns", bad, tmp_path / "a", store={"currency": "USD", "timezone": "UTC"})
+    msg = str(info.value)
+    assert "amazon_fba_customer_returns_malformed.txt" in msg and "column 'quantity'" in msg
+    assert "row 1: 'one'" in msg and "Customer Returns" in msg
+    with pytest.raises(ImportOptionError, match="--currency XXX"):
+        import_export("amazon_returns", AMAZON, tmp_path / "b")
+    with pytest.raises(ExportFormatError, match="no column 'return-date'.*Customer Returns"):
+        import_export("amazon_returns", SHOPIFY, tmp_path / "c", store={"currency": "USD"})
+
+
+def test_shopify_refunds_become_order_level_returns(shop):
+    result, ds = shop
+    r = ds.returns.set_index("order_id")
+    assert sorted(r.index) == ["#1003", "#1004"]
+    assert r.loc["#1003", ["sku", "quantity", "refund_amount"]].tolist() == ["TS-RED-M", 1, 30.0]
+    assert "partial refund" in r.loc["#1003", "reason_text"] and not r["resellable_known"].astype(str).eq("True").any()
+    assert "refunded in full" in r.loc["#1004", "reason_text"]
+    assert any("2 refunded orders → 2 returns rows" in n for n in result.notes)
+
+
+def test_uci_credit_notes_become_returns_of_earlier_purchases(tmp_path):
+    result = import_export("uci_online_retail", UCI_ISO, tmp_path / "u", store={"currency": "GBP"}, cost_ratio=0.5)
+    r = load_dataset(tmp_path / "u").returns
+    # C900402 credits 2 of the 12 lanterns 17850 bought on 900400; C900405 (13047) has no earlier purchase.
+    assert r[["order_id", "sku", "quantity", "refund_amount", "credit_note"]].values.tolist() == [
+        ["900400", "10001A", 2, 5.1, "C900402"]]
+    assert r["returned_at"].tolist() == [pd.Timestamp("2010-12-02 10:00")]
+    assert any("1 of 2 became returns" in n and "1 lines with no earlier purchase" in n for n in result.notes)
+    off = import_export("uci_online_retail", UCI_ISO, tmp_path / "v", store={"currency": "GBP"}, credit_notes=False)
+    assert "returns" not in off

@@ -37,6 +37,7 @@ from ._base import (AmbiguousDateError, Converted, ExportFormatError, ImporterEr
 from .ads import import_google_ads, import_meta_ads
 from .mapping import example_mapping, import_mapped, load_mapping
 from .olist import import_olist
+from .returns import import_amazon_returns
 from .shopify import import_shopify
 from .uci import import_uci_online_retail
 
@@ -47,6 +48,7 @@ IMPORTERS: dict[str, Callable[..., Converted]] = {
     "mapping": import_mapped,
     "google_ads": import_google_ads,
     "meta_ads": import_meta_ads,
+    "amazon_returns": import_amazon_returns,
 }
 """Import kind → function ``(source, *, store=None, **options) -> Converted``."""
 
@@ -93,7 +95,8 @@ def _importer(kind: str) -> Callable[..., Converted]:
 
 
 def import_export(kind: str, source: str | Path, out: str | Path, *, store: dict | None = None,
-                  overwrite: bool = False, validate: bool = True, **options: Any) -> ImportResult:
+                  overwrite: bool = False, validate: bool = True, add: bool | str = False,
+                  **options: Any) -> ImportResult:
     """Convert an export with importer ``kind`` and write it as a dataset folder ``out``.
 
     Parameters
@@ -104,6 +107,9 @@ def import_export(kind: str, source: str | Path, out: str | Path, *, store: dict
     store : store facts ``name``, ``currency`` (ISO 4217), ``timezone`` (IANA), ``lang`` (en/zh). The currency
         is taken from the export when it says it (Shopify ``Currency``); otherwise it is required here.
     overwrite : replace the contract files already in ``out``.
+    add : add this import's tables to the dataset already in ``out`` (tables of the same name are replaced, the
+        others and ``store.yaml`` kept; the currency must agree), e.g. ad spend next to imported orders. On a
+        command line: ``--option add=true``.
     validate : load the written folder with :func:`ecomlib.load_dataset` (raises ContractError if it breaks
         the contract).
     **options : the importer's own options (see :func:`importer_options`), e.g. ``cost_ratio=0.45``,
@@ -129,13 +135,18 @@ def import_export(kind: str, source: str | Path, out: str | Path, *, store: dict
     if missing:
         raise ImportOptionError(missing[0], f"the {kind} importer needs the option {missing[0]!r} "
                                             f"(CLI: --option {missing[0]}=…).", valid=sorted(accepted))
+    add = str(add).strip().lower() in ("true", "yes", "1", "on")
+    if add and store is None and (Path(out) / "store.yaml").is_file():
+        # The dataset says its currency and time zone: the import uses them unless told otherwise.
+        current = yaml.safe_load((Path(out) / "store.yaml").read_text(encoding="utf-8")) or {}
+        store = {k: str(current[k]) for k in ("currency", "timezone") if current.get(k)} or None
     converted = func(source, store=store, **options)
-    return write_dataset(converted, out, overwrite=overwrite, validate=validate)
+    return write_dataset(converted, out, overwrite=overwrite, validate=validate, add=add)
 
 
 __all__ = [
     "IMPORTERS", "AmbiguousDateError", "Converted", "ExportFormatError", "ImportOptionError", "ImportResult",
-    "ImporterError", "MappingFileError", "UnknownValueError", "example_mapping", "import_export", "import_google_ads",
+    "ImporterError", "MappingFileError", "UnknownValueError", "example_mapping", "import_amazon_returns", "import_export", "import_google_ads",
     "import_mapped", "import_meta_ads",
     "import_olist", "import_shopify", "import_uci_online_retail", "importer_options", "load_mapping",
     "parse_option", "write_dataset",

@@ -441,7 +441,7 @@ _MONEY_JUNK = r"[¥￥$€£\s\u00a0]"
 
 
 def parse_numbers(raw: pd.DataFrame, field_: str, *, column: str | None = None, integer: bool = False,
-                  decimal: str = ".") -> pd.Series:
+                  decimal: str = ".", fix: str | None = None) -> pd.Series:
     """Numbers from text: currency signs and thousands separators removed; bad cells raise ExportFormatError.
 
     Returns float64 (NaN where the cell is empty). ``integer`` also rejects fractional values.
@@ -455,8 +455,8 @@ def parse_numbers(raw: pd.DataFrame, field_: str, *, column: str | None = None, 
     num = pd.to_numeric(text, errors="coerce").astype("float64")
     bad = raw[field_].notna() & num.isna()
     fail(raw, bad, raw[field_], column or field_, "are not numbers",
-         "remove text from the column, or check the decimal separator (in a mapping file: `read: {decimal: ','}`)",
-         unit="distinct value")
+         fix or "remove text from the column, or check the decimal separator (in a mapping file: "
+                "`read: {decimal: ','}`)", unit="distinct value")
     if integer:
         frac = num.notna() & (num != np.round(num))
         fail(raw, frac, raw[field_], column or field_, "are not whole numbers", "quantities must be whole units",
@@ -528,6 +528,8 @@ def parse_dates(raw: pd.DataFrame, field_: str, *, column: str | None = None, da
     :class:`ExportFormatError` naming the rows.
     """
     distinct = _distinct(raw, field_)
+    if distinct.empty:
+        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
     parsed = _parse_dates(distinct, field_, column=column or field_, fmt=date_format or "auto", timezone=timezone,
                           option=option)
     return _spread(raw, field_, distinct, parsed).astype("datetime64[us]")
@@ -783,8 +785,8 @@ def _contract_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name in names) if folder.is_dir() else []
 
 
-def write_dataset(converted: Converted, out: str | Path, *, overwrite: bool = False,
-                  validate: bool = False) -> ImportResult:
+def write_dataset(converted: Converted, out: str | Path, *, overwrite: bool = False, validate: bool = False,
+                  add: bool = False) -> ImportResult:
     """Write ``converted`` as a dataset folder: ``<table>.csv`` (UTF-8, ISO times) per table and ``store.yaml``.
 
     Every CSV goes through :func:`ecomlib.csvout.write_csv`: text cells a spreadsheet would run as a formula get
@@ -792,15 +794,24 @@ def write_dataset(converted: Converted, out: str | Path, *, overwrite: bool = Fa
     atomically: the tables are written (and, with ``validate``, checked with :func:`ecomlib.load_dataset`) in a
     temporary folder next to ``out`` and swapped in at the end, so a failed import leaves ``out`` as it was.
     A folder that already holds contract files is refused unless ``overwrite`` (then those files are replaced,
-    so no stale table from an earlier import stays behind; other files in the folder are left alone).
+    so no stale table from an earlier import stays behind; other files in the folder are left alone) or
+    ``add`` (then the tables of this import are added to the dataset, replacing only tables of the same name;
+    the dataset's ``store.yaml`` is kept and its currency must be the import's; the whole folder is validated).
     Returns table → path, with the notes attached.
     """
     folder = Path(out)
     existing = _contract_files(folder)
-    if existing and not overwrite:
+    kept: list[Path] = []
+    if add and existing:
+        converted = _merge_store(converted, folder)
+        written = {f"{t}.csv" for t in [*converted.tables, *converted.written]}
+        kept = [p for p in existing if p.name != "store.yaml" and p.name not in written
+                and p.with_suffix(".csv").name not in written]
+    elif existing and not overwrite:
         raise ImportOptionError("overwrite", f"{folder} already holds a dataset "
                                              f"({', '.join(p.name for p in existing[:4])}…); choose an empty folder "
-                                             f"or pass overwrite=True (CLI: --overwrite).")
+                                             f"or pass overwrite=True (CLI: --overwrite) to replace it, or "
+                                             f"add=True (CLI: --option add=true) to add this import's tables to it.")
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.import-", dir=folder.parent))
     umask = os.umask(0)
@@ -813,6 +824,11 @@ def write_dataset(converted: Converted, out: str | Path, *, overwrite: bool = Fa
         for name, path in converted.written.items():      # streamed tables, already written formula-safe
             shutil.move(str(path), staging / f"{name}.csv")
             neutralised[name] = converted.neutralised.get(name, 0)
+        for p in kept:                                      # --option add=true: the dataset's other tables
+            try:
+                os.link(p, staging / p.name)
+            except OSError:
+                shutil.copy2(p, staging / p.name)
         store = {k: converted.store[k] for k in STORE_KEYS if k in converted.store}
         store.setdefault("name", folder.name)
         store["encoding"] = "utf-8"
@@ -836,6 +852,23 @@ def write_dataset(converted: Converted, out: str | Path, *, overwrite: bool = Fa
     paths = {name: folder / f"{name}.csv" for name in [*converted.tables, *converted.written]}
     return ImportResult(paths, notes=notes, store_path=folder / "store.yaml", folder=folder,
                         dropped=converted.dropped, neutralised=neutralised)
+
+
+def _merge_store(converted: Converted, folder: Path) -> Converted:
+    """``add``: the dataset's store facts win (name, time zone, language); the currency must be the same."""
+    path = folder / "store.yaml"
+    if not path.is_file():
+        return converted
+    current = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    cur = str(current.get("currency", "")).upper()
+    new = converted.store.get("currency", "")
+    if cur and new and cur != new:
+        raise ImportOptionError("currency", f"{folder} is a {cur} dataset but this import's amounts are in {new}; "
+                                            f"the kit does not convert currencies. Import into a separate folder, or "
+                                            f"convert the export.")
+    store = {**converted.store, **{k: str(v) for k, v in current.items() if k in STORE_KEYS and v is not None}}
+    return Converted(tables=converted.tables, store=store, notes=converted.notes, sources=converted.sources,
+                     dropped=converted.dropped, written=converted.written, neutralised=converted.neutralised)
 
 
 def _swap_in(staging: Path, folder: Path) -> None:

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import _base as b
+from .returns import shopify_refund_returns
 
 STATUS_MAP = {
     "paid": "completed",
@@ -63,12 +64,13 @@ FIELDS = {
     "item_discount": ["Lineitem discount"], "cancelled_at": ["Cancelled at"], "refunded": ["Refunded Amount"],
     "vendor": ["Vendor"], "shopify_id": ["Id"], "tags": ["Tags"], "source": ["Source"],
     "shipping_country": ["Shipping Country"], "billing_country": ["Billing Country"],
+    "fulfilled_at": ["Fulfilled at"],
 }
 REQUIRED = ("order_id", "email", "financial_status", "created_at", "subtotal", "quantity", "item_name",
             "item_price", "item_sku")
 ORDER_LEVEL = ("email", "financial_status", "created_at", "currency", "subtotal", "shipping", "taxes", "total",
                "discount", "cancelled_at", "refunded", "shopify_id", "tags", "source", "shipping_country",
-               "billing_country")
+               "billing_country", "fulfilled_at")
 _FIX = ("export the orders from Shopify Admin → Orders → Export as 'CSV for Excel, Numbers, or other spreadsheet "
         "programs', without renaming columns")
 
@@ -92,7 +94,7 @@ def _channels(orders: pd.DataFrame, channel_map: Mapping[str, str] | None) -> pd
 def import_shopify(source: str | Path, *, store: dict | None = None, costs: str | Path | pd.DataFrame | None = None,
                    cost_ratio: float | None = None, status_map: Mapping[str, str] | None = None,
                    channel_map: Mapping[str, str] | None = None, taxes_included: bool | None = None,
-                   hash_emails: bool = False) -> b.Converted:
+                   hash_emails: bool = False, refunds: bool = True) -> b.Converted:
     """Convert a Shopify Orders CSV export (one file, or a folder of ``*.csv`` parts) to contract tables.
 
     Parameters
@@ -106,6 +108,8 @@ def import_shopify(source: str | Path, *, store: dict | None = None, costs: str 
     channel_map : extra or overriding Source → channel entries (e.g. ``{"580111": "paid_social"}``).
     taxes_included : True/False forces how Taxes relate to Subtotal; None detects it per order.
     hash_emails : replace e-mail addresses by a stable 16-hex-digit SHA-256 prefix in ``customer_id``.
+    refunds : write ``returns`` rows from ``Refunded Amount`` at order level (see
+        :func:`ecomlib.importers.returns.shopify_refund_returns`); False leaves returns out.
 
     Returns
     -------
@@ -212,6 +216,13 @@ def import_shopify(source: str | Path, *, store: dict | None = None, costs: str 
     tables = {"orders": out_orders, "order_items": items, "customers": b.derive_customers(out_orders, region="region")}
     if products is not None:
         tables["products"] = products
+    if refunds:
+        fulfilled = b.parse_dates(orders, "fulfilled_at", column="Fulfilled at", date_format="iso",
+                                  timezone=meta.get("timezone"))
+        returns, return_notes = shopify_refund_returns(out_orders, items, order_time, fulfilled)
+        if len(returns):
+            tables["returns"] = returns
+        notes += return_notes
     n_inclusive = int(inclusive.sum())
     if n_inclusive:
         notes.append(f"{n_inclusive:,} orders have tax-inclusive prices: Taxes was taken off Subtotal for revenue.")

@@ -31,6 +31,7 @@ from typing import Sequence
 import pandas as pd
 
 from . import _base as b
+from .returns import credit_note_returns
 
 FIELDS = {
     "invoice": ["InvoiceNo", "Invoice"], "stock_code": ["StockCode", "Stock Code"], "description": ["Description"],
@@ -41,10 +42,10 @@ SHIPPING_CODES = ("POST", "DOT", "C2")
 _FIX = "use the UCI file as published (Online Retail or Online Retail II, sheet saved as CSV), without renaming columns"
 
 
-def _read(files: list[Path], date_format: str | None) -> pd.DataFrame:
+def _read(files: list[Path], date_format: str | None, sheet: str | None = None) -> pd.DataFrame:
     frames = []
     for path in files:
-        raw, _ = b.read_csv(path)
+        raw, _ = b.read_csv(path, sheet=sheet)
         df = b.resolve_columns(raw, FIELDS, path=path, what="every UCI Online Retail file has it", fix=_FIX,
                                optional={"description", "country"})
         df["order_time"] = b.parse_dates(df, "invoice_date", column="InvoiceDate", date_format=date_format)
@@ -57,7 +58,8 @@ def _read(files: list[Path], date_format: str | None) -> pd.DataFrame:
 def import_uci_online_retail(source: str | Path, *, store: dict | None = None, date_format: str | None = "auto",
                              costs: str | Path | pd.DataFrame | None = None, cost_ratio: float | None = None,
                              channel: str = b.UNATTRIBUTED,
-                             shipping_codes: Sequence[str] = SHIPPING_CODES) -> b.Converted:
+                             shipping_codes: Sequence[str] = SHIPPING_CODES, credit_notes: bool = True,
+                             sheet: str | None = None) -> b.Converted:
     """Convert UCI Online Retail (I or II) CSV files to contract tables.
 
     Parameters
@@ -69,6 +71,9 @@ def import_uci_online_retail(source: str | Path, *, store: dict | None = None, d
     costs, cost_ratio : unit costs for ``products`` (see :func:`ecomlib.importers.import_shopify`).
     channel : ``orders.channel`` for every order (the data has no attribution).
     shipping_codes : stock codes that are postage, summed into ``orders.shipping_fee``; ``()`` keeps them as lines.
+    credit_notes : also write ``returns`` from the credit notes (see
+        :func:`ecomlib.importers.returns.credit_note_returns`); False leaves returns out.
+    sheet : XLSX sheet to read (default the first; UCI publishes Online Retail II as a two-sheet workbook).
 
     Returns
     -------
@@ -82,10 +87,10 @@ def import_uci_online_retail(source: str | Path, *, store: dict | None = None, d
     ...                                 date_format="dayfirst")                      # doctest: +SKIP
     >>> conv.tables["orders"]["status"].value_counts()                                # doctest: +SKIP
     """
-    files = b.source_files(source)
+    files = b.source_files(source, pattern=("*.csv", "*.xlsx"))
     shipping_codes = [shipping_codes] if isinstance(shipping_codes, str) else list(shipping_codes or ())
     meta = b.resolve_store(store, currency_hint=", GBP for the UCI Online Retail data: prices are in sterling")
-    raw = _read(files, date_format)
+    raw = _read(files, date_format, sheet)
 
     invoice = raw["invoice"].str.upper()
     cancelled = invoice.str.startswith("C")
@@ -119,6 +124,7 @@ def import_uci_online_retail(source: str | Path, *, store: dict | None = None, d
         "order_id": raw["invoice"], "sku": raw["stock_code"], "quantity": quantity.abs(),
         "amount": quantity.abs() * price, "customer_id": customer, "order_time": raw["order_time"],
         "country": raw["country"], "cancelled": cancelled, "description": raw["description"],
+        "_file": raw["_file"], "_row": raw["_row"],
     })[~drop]
     shipping = kept["sku"].str.upper().isin([c.upper() for c in shipping_codes])
 
@@ -135,7 +141,7 @@ def import_uci_online_retail(source: str | Path, *, store: dict | None = None, d
         currency=meta["currency"],
     ).drop(columns="cancelled")
 
-    items = b.aggregate_lines(kept[~shipping], extras=["description"])
+    items = b.aggregate_lines(kept[~shipping].drop(columns=["_file", "_row"]), extras=["description"])
     products = (kept[~shipping].groupby("sku", sort=False)
                 .agg(product_name=("description", "first")).reset_index())
     products = products.assign(product_name=products["product_name"].fillna(products["sku"]), category="unknown",
@@ -145,6 +151,11 @@ def import_uci_online_retail(source: str | Path, *, store: dict | None = None, d
     tables = {"orders": orders, "order_items": items, "customers": b.derive_customers(orders, region="country")}
     if products is not None:
         tables["products"] = products
+    if credit_notes:
+        returns, return_notes, _ = credit_note_returns(kept[~shipping])
+        if len(returns):
+            tables["returns"] = returns
+        notes += return_notes
     if shipping.any():
         notes.append(f"{int(shipping.sum()):,} postage rows ({', '.join(shipping_codes)}) summed into "
                      f"orders.shipping_fee.")
