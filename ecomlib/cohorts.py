@@ -1,4 +1,18 @@
-"""Acquisition cohorts: retention, revenue retention, cumulative revenue per customer, repeat purchases, AOV.
+"""Acquisition cohorts: retention, revenue retention, cumulative revenue per customer, repeat purchases, AOV — and
+the interface of the cohort and LTV review.
+
+The review's public surface (``NAME = "cohort_ltv"``, the notebook's name) lives in this module: ``MINIMUM_DATA``,
+``load``, ``compute``, ``headlines``, ``findings``, ``sentences``; ``compute`` calls :mod:`ecomlib.ltv` for the
+BG/NBD + Gamma-Gamma model, the holdout check and LTV:CAC. Minimum data per section (also on the page):
+
+- retention: one acquisition cohort with a complete period after its first;
+- comparison: two or more cohorts of at least 30 customers with period k complete (the left-censored first
+  cohort of an export that starts mid-life is shown, never compared);
+- repeat: customers acquired at least ``repeat_window_days`` before the period end; aov: a second order;
+- model: 20 customers, 10 with a repeat purchase of positive value; under a year of history, CLV and P(alive)
+  are shown with drop-out at both ends of its interval;
+- holdout: history of at least twice ``holdout_weeks``;
+- economics: an ``ad_spend`` table and customers acquired at least ``ltv_months`` before the period end.
 
 A customer's *cohort* is the month (or ISO week) of their first counted order; ``period_number`` k counts
 calendar periods since then (k = 0 is the acquisition period itself, so its retention is 1 by definition).
@@ -34,7 +48,7 @@ from matplotlib.ticker import MaxNLocator
 from scipy import stats as sps
 
 from .dataset import require_columns
-from .contract import REVENUE_STATUSES
+from .contract import REVENUE_STATUSES, order_revenue
 from .errors import ContractError, ParameterError, Violation
 from .i18n import Messages
 from .stats import adjust_pvalues, two_proportion_test, wilson_interval
@@ -61,9 +75,14 @@ def _naive(times: pd.Series) -> pd.Series:
 
 
 # Which orders count ----------------------------------------------------------------------------------
-def completed_orders(orders: pd.DataFrame, *, returns: pd.DataFrame | None = None, status_col: str = "status",
-                     revenue_col: str = "revenue", order_col: str = "order_id") -> pd.DataFrame:
+def completed_orders(orders: pd.DataFrame, *, returns: pd.DataFrame | None = None, pending: bool = False,
+                     status_col: str = "status", revenue_col: str = "revenue",
+                     order_col: str = "order_id") -> pd.DataFrame:
     """The orders that count as purchases: status ``completed`` or ``partially_refunded``; optionally net of refunds.
+
+    This is :func:`ecomlib.contract.order_revenue` (the kit's one revenue definition) with
+    ``basis="net"`` when ``returns`` is given and ``basis="gross"`` otherwise; ``pending=True`` counts pending
+    orders too (used, in both periods alike, for the new-customer headlines).
 
     Parameters
     ----------
@@ -76,8 +95,8 @@ def completed_orders(orders: pd.DataFrame, *, returns: pd.DataFrame | None = Non
 
     Returns
     -------
-    A new DataFrame: the counted rows of ``orders`` (all columns kept, index reset). With ``returns`` it adds
-    ``gross_revenue`` (as recorded) and ``refund_amount``, and ``revenue`` becomes net of refunds.
+    A new DataFrame: the counted rows of ``orders`` (all columns kept, index reset) with ``gross_revenue`` (as
+    recorded) and ``refund_amount`` (0 without ``returns``); with ``returns``, ``revenue`` is net of refunds.
     Cancelled, refunded and pending orders are dropped.
 
     Example
@@ -89,15 +108,14 @@ def completed_orders(orders: pd.DataFrame, *, returns: pd.DataFrame | None = Non
     [100.0, 50.0]
     """
     require_columns(orders, [status_col, revenue_col], table="orders", needed_by="completed_orders")
-    out = orders.loc[_is_counted(orders[status_col])].reset_index(drop=True)
-    if returns is None:
-        return out
-    require_columns(orders, [order_col], table="orders", needed_by="completed_orders with returns")
-    require_columns(returns, [order_col, "refund_amount"], table="returns", needed_by="completed_orders")
-    refunds = returns.groupby(order_col, sort=False)["refund_amount"].sum()
-    refunded = out[order_col].map(refunds).fillna(0.0).astype(float)
-    return out.assign(gross_revenue=out[revenue_col], refund_amount=refunded,
-                      **{revenue_col: (out[revenue_col] - refunded).clip(lower=0.0)})
+    if returns is not None:
+        require_columns(orders, [order_col], table="orders", needed_by="completed_orders with returns")
+        require_columns(returns, [order_col, "refund_amount"], table="returns", needed_by="completed_orders")
+    standard = orders.rename(columns={status_col: "status", revenue_col: "revenue", order_col: "order_id"})
+    out = order_revenue(standard, basis="gross" if returns is None else "net", pending=pending,
+                        returns=None if returns is None else returns.rename(columns={order_col: "order_id"}))
+    out = out.rename(columns={"status": status_col, "revenue": revenue_col, "order_id": order_col})
+    return out.reset_index(drop=True)
 
 
 def _counted(orders: pd.DataFrame, status_col: str = "status") -> pd.DataFrame:
@@ -312,21 +330,36 @@ def retention_matrix(table: pd.DataFrame, *, value: str = "retention", complete_
     return m.reindex(order[order.isin(m.index)])
 
 
-def retention_at(table: pd.DataFrame, *, period_number: int = 3, min_size: int = 30) -> pd.DataFrame:
-    """Each cohort's retention in one period against all other cohorts pooled, with intervals and tests.
+def retention_at(table: pd.DataFrame, *, period_number: int = 3, min_size: int = 30, alpha: float = 0.05,
+                 exclude: Sequence[str] = ()) -> pd.DataFrame:
+    """Each cohort's retention in one period against the ordinary cohorts, with intervals and Holm-adjusted tests.
+
+    The baseline of a cohort is the other cohorts pooled, *excluding outliers*: a first pass compares every
+    cohort with all the others; the cohort that differs most significantly there (Holm-adjusted p < ``alpha``)
+    is an outlier, and the pass is repeated without it. The last pass — the one reported — compares every cohort with the other cohorts minus
+    those outliers. So one planted or exceptional cohort (2025-09 on the demo) cannot make an ordinary cohort
+    look "worst" merely by lifting the pooled rate. Outliers are removed one at a time, the most extreme first,
+    until no remaining cohort differs from the rest. ``baseline_excluded`` names the cohorts left out of each row's
+    baseline (besides itself).
 
     Parameters
     ----------
     table : output of :func:`cohort_table` (a ``by`` split is summed back to whole cohorts).
     period_number : k, periods after acquisition (3 = the third month after the first order's month).
     min_size : cohorts with fewer customers are left out (their rates are too noisy to compare).
+    alpha : level at which a first-pass difference makes a cohort an outlier of the baseline.
+    exclude : cohorts shown but neither tested nor pooled into any baseline (the left-censored first cohort of
+        an export that starts mid-life, see :func:`left_censored_cohort`); their p-values are NaN.
 
     Returns
     -------
     One row per cohort whose period k is complete: ``cohort, cohort_start, cohort_size, active_customers,
-    retention, ci_low, ci_high`` (Wilson 95 %), ``rest_retention`` (the other cohorts pooled), ``diff``
-    (cohort − rest, fraction) with its 95 % interval ``diff_ci_low/high``, ``p_value`` (two-proportion z-test)
-    and ``p_adjusted`` (Holm, over the cohorts compared). Empty when no cohort has reached period k.
+    retention, ci_low, ci_high`` (Wilson 95 %), ``rest_retention`` (the baseline's pooled rate), ``diff``
+    (cohort − baseline, fraction) with its 95 % interval ``diff_ci_low/high``, ``p_value`` (two-proportion
+    z-test), ``p_adjusted`` (Holm, over the cohorts tested), ``tested`` (False for ``exclude``d cohorts),
+    ``baseline_excluded`` (comma-separated outliers left out of the baseline) and ``mde`` (the smallest
+    difference the test could detect with 80 % power at the Bonferroni level alpha / cohorts tested, fraction).
+    Empty when no cohort has reached period k.
     """
     t = table.loc[(table["period_number"] == period_number) & table["complete"]]
     c = (t.groupby("cohort", sort=False)
@@ -335,17 +368,79 @@ def retention_at(table: pd.DataFrame, *, period_number: int = 3, min_size: int =
          .reset_index())
     c = c.loc[c["cohort_size"] >= min_size].sort_values("cohort_start").reset_index(drop=True)
     cols = ["cohort", "cohort_start", "cohort_size", "active_customers", "retention", "ci_low", "ci_high",
-            "rest_retention", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_adjusted"]
+            "rest_retention", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_adjusted", "tested",
+            "baseline_excluded", "mde"]
     if c.empty:
         return pd.DataFrame(columns=cols)
     lo, hi = wilson_interval(c["active_customers"], c["cohort_size"])
-    x_rest = c["active_customers"].sum() - c["active_customers"]
-    n_rest = c["cohort_size"].sum() - c["cohort_size"]
-    test = two_proportion_test(x_rest, n_rest, c["active_customers"], c["cohort_size"])
-    return c.assign(retention=c["active_customers"] / c["cohort_size"], ci_low=lo, ci_high=hi,
-                    rest_retention=test["rate_1"].to_numpy(), diff=test["diff"].to_numpy(),
-                    diff_ci_low=test["ci_low"].to_numpy(), diff_ci_high=test["ci_high"].to_numpy(),
-                    p_value=test["p_value"].to_numpy(), p_adjusted=adjust_pvalues(test["p_value"]))[cols]
+    tested = ~c["cohort"].isin(list(exclude)).to_numpy()
+    x, n = c["active_customers"].to_numpy(dtype=float), c["cohort_size"].to_numpy(dtype=float)
+
+    def against(pool: np.ndarray) -> pd.DataFrame:
+        # each cohort against the pooled cohorts of ``pool`` other than itself
+        x_rest = (x * pool).sum() - x * pool
+        n_rest = (n * pool).sum() - n * pool
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return two_proportion_test(x_rest, n_rest, x, n)
+
+    def holm(test: pd.DataFrame) -> np.ndarray:
+        p = np.full(len(c), np.nan)
+        ok = tested & np.isfinite(test["p_value"].to_numpy())
+        if ok.any():
+            p[ok] = adjust_pvalues(test["p_value"].to_numpy()[ok])
+        return p
+
+    outliers = np.zeros(len(c), dtype=bool)
+    for _ in range(max(int(tested.sum()) - 2, 0)):  # one outlier at a time, the most extreme first
+        p = holm(against((tested & ~outliers).astype(float)))
+        p = np.where(outliers, np.nan, p)
+        if not np.isfinite(p).any() or np.nanmin(p) >= alpha:
+            break
+        outliers[int(np.nanargmin(p))] = True
+    pool = (tested & ~outliers).astype(float)
+    test = against(pool)
+    names = c["cohort"].to_numpy()
+    excluded = [", ".join(str(v) for v in names[outliers & (names != own)]) for own in names]
+    n_rest = (n * pool).sum() - n * pool
+    rate = x_rest_rate = ((x * pool).sum() - x * pool) / np.where(n_rest > 0, n_rest, np.nan)
+    m = max(int(tested.sum()), 1)
+    z = sps.norm.ppf(1 - alpha / (2 * m)) + sps.norm.ppf(0.8)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mde = z * np.sqrt(rate * (1 - rate) * (1 / n + 1 / n_rest))
+    out = c.assign(retention=x / n, ci_low=lo, ci_high=hi, rest_retention=x_rest_rate,
+                   diff=test["diff"].to_numpy(), diff_ci_low=test["ci_low"].to_numpy(),
+                   diff_ci_high=test["ci_high"].to_numpy(),
+                   p_value=np.where(tested, test["p_value"].to_numpy(), np.nan), p_adjusted=holm(test),
+                   tested=tested, baseline_excluded=excluded, mde=mde)
+    return out[cols]
+
+
+def left_censored_cohort(acquisition_table: pd.DataFrame, *, data_start: pd.Timestamp | None = None,
+                         customers: pd.DataFrame | None = None, factor: float = 2.0) -> str | None:
+    """The first cohort when it is left-censored: it holds customers who bought before the data begin.
+
+    An export that starts in the middle of a shop's life puts every existing customer's first order *in the data*
+    into the first cohort, which then looks huge and loyal. The first cohort is marked when the ``customers``
+    table says some of its customers were first seen before ``data_start`` (the first order of the data), or when
+    it is more than ``factor`` times the median size of the next (up to six) cohorts. A marked cohort is shown,
+    never named best or worst, and left out of every baseline (:func:`retention_at`'s ``exclude``).
+
+    Returns the cohort label, or None.
+    """
+    if acquisition_table.empty:
+        return None
+    sizes = acquisition_table.groupby("cohort_start")["customer_id"].size().sort_index()
+    first_start = sizes.index[0]
+    label = acquisition_table.loc[acquisition_table["cohort_start"] == first_start, "cohort"].iloc[0]
+    if customers is not None and data_start is not None and "first_seen" in customers.columns:
+        members = acquisition_table.loc[acquisition_table["cohort_start"] == first_start, "customer_id"]
+        seen = customers.set_index("customer_id")["first_seen"].reindex(members)
+        if (pd.to_datetime(seen) < pd.Timestamp(data_start).normalize()).any():
+            return str(label)
+    later = sizes.iloc[1:7]
+    if len(later) >= 2 and sizes.iloc[0] > factor * float(later.median()):
+        return str(label)
+    return None
 
 
 # Repeat purchases and order value -------------------------------------------------------------------
@@ -481,15 +576,45 @@ def new_and_returning(orders: pd.DataFrame, *, start: pd.Timestamp | str, end: p
             "returning_share": returning / n if n else float("nan")}
 
 
-def data_note(*, netted: bool, end: pd.Timestamp | str, msg: Messages) -> str:
-    """What the numbers count, for the top of the page: counted statuses, refunds, and the data cut-off.
+def data_note(result, msg: Messages) -> str:
+    """What the numbers count, for the top of the page: the revenue definition (named), pending orders in the
+    new-customer figures, the data cut-off and the left-censored first cohort when there is one."""
+    key = "cohorts.note.counted_net" if result.notes.get("revenue_basis") == "net" else "cohorts.note.counted_gross"
+    text = msg(key) + msg("cohorts.note.join") + msg("cohorts.note.cutoff", end=result.period.last_day)
+    text += msg("cohorts.note.pending")
+    if result.value("left_censored"):
+        text += msg("cohorts.note.left_censored", cohort=result.value("left_censored"))
+    return text
 
-    netted : True when revenue was netted with ``completed_orders(orders, returns=...)``;
-    end : the data cut-off (exclusive, e.g. ``period.end``); the note shows its last day.
-    """
-    key = "cohorts.note.counted_net" if netted else "cohorts.note.counted_gross"
-    last_day = pd.Timestamp(end) - pd.Timedelta(days=1)
-    return msg(key) + msg("cohorts.note.join") + msg("cohorts.note.cutoff", end=last_day)
+
+def minimum_data_text(msg: Messages) -> str:
+    """The review's minimum-data rules (:data:`MINIMUM_DATA`), one line each, in the page's language."""
+    return "\n".join(f"- {msg(f'cohorts.minimum.{section}')}" for section in MINIMUM_DATA)
+
+
+def heatmap_size(result) -> tuple[float, float]:
+    """Figure size of the retention heatmap: one row per cohort."""
+    t = result.tables.get("cohort_table")
+    n = t["cohort"].nunique() if t is not None and len(t) else 1
+    return (11, 1.5 + 0.36 * min(n, 40))
+
+
+def caption(result, name: str, msg: Messages) -> str:
+    """The caption of a result table that depends on the settings (retention: which period, which baseline)."""
+    if name == "retention":
+        return msg("cohorts.title.retention_at", k=result.notes["k"], unit=msg(f"cohorts.unit.{result.notes['freq']}"))
+    raise ParameterError(f"no caption rule for table {name!r}", name="name")
+
+
+def chart_data(result, name: str, msg: Messages, *, top: int = 12) -> pd.DataFrame:
+    """A result table ready for a chart: data codes translated, long tails folded into "Other (N)"."""
+    from .report import group_tail, label_values
+
+    data = result.tables[name]
+    if name == "economics" and len(data) > top + 1:
+        data = group_tail(data.loc[data["ltv_cac"].notna()], by="acquisition_channel", value="spend", top=top,
+                          msg=msg, sum_columns=["spend", "new_customers"])
+    return label_values(data, msg)
 
 
 # Plots -----------------------------------------------------------------------------------------------
@@ -509,6 +634,12 @@ def plot_retention(data: pd.DataFrame, *, value: str = "retention", max_periods:
         ax = plt.gca()
     m = retention_matrix(data, value=value, max_periods=max_periods)
     m = m.drop(columns=0, errors="ignore")  # period 0 is 100 % by definition (of customers and of revenue)
+    if m.empty or m.isna().all().all():  # no cohort has a complete period after its first: say so, draw nothing
+        ax.text(0.5, 0.5, msg("cohorts.label.no_complete_period"), ha="center", va="center", transform=ax.transAxes,
+                wrap=True)
+        ax.set_axis_off()
+        ax.set_title(msg(f"cohorts.title.heatmap_{value}"))
+        return ax
     labels = m.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else msg.pct(v, 0)))
     options = {"cmap": "YlGnBu", "annot": labels.to_numpy(), "fmt": "", "annot_kws": {"fontsize": 7},
                "cbar_kws": {"label": msg(f"cohorts.label.{value}")}, "linewidths": 0.3}
@@ -548,51 +679,7 @@ def plot_cumulative_revenue(data: pd.DataFrame, *, x: str = "period_number",
     return ax
 
 
-# Sentences -------------------------------------------------------------------------------------------
-def sentences(retention: pd.DataFrame, repeat: pd.DataFrame, aov: pd.DataFrame, *, period_number: int = 3,
-              freq: str = "M", window_days: int = 90, alpha: float = 0.05, msg: Messages) -> list[str]:
-    """The cohort conclusions, written from the numbers.
-
-    Parameters
-    ----------
-    retention : output of :func:`retention_at`; repeat : output of :func:`repeat_purchase` (overall);
-    aov : output of :func:`aov_by_order_number`; freq : the cohort period (``"M"`` or ``"W"``) of ``retention``;
-    alpha : significance level for the Holm-adjusted p-values.
-
-    Returns a list of sentences in ``msg``'s language: the best-retaining cohort (or that none stands out),
-    the weakest one when it is significantly lower, the repeat-purchase rate and time to second order, and
-    first vs repeat order value.
-    """
-    _check_option("freq", freq, FREQS)
-    unit = msg(f"cohorts.unit.{freq}")
-    out: list[str] = []
-    if len(retention):
-        best = retention.loc[retention["retention"].idxmax()]
-        fields = dict(cohort=best["cohort"], k=period_number, unit=unit, rate=best["retention"], lo=best["ci_low"],
-                      hi=best["ci_high"], rest=best["rest_retention"], diff=best["diff"], p=best["p_adjusted"],
-                      n=len(retention))
-        key = "best_cohort" if best["p_adjusted"] < alpha and best["diff"] > 0 else "no_best_cohort"
-        out.append(msg(f"cohorts.sentence.{key}", **fields))
-        worst = retention.loc[retention["retention"].idxmin()]
-        if worst["p_adjusted"] < alpha and worst["diff"] < 0 and worst["cohort"] != best["cohort"]:
-            out.append(msg("cohorts.sentence.worst_cohort", cohort=worst["cohort"], k=period_number, unit=unit,
-                           rate=worst["retention"], rest=worst["rest_retention"], diff=worst["diff"],
-                           p=worst["p_adjusted"]))
-    else:
-        out.append(msg("cohorts.sentence.too_young", k=period_number, unit=unit))
-    if len(repeat):
-        r = repeat.iloc[0]
-        if r["eligible_customers"] > 0:
-            out.append(msg("cohorts.sentence.repeat", rate=r["repeat_rate_window"], lo=r["ci_low"], hi=r["ci_high"],
-                           days=window_days, n=r["eligible_customers"], median=r["median_days_to_second"]))
-    if len(aov) >= 2:
-        test = first_vs_repeat_aov(aov)
-        key = ("aov_same" if not test["p_value"] < alpha else "aov_higher" if test["diff"] > 0 else "aov_lower")
-        out.append(msg(f"cohorts.sentence.{key}", first=test["first_aov"], repeat=test["repeat_aov"],
-                       change=abs(test["repeat_aov"] / test["first_aov"] - 1), p=test["p_value"]))
-    return out
-
-
+# Order value test ------------------------------------------------------------------------------------
 def first_vs_repeat_aov(aov: pd.DataFrame) -> dict[str, float]:
     """Compare first orders' value with all later orders' (Welch z-test on the pooled groups of ``aov``).
 
@@ -612,3 +699,436 @@ def first_vs_repeat_aov(aov: pd.DataFrame) -> dict[str, float]:
     p = float(2 * sps.norm.sf(abs(diff) / se)) if se > 0 else float("nan")
     return {"first_aov": float(first["aov"]), "repeat_aov": float(mean), "diff": float(diff),
             "ci_low": float(diff - _Z95 * se), "ci_high": float(diff + _Z95 * se), "p_value": p}
+
+
+# The review interface --------------------------------------------------------------------------------------
+# The cohort and LTV review's public surface (STYLE rule 12) lives here: NAME, MINIMUM_DATA, load, compute,
+# headlines, findings, sentences. compute calls ecomlib.ltv for the model, the holdout check and LTV:CAC.
+NAME = "cohort_ltv"
+
+MIN_COHORT_SIZE = 30
+SHORT_HISTORY_DAYS = 365
+
+MINIMUM_DATA = {
+    "retention": "at least one acquisition cohort with a complete period after its first (for monthly cohorts: "
+                 "orders in two calendar months, the first of them complete)",
+    "comparison": f"at least two cohorts of {MIN_COHORT_SIZE} or more customers whose period k (retention_period) "
+                  f"is complete; the left-censored first cohort of an export that starts mid-life is shown but "
+                  f"never compared",
+    "repeat": "customers acquired at least repeat_window_days (90) before the end of the period",
+    "aov": "at least one customer with a second counted order",
+    "model": "at least 20 customers and 10 with a repeat purchase of positive value (BG/NBD + Gamma-Gamma); with "
+             "less than a year of history, drop-out cannot be pinned down and the page shows CLV and P(alive) "
+             "with drop-out at both ends of its interval",
+    "holdout": "history of at least twice holdout_weeks (26 weeks of calibration, 26 of holdout) and the model's "
+               "minimum within the calibration part",
+    "economics": "an ad_spend table (CAC) and customers acquired at least ltv_months (12) before the period end "
+                 "(LTV, realised margin)",
+}
+"""Section → the minimum data it needs, in words (shown on the page; tests check below, at and above)."""
+
+UNITS = {
+    "cohort_size": "int", "active_customers": "int", "retention": "pct", "ci_low": "pct", "ci_high": "pct",
+    "rest_retention": "pct", "diff": "pp", "p_adjusted": "p", "mde": "pp", "customers": "int",
+    "repeat_customers": "int", "repeat_rate": "pct", "eligible_customers": "int", "repeat_in_window": "int",
+    "repeat_rate_window": "pct", "median_days_to_second": "num", "orders": "int", "aov": "money",
+    "revenue": "money", "value": "text", "se": "text", "frequency_bucket": "int", "actual": "num",
+    "predicted": "num", "error": "num", "abs_pct_error": "pct", "frequency": "int", "recency": "num",
+    "monetary_value": "money", "p_alive": "pct", "expected_purchases": "num", "clv": "money",
+    "clv_total": "money", "clv_share": "pct", "new_customers": "int", "spend": "money", "cac": "money",
+    "ltv": "money", "ltv_customers": "int", "ltv_cac": "ratio", "ltv_cac_ci_low": "ratio",
+    "ltv_cac_ci_high": "ratio", "payback_months": "int", "dropout_probability": "pct", "clv_mean": "money",
+    "lost_share": "pct", "first_aov": "money", "repeat_aov": "money", "p_value": "p",
+}
+"""Each column's display unit, declared once (``i18n.Messages.format`` kinds); tables whose ``ci_low/ci_high`` are
+money or parameters override it in :data:`TABLE_UNITS`."""
+TABLE_UNITS = {
+    "aov": {"ci_low": "money", "ci_high": "money"},
+    "params": {"ci_low": "text", "ci_high": "text"},
+    "aov_test": {"diff": "money", "ci_low": "money", "ci_high": "money"},
+}
+
+#: The columns each table shows on the page, and the message prefix of their headers.
+SHOWN = {
+    "retention": (["cohort", "cohort_size", "active_customers", "retention", "ci_low", "ci_high", "rest_retention",
+                   "diff", "p_adjusted", "mde"], "cohorts.col."),
+    "repeat_by_channel": (["acquisition_channel", "customers", "repeat_rate", "eligible_customers",
+                           "repeat_rate_window", "ci_low", "ci_high", "median_days_to_second"], "cohorts.col."),
+    "aov": (["order_label", "orders", "aov", "ci_low", "ci_high"], "cohorts.col."),
+    "params": (["model", "parameter", "value", "se", "ci_low", "ci_high"], "ltv.col."),
+    "holdout": (["frequency_bucket", "customers", "actual", "predicted", "error", "abs_pct_error"], "ltv.col."),
+    "top_customers": (["customer_id", "acquisition_channel", "cohort", "frequency", "recency", "monetary_value",
+                       "p_alive", "expected_purchases", "clv"], "ltv.col."),
+    "rollup_channel": (["acquisition_channel", "customers", "p_alive", "expected_purchases", "clv", "clv_total",
+                        "clv_share"], "ltv.col."),
+    "rollup_cohort": (["cohort", "customers", "p_alive", "expected_purchases", "clv", "clv_total", "clv_share"],
+                      "ltv.col."),
+    "economics": (["acquisition_channel", "new_customers", "spend", "cac", "ltv", "ltv_customers", "ltv_cac",
+                   "ltv_cac_ci_low", "ltv_cac_ci_high", "payback_months"], "ltv.col."),
+    "dropout": (["dropout", "dropout_probability", "clv_mean", "lost_share"], "ltv.col."),
+}
+
+
+def formats(data: pd.DataFrame, table: str | None = None) -> dict[str, str]:
+    """Display formats of ``data``'s columns from :data:`UNITS` (and :data:`TABLE_UNITS` for ``table``)."""
+    units = {**UNITS, **TABLE_UNITS.get(table or "", {})}
+    return {c: units[c] for c in data.columns if c in units}
+
+
+def load(data_dir, **kwargs):
+    """The tables of the cohort and LTV review: ``orders`` (required); ``customers``, ``ad_spend``, ``returns``,
+    ``promotions`` when present (contract.REVIEW_TABLES["cohort_ltv"]); absent optional tables are None."""
+    from .review import load_tables
+    return load_tables(data_dir, NAME, **kwargs)
+
+
+def _significant_digits(x: float, msg: Messages, digits: int = 3) -> str:
+    """A positive model parameter with ``digits`` significant digits (r = 0.243, not 0.2)."""
+    if x is None or not np.isfinite(x) or x == 0:
+        return msg.num(x, 0) if x == 0 else "–"
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(abs(x)))))
+    return msg.num(x, min(decimals, 8))
+
+
+def table(result, name: str, msg: Messages, *, caption: str | None = None, top: int = 12):
+    """One of the result's tables ready to show: its columns (:data:`SHOWN`), units, translated headers and data
+    codes (channels via :func:`ecomlib.report.label_values`), long tails folded, every cell escaped."""
+    from .report import group_tail, label_values, styled
+
+    data = result.tables[name]
+    columns, prefix = SHOWN[name]
+    data = data[[c for c in columns if c in data.columns]]
+    if name == "params":
+        data = data.assign(**{c: data[c].map(lambda v: _significant_digits(v, msg))
+                              for c in ("value", "se", "ci_low", "ci_high")})
+    if name == "dropout":
+        data = data.assign(dropout=data["dropout"].map(lambda v: msg(f"ltv.dropout.{v}")))
+    if name in ("repeat_by_channel", "rollup_channel", "economics") and len(data) > top + 1:
+        value = {"repeat_by_channel": "customers", "rollup_channel": "clv_total", "economics": "new_customers"}[name]
+        data = group_tail(data, by="acquisition_channel", value=value, top=top, msg=msg)
+    data = label_values(data, msg)
+    return styled(data, msg, formats=formats(data, name), labels=msg.labels(list(data.columns), prefix),
+                  caption=caption)
+
+
+def _gap(key: str, **fields):
+    from .review import Gap
+    return Gap(f"cohorts.gap.{key}", fields)
+
+
+def compute(ds, period, *, cohort_freq: str = "M", retention_period: int = 3, time_unit: str = "W",
+            model: str = "bgnbd", penalizer: float = 0.0, holdout_weeks: int = 26, horizon_months: int = 12,
+            discount_rate: float = 0.01, gross_margin: float = 0.5, ltv_months: int = 12, max_months: int = 18,
+            repeat_window_days: int = 90, alpha: float = 0.05, ltv_cac_target: float = 3.0,
+            min_cohort_size: int = MIN_COHORT_SIZE, fit_model: bool = True):
+    """Everything the cohort and LTV page shows for ``period``, as known at its end.
+
+    ``fit_model=False`` skips the model and holdout sections (recorded as gaps) for quick checks of the cohort
+    sections; the page always fits.
+
+    Revenue is :func:`ecomlib.contract.order_revenue` — net of refunds (``returns``) when the store has a
+    returns table, gross otherwise; pending orders excluded — named in ``notes["revenue_basis"]``. Only orders
+    placed before ``period.end`` are used. The new-customer headlines count pending orders in both periods
+    (the newest period's orders are still pending when it ends, the comparison's have settled since: counting
+    them in neither would make the newest period look worse).
+
+    Sections that cannot be computed are recorded as gaps (:data:`MINIMUM_DATA`); the rest still computes.
+
+    Returns
+    -------
+    :class:`ecomlib.review.Result` with tables ``cohort_table, retention, repeat, repeat_by_channel, aov,
+    aov_test, acquisition``, and when the model fits ``params, predictions, top_customers, rollup_channel,
+    rollup_cohort, p_alive_matrix``, ``dropout`` (short history), ``holdout``, ``economics``; values
+    ``new_customers, returning_share, orders`` (pending counted), ``paid_cac``, ``clv_mean``, ``clv_total``,
+    ``clv_top10_share``, ``lost_share``, ``lost_n``, ``holdout_error`` (dict), ``independence`` (dict),
+    ``history_days``, ``left_censored`` (cohort label or None), ``best_cohort``.
+    """
+    from . import ltv
+    from .errors import EcomlibError, FitError, PeriodError
+    from .review import Result
+
+    _check_option("freq", cohort_freq, FREQS)
+    _check_option("time_unit", time_unit, ltv.TIME_UNITS)
+    end = period.end
+    settings = dict(k=retention_period, freq=cohort_freq, window_days=repeat_window_days, alpha=alpha,
+                    months=horizon_months, margin=gross_margin, discount_rate=discount_rate, ltv_months=ltv_months,
+                    max_months=max_months, target=ltv_cac_target, model=model, time_unit=time_unit,
+                    holdout_weeks=holdout_weeks, min_size=min_cohort_size)
+    res = Result(review=NAME, period=period, notes=dict(settings))
+    returns = ds.returns if getattr(ds, "returns", None) is not None else None
+    orders = ds.orders
+    res.notes["revenue_basis"] = "net" if returns is not None else "gross"
+    counted = completed_orders(orders, returns=returns)
+    counted = counted.loc[_naive(counted["order_time"]) < end]
+    customer_orders = counted.loc[counted["customer_id"].notna()]
+    data_start = _naive(orders["order_time"]).min() if len(orders) else pd.NaT
+    first_purchase = _naive(customer_orders["order_time"]).min() if len(customer_orders) else pd.NaT
+    res.values["history_days"] = (float((end - first_purchase) / pd.Timedelta(days=1))
+                                  if pd.notna(first_purchase) else 0.0)
+
+    # headlines: new and returning customers, pending orders counted in both periods
+    with_pending = completed_orders(orders, pending=True).drop(columns="status")
+    nr = new_and_returning(with_pending, start=period.start, end=end)
+    res.values.update(new_customers=nr["new_customers"], returning_share=nr["returning_share"], orders=nr["orders"])
+
+    # cohorts
+    customers = getattr(ds, "customers", None)
+    acq = acquisition(counted, customers=customers, freq=cohort_freq, end=end)
+    res.tables["acquisition"] = acq
+    censored = left_censored_cohort(acq, data_start=data_start, customers=customers)
+    res.values["left_censored"] = censored
+    ct = cohort_table(counted, freq=cohort_freq, customers=customers, end=end) if len(acq) else pd.DataFrame()
+    res.tables["cohort_table"] = ct
+    later = ct.loc[ct["complete"] & (ct["period_number"] > 0)] if len(ct) else ct
+    if later.empty:
+        res.gaps["retention"] = _gap("retention", customers=len(acq), unit=cohort_freq)
+        res.gaps["revenue"] = _gap("retention", customers=len(acq), unit=cohort_freq)
+        res.tables["retention"] = retention_at(pd.DataFrame(columns=["period_number", "complete", "cohort",
+                                                                      "cohort_start", "cohort_size",
+                                                                      "active_customers"]))
+    else:
+        res.tables["retention"] = retention_at(ct, period_number=retention_period, min_size=min_cohort_size,
+                                               alpha=alpha, exclude=[censored] if censored else [])
+    r = res.tables["retention"]
+    if int(r["tested"].sum() if len(r) else 0) < 2:
+        res.gaps["comparison"] = _gap("comparison", k=retention_period, unit=cohort_freq, size=min_cohort_size,
+                                      n=int(r["tested"].sum()) if len(r) else 0)
+    else:
+        best = r.loc[r["tested"]].sort_values("retention", ascending=False).iloc[0]
+        res.values["best_cohort"] = best["cohort"]
+
+    # repeat purchases and order value
+    if len(acq):
+        res.tables["repeat"] = repeat_purchase(counted, window_days=repeat_window_days, end=end)
+        res.tables["repeat_by_channel"] = repeat_purchase(counted, window_days=repeat_window_days, end=end,
+                                                          customers=customers, by="acquisition_channel")
+    if not len(acq) or int(res.tables["repeat"]["eligible_customers"].sum()) == 0:
+        res.gaps["repeat"] = _gap("repeat", days=repeat_window_days)
+    aov = aov_by_order_number(counted, end=end) if len(acq) else pd.DataFrame()
+    res.tables["aov"] = aov
+    if len(aov) < 2:
+        res.gaps["aov"] = _gap("aov")
+    else:
+        res.tables["aov_test"] = pd.DataFrame([first_vs_repeat_aov(aov)])
+
+    # the model: BG/NBD + Gamma-Gamma on the summary as of the period's last day
+    if fit_model:
+        _model_section(res, counted, acq, period, ltv=ltv, errors=(FitError, PeriodError), **settings,
+                       penalizer=penalizer)
+    else:
+        res.gaps["model"] = res.gaps["holdout"] = _gap("model_skipped")
+
+    # LTV (realised margin, history) : CAC
+    spend = getattr(ds, "ad_spend", None)
+    if spend is None or spend.empty:
+        res.gaps["economics"] = _gap("no_ad_spend")
+        res.values["paid_cac"] = None
+    elif not len(acq):
+        res.gaps["economics"] = _gap("repeat", days=repeat_window_days)
+        res.values["paid_cac"] = None
+    else:
+        res.tables["economics"] = ltv.channel_economics(counted, spend, customers=customers, end=end,
+                                                        gross_margin=gross_margin, ltv_months=ltv_months,
+                                                        max_months=max_months)
+        cost = ltv.acquisition_cost(spend, acq, start=period.start, end=end)
+        res.tables["period_cost"] = cost
+        cac = ltv.paid_cac(cost)
+        res.values["paid_cac"] = None if not np.isfinite(cac) else cac
+        if res.tables["economics"]["ltv_customers"].sum() == 0:
+            res.gaps["economics"] = _gap("economics", months=ltv_months)
+    return res
+
+
+def _model_section(res, counted, acq, period, *, ltv, errors, penalizer, months, margin, discount_rate,
+                   time_unit, model, holdout_weeks, **_):
+    """Fit the purchase and spend models, predict, and run the holdout check; gaps where the data cannot."""
+    from .errors import FitError
+
+    summary = None
+    try:
+        summary = ltv.customer_summary(counted, period.last_day, time_unit=time_unit)
+    except errors[1]:
+        pass
+    n = 0 if summary is None else len(summary)
+    repeat = 0 if summary is None else int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
+    months_of_data = res.values["history_days"] / (365.25 / 12)
+    if n < ltv.MIN_CUSTOMERS:
+        res.gaps["model"] = _gap("model_customers", n=n, needed=ltv.MIN_CUSTOMERS)
+    elif repeat < ltv.MIN_REPEAT_CUSTOMERS:
+        key = "model_repeat_long" if res.values["history_days"] >= SHORT_HISTORY_DAYS else "model_repeat_short"
+        res.gaps["model"] = _gap(key, repeat=repeat, n=n, needed=ltv.MIN_REPEAT_CUSTOMERS, months=months_of_data)
+    else:
+        try:
+            fitted = ltv.CustomerValueModel(penalizer=penalizer, model=model).fit(summary)
+        except FitError as e:
+            res.gaps["model"] = _gap("model_failed", reason=str(e))
+            fitted = None
+        if fitted is not None:
+            pred = fitted.predict(summary, months=months, discount_rate=discount_rate, margin=margin)
+            res.tables["params"] = fitted.params_table()
+            res.tables["predictions"] = pred
+            top = (pred.nlargest(10, "clv").rename_axis("customer_id").reset_index()
+                   .merge(acq[["customer_id", "acquisition_channel", "cohort"]], on="customer_id", how="left"))
+            res.tables["top_customers"] = top
+            res.tables["rollup_channel"] = ltv.rollup(pred, acq, by="acquisition_channel")
+            res.tables["rollup_cohort"] = ltv.rollup(pred, acq, by="cohort")
+            res.tables["p_alive_matrix"] = fitted.probability_alive_matrix()
+            clv = pred["clv"]
+            ordered = clv.sort_values(ascending=False)
+            res.values.update(
+                clv_mean=float(clv.mean()), clv_total=float(clv.sum()),
+                clv_top10_share=(float(ordered.iloc[: max(1, len(ordered) // 10)].sum() / ordered.sum())
+                                 if ordered.sum() > 0 else float("nan")),
+                independence=dict(fitted.independence_), model_name=ltv.MODELS[model])
+            repeaters = pred.loc[pred["frequency"] > 0, "p_alive"]
+            res.values.update(lost_share=float((repeaters < 0.5).mean()) if len(repeaters) else float("nan"),
+                              lost_n=int((repeaters < 0.5).sum()))
+            res.notes["short_history"] = res.values["history_days"] < SHORT_HISTORY_DAYS
+            if res.notes["short_history"]:
+                res.tables["dropout"] = fitted.dropout_sensitivity(summary, months=months,
+                                                                   discount_rate=discount_rate, margin=margin)
+    # holdout check: a model fitted on the history before the last holdout_weeks, scored on them
+    calibration_end = period.last_day - pd.Timedelta(weeks=holdout_weeks)
+    if res.values["history_days"] < 2 * 7 * holdout_weeks:
+        res.gaps["holdout"] = _gap("holdout", weeks=holdout_weeks, days=res.values["history_days"])
+        return
+    try:
+        calhold = ltv.calibration_holdout(counted, calibration_end, period.last_day, time_unit=time_unit)
+        held = ltv.CustomerValueModel(penalizer=penalizer, model=model).fit(calhold)
+    except errors as e:
+        res.gaps["holdout"] = _gap("holdout_failed", reason=str(e))
+        return
+    res.tables["holdout"] = ltv.holdout_comparison(held, calhold)
+    res.values["holdout_error"] = ltv.holdout_error(held, calhold)
+
+
+# Headlines, findings, sentences ------------------------------------------------------------------------------
+def headlines(now, before, msg: Messages) -> list:
+    """The index cards: new customers and returning share (pending orders counted in both periods), paid CAC in
+    the period, predicted 12-month CLV per customer (a forecast, as of each period's end)."""
+    from .report import Headline
+
+    months = now.notes["months"]
+    return [
+        Headline("new_customers", msg("cohorts.h.new_customers"), now.value("new_customers"), "count",
+                 previous=before.value("new_customers"), good="up", source="ecomlib.cohorts.new_and_returning"),
+        Headline("returning_share", msg("cohorts.h.returning_share"), now.value("returning_share"), "ratio",
+                 previous=before.value("returning_share"), good="up", source="ecomlib.cohorts.new_and_returning"),
+        Headline("paid_cac", msg("cohorts.h.paid_cac"), now.value("paid_cac"), "money",
+                 previous=before.value("paid_cac"), good="down", source="ecomlib.ltv.paid_cac"),
+        Headline("clv_mean", msg("cohorts.h.clv_mean", months=months), now.value("clv_mean"), "money",
+                 previous=before.value("clv_mean"), good="up", source="ecomlib.ltv.CustomerValueModel.clv"),
+    ]
+
+
+def _channel(name, msg: Messages) -> str:
+    from .report import vocab
+    return vocab("channel", name, msg)
+
+
+def findings(now, before, msg: Messages) -> list:
+    """Structured conclusions for the index.
+
+    - ``best_cohort`` / ``worst_cohort``: a cohort whose retention in period k differs from the ordinary cohorts
+      (outliers and the left-censored first cohort out of the baseline), Holm-adjusted over the cohorts tested;
+      ``significant`` only when that test says so. No money at stake: a cohort's retention is not money earned or
+      lost in the period.
+    - ``ltv_cac_below``: paid channels whose realised 12-month margin per customer (LTV, history) is below the
+      target multiple of CAC. Money at stake = the period's new customers of the channel × (CAC − LTV) where
+      LTV < CAC (the margin shortfall on this period's acquisitions, if they follow past customers); severity
+      high below break-even (LTV:CAC < 1), medium below the target. Descriptive: the interval is not a test.
+    - ``lost_customers``: share of repeat customers more likely gone than active (a forecast; info).
+    """
+    from .review import Finding
+
+    out = []
+    r = now.tables.get("retention")
+    k, unit, alpha = now.notes["k"], msg(f"cohorts.unit.{now.notes['freq']}"), now.notes["alpha"]
+    if now.has("comparison") and r is not None and len(r):
+        tested = r.loc[r["tested"]]
+        for key, row, sign in (("best_cohort", tested.loc[tested["retention"].idxmax()], 1),
+                               ("worst_cohort", tested.loc[tested["retention"].idxmin()], -1)):
+            significant = bool(row["p_adjusted"] < alpha and np.sign(row["diff"]) == sign)
+            if not significant:
+                continue
+            out.append(Finding(
+                review=NAME, key=key,
+                text=msg(f"cohorts.finding.{key}", cohort=row["cohort"], rate=row["retention"],
+                         rest=row["rest_retention"], diff=row["diff"], p=row["p_adjusted"], k=k, unit=unit),
+                numbers={"cohort": row["cohort"], "retention": row["retention"], "baseline": row["rest_retention"],
+                         "diff": row["diff"], "p_adjusted": row["p_adjusted"], "cohort_size": row["cohort_size"],
+                         "baseline_excluded": row["baseline_excluded"]},
+                money=None, severity="medium", confidence="significant", anchor="sec-retention",
+                source="ecomlib.cohorts.retention_at"))
+    e = now.tables.get("economics")
+    if now.has("economics") and e is not None:
+        target = now.notes["target"]
+        cost = now.tables.get("period_cost")
+        new = cost.set_index("acquisition_channel")["new_customers"] if cost is not None else pd.Series(dtype=float)
+        for row in e.loc[e["ltv_cac"].notna() & (e["ltv_cac"] < target)].itertuples():
+            shortfall = max(row.cac - row.ltv, 0.0) * float(new.get(row.acquisition_channel, 0))
+            out.append(Finding(
+                review=NAME, key=f"ltv_cac_below:{row.acquisition_channel}",
+                text=msg("cohorts.finding.ltv_cac_below", channel=_channel(row.acquisition_channel, msg),
+                         ratio=row.ltv_cac, lo=row.ltv_cac_ci_low, hi=row.ltv_cac_ci_high, target=target,
+                         months=now.notes["ltv_months"]),
+                numbers={"channel": row.acquisition_channel, "ltv_cac": row.ltv_cac, "ltv": row.ltv, "cac": row.cac,
+                         "ci_low": row.ltv_cac_ci_low, "ci_high": row.ltv_cac_ci_high, "target": target},
+                money=shortfall if shortfall > 0 else None, severity="high" if row.ltv_cac < 1 else "medium",
+                confidence="descriptive", anchor="sec-economics", source="ecomlib.ltv.channel_economics"))
+    if now.has("model") and "lost_share" in now.values and np.isfinite(now.values["lost_share"]):
+        out.append(Finding(
+            review=NAME, key="lost_customers",
+            text=msg("ltv.sentence.lost", share=now.values["lost_share"], n=now.values["lost_n"]),
+            numbers={"lost_share": now.values["lost_share"], "lost_n": now.values["lost_n"]},
+            severity="info", confidence="descriptive", anchor="sec-model",
+            source="ecomlib.ltv.CustomerValueModel.probability_alive"))
+    return out
+
+
+def sentences(now, before, msg: Messages) -> list[str]:
+    """The page's conclusions, read from the results only: new customers against the comparison period (pending
+    orders counted in both), the best and worst cohort against the ordinary cohorts (with the smallest
+    difference the test could detect when none stands out), the left-censored first cohort, repeat purchases,
+    first vs repeat order value, then the lifetime-value sentences of :func:`ecomlib.ltv.sentences`."""
+    from . import ltv
+    from .report import format_change
+
+    n = now.notes
+    unit = msg(f"cohorts.unit.{n['freq']}")
+    out: list[str] = []
+    if before is not None and now.value("new_customers") is not None:
+        out.append(msg("cohorts.sentence.new_customers", now=now.value("new_customers"),
+                       before=before.value("new_customers"),
+                       change=format_change(now.value("new_customers"), before.value("new_customers"), "count", msg)))
+    if now.value("left_censored"):
+        out.append(msg("cohorts.sentence.left_censored", cohort=now.value("left_censored")))
+    r = now.tables.get("retention")
+    if now.has("comparison"):
+        tested = r.loc[r["tested"]]
+        best = tested.loc[tested["retention"].idxmax()]
+        excluded = best["baseline_excluded"] or msg("cohorts.none")
+        fields = dict(cohort=best["cohort"], k=n["k"], unit=unit, rate=best["retention"], lo=best["ci_low"],
+                      hi=best["ci_high"], rest=best["rest_retention"], diff=best["diff"], p=best["p_adjusted"],
+                      n=len(tested), mde=best["mde"], excluded=excluded)
+        key = "best_cohort" if best["p_adjusted"] < n["alpha"] and best["diff"] > 0 else "no_best_cohort"
+        out.append(msg(f"cohorts.sentence.{key}", **fields))
+        worst = tested.loc[tested["retention"].idxmin()]
+        if worst["p_adjusted"] < n["alpha"] and worst["diff"] < 0 and worst["cohort"] != best["cohort"]:
+            out.append(msg("cohorts.sentence.worst_cohort", cohort=worst["cohort"], k=n["k"], unit=unit,
+                           rate=worst["retention"], rest=worst["rest_retention"], diff=worst["diff"],
+                           p=worst["p_adjusted"], excluded=worst["baseline_excluded"] or msg("cohorts.none")))
+    elif now.has("retention"):
+        out.append(msg("cohorts.sentence.too_young", k=n["k"], unit=unit))
+    if now.has("repeat"):
+        rr = now.tables["repeat"].iloc[0]
+        out.append(msg("cohorts.sentence.repeat", rate=rr["repeat_rate_window"], lo=rr["ci_low"], hi=rr["ci_high"],
+                       days=n["window_days"], n=rr["eligible_customers"], median=rr["median_days_to_second"]))
+    if now.has("aov"):
+        t = now.tables["aov_test"].iloc[0]
+        key = ("aov_same" if not t["p_value"] < n["alpha"] else "aov_higher" if t["diff"] > 0 else "aov_lower")
+        se = (t["ci_high"] - t["ci_low"]) / (2 * _Z95)
+        mde = (sps.norm.ppf(1 - n["alpha"] / 2) + sps.norm.ppf(0.8)) * se / t["first_aov"] if t["first_aov"] else np.nan
+        out.append(msg(f"cohorts.sentence.{key}", first=t["first_aov"], repeat=t["repeat_aov"],
+                       change=abs(t["repeat_aov"] / t["first_aov"] - 1), p=t["p_value"], mde=mde))
+    return out + ltv.sentences(now, msg)

@@ -7,7 +7,16 @@ here, vectorized, and tested against lifetimes where it still works: the per-cus
 sum (:meth:`CustomerValueModel.clv`). See ``docs/decisions-lifetimes.md``.
 
 Only counted orders enter (status ``completed`` or ``partially_refunded``, see
-:func:`ecomlib.cohorts.completed_orders`, which also explains how refunds are treated). Money is in the store
+:func:`ecomlib.cohorts.completed_orders`, which also explains how refunds are treated).
+
+The review's interface (``NAME = "cohort_ltv"``, ``MINIMUM_DATA``, ``load``, ``compute``, ``headlines``,
+``findings``, ``sentences``) lives in :mod:`ecomlib.cohorts`; ``compute`` calls this module for the model, the
+holdout check and LTV:CAC, and :func:`sentences` here writes the lifetime-value conclusions from its result.
+
+Two different numbers, never to be read as one: **LTV** (:func:`channel_economics`) is *history* — the gross
+margin customers acquired at least ``ltv_months`` ago actually brought in their first ``ltv_months``; **CLV**
+(:meth:`CustomerValueModel.clv`) is a *forecast* — the discounted margin the model expects from today's
+customers over the next ``months``. Every label that shows them says which. Money is in the store
 currency; time is in weeks (days / 7) or days, as chosen with ``time_unit``.
 
 References
@@ -138,6 +147,15 @@ def _summarize(codes: np.ndarray, days: np.ndarray, values: np.ndarray, customer
                         index=pd.Index(customers[codes[starts]], name=index_name))
 
 
+def _data_range(orders: pd.DataFrame, customer_col: str, time_col: str) -> str:
+    """Where the counted customer purchases lie, in words, for errors about periods without data."""
+    counted = _counted(orders)
+    times = _naive(counted.loc[counted[customer_col].notna(), time_col])
+    if times.empty:
+        return "the data hold no counted purchase of a known customer"
+    return f"the counted purchases run from {times.min().date()} to {times.max().date()}"
+
+
 def customer_summary(orders: pd.DataFrame, observation_end: pd.Timestamp | str, *, time_unit: str = "W",
                      customer_col: str = "customer_id", time_col: str = "order_time",
                      revenue_col: str = "revenue") -> pd.DataFrame:
@@ -165,6 +183,11 @@ def customer_summary(orders: pd.DataFrame, observation_end: pd.Timestamp | str, 
     DataFrame indexed by customer id (sorted), float columns ``frequency, recency, T, monetary_value``
     (monetary value in the store currency). ``attrs`` records ``time_unit`` and ``observation_end``.
 
+    Raises
+    ------
+    PeriodError : "There is no data available …" when no counted purchase lies on or before ``observation_end``
+        (lifetimes raises the same sentence; an empty summary would only fail later, in the fit).
+
     Example
     -------
     >>> o = pd.DataFrame({"customer_id": ["a", "a"], "order_time": pd.to_datetime(["2025-01-01", "2025-01-08"]),
@@ -176,6 +199,9 @@ def customer_summary(orders: pd.DataFrame, observation_end: pd.Timestamp | str, 
     require_columns(orders, [customer_col, time_col, revenue_col], table="orders", needed_by="customer_summary")
     end_day = _day_number(observation_end)
     codes, days, values, customers = _purchase_days(orders, end_day, customer_col, time_col, revenue_col)
+    if len(codes) == 0:
+        raise PeriodError(f"There is no data available up to {pd.Timestamp(observation_end).date()}: "
+                          f"{_data_range(orders, customer_col, time_col)}. Choose an observation end inside the data")
     out = _summarize(codes, days, values, customers, end_day, TIME_UNITS[time_unit], customer_col)
     out.attrs.update(time_unit=time_unit, observation_end=pd.Timestamp(observation_end).normalize())
     return out
@@ -205,6 +231,11 @@ def calibration_holdout(orders: pd.DataFrame, calibration_end: pd.Timestamp | st
     ``frequency_holdout`` (purchase days in the holdout), ``monetary_value_holdout`` (0 when none) and
     ``duration_holdout`` (holdout length in ``time_unit``).
 
+    Raises
+    ------
+    PeriodError : ``calibration_end`` not before ``observation_end``, or "There is no data available …" when no
+        counted purchase lies in the calibration period (as lifetimes does).
+
     Example
     -------
     >>> o = pd.DataFrame({"customer_id": ["a", "a", "a"], "order_time": pd.to_datetime(
@@ -222,6 +253,10 @@ def calibration_holdout(orders: pd.DataFrame, calibration_end: pd.Timestamp | st
     codes, days, values, customers = _purchase_days(orders, end_day, customer_col, time_col, revenue_col)
     unit = TIME_UNITS[time_unit]
     in_cal = days <= cal_day
+    if not in_cal.any():
+        raise PeriodError(f"There is no data available in the calibration period (up to "
+                          f"{pd.Timestamp(calibration_end).date()}): {_data_range(orders, customer_col, time_col)}. "
+                          f"Choose a calibration end after the first purchase")
     cal = _summarize(codes[in_cal], days[in_cal], values[in_cal], customers, cal_day, unit, customer_col)
     cal.columns = [f"{c}_cal" for c in cal.columns]
     hold = pd.DataFrame({"code": codes[~in_cal], "value": values[~in_cal]})
@@ -266,6 +301,40 @@ def _histories(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     rows, back = np.unique(np.column_stack([rfm["frequency"], rfm["recency"], rfm["T"]]), axis=0,
                            return_inverse=True)
     return rows.reshape(-1, 3), back.ravel()
+
+
+def _more_data_advice(span_days: float, what: str) -> str:
+    """What would make a too-small fit possible, given how long the data already run."""
+    if span_days < 365:
+        return (f"The data span {span_days:.0f} days: a longer observation period (a year or more) lets "
+                f"{'more customers arrive' if what == 'customers' else 'repeat purchases show'}")
+    months = span_days / DAYS_PER_MONTH
+    if what == "customers":
+        return f"The data already span {months:.0f} months: the model needs a larger customer base"
+    return (f"The data already span {months:.0f} months, so a longer period will not help: this store's customers "
+            f"rarely buy again, and the cohort and repeat-purchase tables describe it without a model")
+
+
+def _purchase_cause(rfm: dict) -> str | None:
+    """Why BG/NBD / Pareto/NBD can run away, read from the data: nobody has stopped buying yet."""
+    f, r, T = rfm["frequency"], rfm["recency"], rfm["T"]
+    repeaters = f > 0
+    if not repeaters.any():
+        return None
+    usual_gap = r[repeaters] / f[repeaters]
+    still_buying = (T[repeaters] - r[repeaters]) <= usual_gap
+    share = float(still_buying.mean())
+    if share >= 0.9:
+        return (f"Almost nobody drops out: {share:.0%} of repeat customers bought again within their usual gap "
+                f"before the end of the data, so drop-out cannot be estimated until some customers stop buying")
+    return None
+
+
+def _spend_cause(spend: np.ndarray) -> str | None:
+    """Why Gamma-Gamma can run away, read from the data: repeat customers all spend alike."""
+    if len(spend) and np.std(spend) <= 1e-6 * max(float(np.mean(spend)), 1e-12):
+        return "Every repeat customer spends the same on average, so the spread of spend cannot be estimated"
+    return None
 
 
 class CustomerValueModel:
@@ -325,13 +394,14 @@ class CustomerValueModel:
         name = MODELS[self.model]
         n = len(rfm["frequency"])
         repeat = (rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)
+        span_days = float(rfm["T"].max()) * TIME_UNITS[self.time_unit_] if n else 0.0
         if n < MIN_CUSTOMERS:
             raise FitError(name, f"only {n} customers; at least {MIN_CUSTOMERS} are needed to fit the model. "
-                                 f"Use a longer observation period or a larger store")
+                                 + _more_data_advice(span_days, "customers"))
         if repeat.sum() < MIN_REPEAT_CUSTOMERS:
-            raise FitError(name, f"only {int(repeat.sum())} customers have repeat purchases with positive spend; at "
-                                 f"least {MIN_REPEAT_CUSTOMERS} are needed to learn purchase rates, drop-out and "
-                                 f"spend. Use a longer observation period")
+            raise FitError(name, f"only {int(repeat.sum())} of {n:,} customers have repeat purchases with positive "
+                                 f"spend; at least {MIN_REPEAT_CUSTOMERS} are needed to learn purchase rates, "
+                                 f"drop-out and spend. " + _more_data_advice(span_days, "repeat"))
         rows = (pd.DataFrame({k: rfm[k] for k in ("frequency", "recency", "T")})
                 .value_counts(sort=False).rename("weights").reset_index())
         if self.model == "bgnbd":
@@ -341,10 +411,11 @@ class CustomerValueModel:
             fitter = lt.ParetoNBDFitter(penalizer_coef=self.penalizer)
             fit_args = {"initial_params": np.random.default_rng(0).normal(1.0, 0.05, 4)}  # reproducible start
         self.purchase_fitter_ = self._run(name, fitter.fit, rows["frequency"], rows["recency"], rows["T"],
-                                          weights=rows["weights"], **fit_args)
+                                          weights=rows["weights"], penalizer=self.penalizer, **fit_args)
         params = {k: float(v) for k, v in fitter.params_.items()}
         self._check_params(name, params, shapes=("r", "a", "b", "s"), scales=("alpha", "beta"),
-                           scale_ref=float(rfm["T"].max()), ref_name="the oldest customer's T")
+                           scale_ref=float(rfm["T"].max()), ref_name="the oldest customer's T",
+                           cause=_purchase_cause(rfm), penalizer=self.penalizer)
         self.bgnbd_params_ = params if self.model == "bgnbd" else None
         self.pareto_nbd_params_ = params if self.model == "pareto_nbd" else None
         self.purchase_params_ = params
@@ -353,34 +424,38 @@ class CustomerValueModel:
         self.spend_scale_ = 1.0
         try:
             spender = lt.GammaGammaFitter(penalizer_coef=self.penalizer)
-            self.spend_fitter_ = self._run("Gamma-Gamma", spender.fit, frequency, spend)
+            self.spend_fitter_ = self._run("Gamma-Gamma", spender.fit, frequency, spend, penalizer=self.penalizer)
         except FitError:
             # BFGS can lose precision when spend runs in the thousands. Gamma-Gamma is invariant to the unit of
             # spend (v carries it), so refit in units of the median spend and convert v back.
             self.spend_scale_ = float(np.median(spend))
             spender = lt.GammaGammaFitter(penalizer_coef=self.penalizer)
-            self.spend_fitter_ = self._run("Gamma-Gamma", spender.fit, frequency, spend / self.spend_scale_)
+            self.spend_fitter_ = self._run("Gamma-Gamma", spender.fit, frequency, spend / self.spend_scale_,
+                                           penalizer=self.penalizer)
         gg = {k: float(v) for k, v in spender.params_.items()}
         gg["v"] *= self.spend_scale_
         self._check_params("Gamma-Gamma", gg, shapes=("p", "q"), scales=("v",),
-                           scale_ref=float(rfm["monetary_value"].max()), ref_name="the largest monetary value")
+                           scale_ref=float(rfm["monetary_value"].max()), ref_name="the largest monetary value",
+                           cause=_spend_cause(spend), penalizer=self.penalizer)
         if gg["q"] <= 1:
             raise FitError("Gamma-Gamma", f"q = {gg['q']:.3g} ≤ 1, so the model's mean spend per purchase "
                                           f"(p·v/(q−1)) is not finite: spend is too heavy-tailed for the model. "
-                                          f"Check monetary values for outliers or add a penalizer", gg)
+                                          f"Check monetary values for outliers"
+                                          + ("" if self.penalizer else " or add a penalizer"), gg)
         self.gamma_gamma_params_ = gg
         self.n_customers_, self.n_repeat_customers_ = n, int(repeat.sum())
         self.independence_ = _independence(rfm["frequency"][repeat], rfm["monetary_value"][repeat])
         return self
 
     @staticmethod
-    def _run(name: str, fit, *args, **kwargs):
+    def _run(name: str, fit, *args, penalizer: float = 0.0, **kwargs):
         """Call a lifetimes ``fit``; its failures (printed and raised) become one FitError that explains them.
 
         BFGS stops with "precision loss" when lifetimes' default tolerance (1e-7) is finer than the
         log-likelihood can be computed, typically at the optimum of a large sample; such a stop is retried
         once with tolerance 1e-4 (``RETRY_TOL``) before it counts as non-convergence. The parameters still
-        go through the degenerate-fit checks, and the holdout check measures the result.
+        go through the degenerate-fit checks, and the holdout check measures the result. ``penalizer`` is the
+        penalty the fit used: a penalizer is suggested only when none was used.
         """
         lt = _lifetimes()
         printed = io.StringIO()
@@ -397,29 +472,36 @@ class CustomerValueModel:
         except lt.utils.ConvergenceError:
             said = re.search(r"message:\s*(.+)", printed.getvalue())
             detail = f" (optimiser: {said.group(1).strip().rstrip('.')})" if said else ""
-            raise FitError(name, f"the optimiser did not converge{detail}. Try a penalizer (e.g. penalizer=0.01), "
-                                 f"a longer observation period, or check the data for customers with absurd "
-                                 f"purchase counts or identical spend") from None
+            remedy = (f"The penalizer ({penalizer:g}) may be what stops it: try penalizer=0 or a smaller one"
+                      if penalizer else "Try a penalizer (e.g. penalizer=0.01)")
+            raise FitError(name, f"the optimiser did not converge{detail}. {remedy}, or check the data for customers "
+                                 f"with absurd purchase counts or identical spend") from None
         except np.linalg.LinAlgError:
+            remedy = (f"a different penalizer than {penalizer:g}" if penalizer else "a penalizer (e.g. penalizer=0.01)")
             raise FitError(name, "the fit ended where the likelihood is flat (singular Hessian), so the parameters "
-                                 "are not identified. Try a penalizer (e.g. penalizer=0.01)") from None
+                                 f"are not identified. Try {remedy}") from None
 
     @staticmethod
     def _check_params(name: str, params: dict, *, shapes: Sequence[str], scales: Sequence[str], scale_ref: float,
-                      ref_name: str) -> None:
-        """Raise FitError when a parameter is not finite, not positive, or absurdly large."""
+                      ref_name: str, cause: str | None = None, penalizer: float = 0.0) -> None:
+        """Raise FitError when a parameter is not finite, not positive, or absurdly large.
+
+        ``cause`` is what the data show that explains a run-away fit (from :func:`_purchase_cause` or
+        :func:`_spend_cause`); the advice follows it, and suggests a penalizer only when none was used.
+        """
         shown = ", ".join(f"{k} = {v:.4g}" for k, v in params.items())
         bad = [k for k, v in params.items() if not np.isfinite(v) or v <= 0]
+        penalize = (f"a different penalizer than {penalizer:g}" if penalizer else "a penalizer (e.g. penalizer=0.01)")
         if bad:
             raise FitError(name, f"parameters {bad} are not finite positive numbers ({shown}): the fit failed. "
-                                 f"Try a penalizer (e.g. penalizer=0.01)", params)
+                                 f"Try {penalize}", params)
         huge = [k for k in shapes if k in params and params[k] > MAX_SHAPE]
         huge += [k for k in scales if k in params and params[k] > MAX_SCALE_RATIO * max(scale_ref, 1e-12)]
         if huge:
-            raise FitError(name, f"degenerate fit: {huge} ran off to huge values ({shown}; limits: shapes ≤ "
-                                 f"{MAX_SHAPE:g}, scales ≤ {MAX_SCALE_RATIO:g} × {ref_name}). The data carry too "
-                                 f"little information, e.g. almost nobody drops out or every customer buys alike. "
-                                 f"Use a longer period, a penalizer (e.g. penalizer=0.01) or another model", params)
+            limits = f"limits: shapes ≤ {MAX_SHAPE:g}, scales ≤ {MAX_SCALE_RATIO:g} × {ref_name}"
+            why = cause or "the data carry too little information to pin these parameters down"
+            raise FitError(name, f"degenerate fit: {huge} ran off to huge values ({shown}; {limits}). {why}. "
+                                 f"Try {penalize} or another model", params)
 
     # Predictions -----------------------------------------------------------------------------------
     def _fitted(self) -> None:
@@ -535,8 +617,12 @@ class CustomerValueModel:
         return out
 
     def params_table(self) -> pd.DataFrame:
-        """The fitted parameters: ``model, parameter, value, se, ci_low, ci_high`` (95 %, from the Hessian;
-        NaN for Pareto/NBD, whose lifetimes fitter computes none)."""
+        """The fitted parameters: ``model, parameter, value, se, ci_low, ci_high``.
+
+        ``se`` comes from the Hessian (NaN for Pareto/NBD, whose lifetimes fitter computes none). Every parameter
+        is positive, so the 95 % interval is taken on the log scale (delta method: value · exp(± 1.96 · se / value))
+        and stays positive; a symmetric interval would reach below 0 for a small, uncertain parameter.
+        """
         self._fitted()
         frames = []
         for name, fitter in ((MODELS[self.model], self.purchase_fitter_), ("Gamma-Gamma", self.spend_fitter_)):
@@ -547,7 +633,59 @@ class CustomerValueModel:
                                         "value": fitter.params_.to_numpy(dtype=float) * unit,
                                         "se": se.reindex(fitter.params_.index).to_numpy(dtype=float) * unit}))
         out = pd.concat(frames, ignore_index=True)
-        return out.assign(ci_low=out["value"] - _Z95 * out["se"], ci_high=out["value"] + _Z95 * out["se"])
+        spread = np.exp(_Z95 * out["se"] / out["value"])
+        return out.assign(ci_low=out["value"] / spread, ci_high=out["value"] * spread)
+
+    def dropout_sensitivity(self, summary: pd.DataFrame, *, months: int = 12, discount_rate: float = 0.01,
+                            margin: float = 1.0) -> pd.DataFrame:
+        """Mean CLV and the share of repeat customers more likely gone than active, as drop-out is varied.
+
+        Drop-out is what a short history pins down worst. The BG/NBD drop-out parameters (a, b) are moved
+        together to the ends of their 95 % intervals (:meth:`params_table`): ``low`` takes a at its lower and b
+        at its upper bound (the smallest drop-out probability per purchase, a / (a + b)), ``high`` the reverse;
+        ``fitted`` is the estimate. For Pareto/NBD (no standard errors) the bounds are NaN.
+
+        Returns one row per ``dropout`` (``low``, ``fitted``, ``high``): ``a, b, dropout_probability``
+        (a / (a + b), per purchase), ``clv_mean`` (store currency) and ``lost_share`` (fraction of repeat
+        customers with P(alive) < 0.5).
+        """
+        self._fitted()
+        _check_clv_options(months, discount_rate, margin)
+        repeat = _rfm(summary)["frequency"] > 0
+        table = self.params_table().set_index("parameter")
+        rows = []
+        for label in ("low", "fitted", "high"):
+            if self.model != "bgnbd":
+                a = b = float("nan")
+            elif label == "fitted":
+                a, b = self.bgnbd_params_["a"], self.bgnbd_params_["b"]
+            else:
+                a = table.loc["a", "ci_low" if label == "low" else "ci_high"]
+                b = table.loc["b", "ci_high" if label == "low" else "ci_low"]
+            if not (np.isfinite(a) and np.isfinite(b)):
+                rows.append({"dropout": label, "a": a, "b": b, "dropout_probability": float("nan"),
+                             "clv_mean": float("nan"), "lost_share": float("nan")})
+                continue
+            varied = self._with_params(a=a, b=b)
+            clv = varied._clv(summary, months, discount_rate, margin)[0]
+            alive = varied.probability_alive(summary).to_numpy()
+            rows.append({"dropout": label, "a": float(a), "b": float(b), "dropout_probability": a / (a + b),
+                         "clv_mean": float(clv.mean()),
+                         "lost_share": float((alive[repeat] < 0.5).mean()) if repeat.any() else float("nan")})
+        return pd.DataFrame(rows)
+
+    def _with_params(self, **purchase_params) -> "CustomerValueModel":
+        """A shallow copy whose purchase model uses other parameter values (for sensitivity lines)."""
+        import copy
+
+        out = copy.copy(self)
+        fitter = copy.copy(self.purchase_fitter_)
+        fitter.params_ = fitter.params_.copy()
+        for k, v in purchase_params.items():
+            fitter.params_[k] = float(v)
+        out.purchase_fitter_ = fitter
+        out.purchase_params_ = {**self.purchase_params_, **{k: float(v) for k, v in purchase_params.items()}}
+        return out
 
     def __repr__(self) -> str:
         head = f"CustomerValueModel(penalizer={self.penalizer!r}, model={self.model!r})"
@@ -623,14 +761,11 @@ def holdout_error(model: CustomerValueModel, calhold: pd.DataFrame, *, max_frequ
 
 
 # Loading ---------------------------------------------------------------------------------------------
-def load(data_dir) -> "Dataset":
-    """Load what the cohort and LTV review reads: ``orders`` (required) and, when present, ``customers``
-    (acquisition channel), ``ad_spend`` (CAC) and ``returns`` (refunds), validated against the contract."""
-    from .dataset import load_dataset, table_file
-
-    folder = Path(data_dir)
-    optional = [t for t in ("customers", "ad_spend", "returns") if table_file(folder, t) is not None]
-    return load_dataset(folder, tables=["orders", *optional])
+def load(data_dir, **kwargs) -> "Dataset":
+    """The tables of the cohort and LTV review (the same as :func:`ecomlib.cohorts.load`, whose module holds the
+    review's interface)."""
+    from .cohorts import load as load_review
+    return load_review(data_dir, **kwargs)
 
 
 # Roll-ups, LTV:CAC and payback ----------------------------------------------------------------------
@@ -933,55 +1068,62 @@ def _join(names: Sequence[str], msg: Messages) -> str:
     return msg("ltv.list_sep").join(str(n) for n in names)
 
 
-def sentences(model: CustomerValueModel, holdout: dict, predictions: pd.DataFrame, economics: pd.DataFrame, *,
-              months: int = 12, ltv_months: int = 12, max_months: int = 18, margin: float = 0.5,
-              discount_rate: float = 0.01, target: float = 3.0, msg: Messages) -> list[str]:
-    """The lifetime-value conclusions, written from the numbers.
+def sentences(result, msg: Messages) -> list[str]:
+    """The lifetime-value conclusions, read from a cohort and LTV review result (:func:`ecomlib.cohorts.compute`).
 
-    Parameters
-    ----------
-    model : the fitted :class:`CustomerValueModel`; holdout : :func:`holdout_error` of the calibration model;
-    predictions : :meth:`CustomerValueModel.predict` output; economics : :func:`channel_economics` output;
-    months, margin, discount_rate : the CLV settings used; ltv_months, max_months : as in channel_economics.
-
-    Returns sentences on: the holdout accuracy, the Gamma-Gamma independence check, the CLV level and its
-    concentration, the share of repeat customers probably lost, LTV:CAC and payback by channel, and the channels
-    where CAC is not defined.
+    Sentences on: the holdout accuracy, the Gamma-Gamma independence check, the predicted CLV (a *forecast* of
+    the next months' margin) and its concentration, the short-history caveat with drop-out at both ends of its
+    interval, the share of repeat customers probably lost, and LTV (the *history*: margin realised in the first
+    months by customers acquired long enough ago) against CAC by channel, with payback. Sections recorded as gaps
+    say nothing here (their sentence is shown in the section).
     """
-    model._fitted()
-    duration = holdout["duration"]
-    out = [msg("ltv.sentence.holdout", model=MODELS[model.model],
-               weeks=msg.num(duration, 0 if float(duration).is_integer() else 1),
-               unit=msg(f"ltv.unit.{model.time_unit_}"), predicted=msg.num(holdout["predicted_mean"], 2),
-               actual=msg.num(holdout["actual_mean"], 2), total_error=holdout["total_error"], mape=holdout["mape"],
-               mae=msg.num(holdout["mae"], 2))]
-    ind = model.independence_
-    out.append(msg("ltv.sentence.independent" if ind["ok"] else "ltv.sentence.dependent", r=msg.num(ind["corr"], 2),
-                   lo=msg.num(ind["ci_low"], 2), hi=msg.num(ind["ci_high"], 2), n=ind["n"]))
-    clv = predictions["clv"]
-    top = clv.sort_values(ascending=False)
-    share = top.iloc[: max(1, len(top) // 10)].sum() / top.sum() if top.sum() > 0 else float("nan")
-    out.append(msg("ltv.sentence.clv", months=months, margin=margin, rate=discount_rate, mean=clv.mean(),
-                   total=clv.sum(), share=share))
-    repeaters = predictions.loc[predictions["frequency"] > 0, "p_alive"]
-    if len(repeaters):
-        out.append(msg("ltv.sentence.lost", share=(repeaters < 0.5).mean(), n=(repeaters < 0.5).sum()))
-    with_cac = economics.loc[economics["ltv_cac"].notna()]
-    if len(with_cac):
-        best = with_cac.iloc[0]
-        payback = (msg("ltv.payback_in", months=int(best["payback_months"])) if pd.notna(best["payback_months"])
-                   else msg("ltv.payback_none", months=max_months))
-        out.append(msg("ltv.sentence.best_channel", channel=best["acquisition_channel"], ratio=best["ltv_cac"],
-                       lo=best["ltv_cac_ci_low"], hi=best["ltv_cac_ci_high"], months=ltv_months, ltv=best["ltv"],
-                       cac=best["cac"], payback=payback))
-        below = with_cac.loc[with_cac["ltv_cac"] < target, "acquisition_channel"].tolist()
-        if below:
-            out.append(msg("ltv.sentence.below_target", channels=_join(below, msg), target=target))
-        losing = with_cac.loc[with_cac["payback_months"].isna()]
-        for row in losing.itertuples():  # a handful of channels at most
-            out.append(msg("ltv.sentence.no_payback", channel=row.acquisition_channel, ratio=row.ltv_cac,
-                           cac=row.cac, months=max_months))
-    undefined = economics.loc[~economics["has_spend"], "acquisition_channel"].tolist()
-    if undefined:
-        out.append(msg("ltv.sentence.cac_undefined", channels=_join(undefined, msg)))
+    from .report import vocab
+
+    n, v = result.notes, result.values
+    out: list[str] = []
+    if result.has("holdout") and "holdout_error" in v:
+        h = v["holdout_error"]
+        duration = h["duration"]
+        out.append(msg("ltv.sentence.holdout", model=MODELS[n["model"]],
+                       weeks=msg.num(duration, 0 if float(duration).is_integer() else 1),
+                       unit=msg(f"ltv.unit.{n['time_unit']}"), predicted=msg.num(h["predicted_mean"], 2),
+                       actual=msg.num(h["actual_mean"], 2), total_error=h["total_error"], mape=h["mape"],
+                       mae=msg.num(h["mae"], 2)))
+    if result.has("model") and "clv_mean" in v:
+        ind = v["independence"]
+        if np.isfinite(ind["corr"]):
+            out.append(msg("ltv.sentence.independent" if ind["ok"] else "ltv.sentence.dependent",
+                           r=msg.num(ind["corr"], 2), lo=msg.num(ind["ci_low"], 2), hi=msg.num(ind["ci_high"], 2),
+                           n=ind["n"]))
+        out.append(msg("ltv.sentence.clv", months=n["months"], margin=n["margin"], rate=n["discount_rate"],
+                       mean=v["clv_mean"], total=v["clv_total"], share=v["clv_top10_share"]))
+        d = result.tables.get("dropout")
+        if d is not None:
+            rows = d.set_index("dropout")
+            out.append(msg("ltv.sentence.short_history", days=v["history_days"], months=n["months"],
+                           low=rows.loc["high", "clv_mean"], high=rows.loc["low", "clv_mean"],
+                           lost_low=rows.loc["low", "lost_share"], lost_high=rows.loc["high", "lost_share"]))
+        if np.isfinite(v.get("lost_share", np.nan)):
+            out.append(msg("ltv.sentence.lost", share=v["lost_share"], n=v["lost_n"]))
+    e = result.tables.get("economics")
+    if result.has("economics") and e is not None:
+        with_cac = e.loc[e["ltv_cac"].notna()]
+        if len(with_cac):
+            best = with_cac.iloc[0]
+            payback = (msg("ltv.payback_in", months=int(best["payback_months"])) if pd.notna(best["payback_months"])
+                       else msg("ltv.payback_none", months=n["max_months"]))
+            out.append(msg("ltv.sentence.best_channel", channel=vocab("channel", best["acquisition_channel"], msg),
+                           ratio=best["ltv_cac"], lo=best["ltv_cac_ci_low"], hi=best["ltv_cac_ci_high"],
+                           months=n["ltv_months"], ltv=best["ltv"], cac=best["cac"], payback=payback))
+            below = with_cac.loc[with_cac["ltv_cac"] < n["target"], "acquisition_channel"].tolist()
+            if below:
+                out.append(msg("ltv.sentence.below_target", channels=_join([vocab("channel", c, msg) for c in below],
+                                                                            msg), target=n["target"]))
+            for row in with_cac.loc[with_cac["payback_months"].isna()].itertuples():  # a handful of channels
+                out.append(msg("ltv.sentence.no_payback", channel=vocab("channel", row.acquisition_channel, msg),
+                               ratio=row.ltv_cac, cac=row.cac, months=n["max_months"]))
+        undefined = e.loc[~e["has_spend"], "acquisition_channel"].tolist()
+        if undefined:
+            out.append(msg("ltv.sentence.cac_undefined",
+                           channels=_join([vocab("channel", c, msg) for c in undefined], msg)))
     return out

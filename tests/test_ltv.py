@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 from ecomlib import ContractError, FitError, Messages, NotFittedError, ParameterError, PeriodError  # noqa: E402
 from ecomlib import cohorts, ltv  # noqa: E402
@@ -128,8 +129,10 @@ def test_customer_summary_equals_lifetimes_on_uci_online_retail(reference):
 
 
 def test_customer_summary_edge_cases(log):
-    empty = ltv.customer_summary(log, "2024-12-31")  # before any order
-    assert empty.empty and empty.columns.tolist() == ["frequency", "recency", "T", "monetary_value"]
+    # a period with no data is refused (lifetimes' sentence), not returned as an empty frame that fails later
+    with pytest.raises(PeriodError, match=r"There is no data available up to 2024-12-31: the counted purchases "
+                                          r"run from 2025-01-01 to 2025-02-10"):
+        ltv.customer_summary(log, "2024-12-31")
     plain = log.drop(columns="status")  # a transaction log without status: every row counts
     assert ltv.customer_summary(plain, "2025-02-04").loc["a", "frequency"] == 3  # + the cancelled Jan 22
     with pytest.raises(ParameterError, match=r"time_unit='M' is not a valid option; use one of \['W', 'D'\]"):
@@ -251,6 +254,14 @@ def test_params_table_and_repr(cdnow_model):
     t = cdnow_model.params_table()
     assert t["parameter"].tolist() == ["r", "alpha", "a", "b", "p", "q", "v"]
     assert (t["ci_low"] < t["value"]).all() and (t["value"] < t["ci_high"]).all()
+    # intervals of positive parameters are taken on the log scale: positive, and value = geometric centre
+    assert (t["ci_low"] > 0).all()
+    np.testing.assert_allclose(np.sqrt(t["ci_low"] * t["ci_high"]), t["value"], rtol=1e-12)
+    a = t.set_index("parameter").loc["a"]
+    assert a["ci_low"] == pytest.approx(a["value"] * np.exp(-1.959964 * a["se"] / a["value"]), rel=1e-6)
+    # the table shows enough digits: r = 0.243, not 0.2
+    shown = cohorts.table(SimpleNamespace(tables={"params": t}), "params", Messages("en")).to_html()
+    assert ">0.243<" in shown and ">4.41<" in shown and ">15.4<" in shown
     text = repr(cdnow_model)
     assert "fitted on 2,357 customers (946 repeat)" in text and "r=0.243" in text and "p=6.25" in text
     assert "frequency–monetary correlation r=" in text
@@ -306,7 +317,7 @@ def test_fit_with_too_little_data_explains():
     with pytest.raises(FitError, match="only 10 customers; at least 20 are needed"):
         ltv.CustomerValueModel().fit(s.iloc[:10])
     nobody = s.assign(frequency=0, recency=0.0, monetary_value=0.0)
-    with pytest.raises(FitError, match="only 0 customers have repeat purchases"):
+    with pytest.raises(FitError, match="only 0 of 2,357 customers have repeat purchases"):
         ltv.CustomerValueModel().fit(nobody)
 
 
@@ -319,11 +330,36 @@ def test_non_convergence_becomes_fit_error(capsys):
         ltv.CustomerValueModel().fit(flat)
     assert e.value.model == "Gamma-Gamma"
     assert capsys.readouterr().out == ""  # lifetimes' printout of the optimiser state is not shown
-    # nobody ever drops out and everyone buys every week: BG/NBD cannot converge
+    # with a penalizer already in use, the advice is not "try a penalizer" (the penalizer may be the cause)
+    def never(*args, **kwargs):
+        raise lifetimes.utils.ConvergenceError("did not converge")
+    with pytest.raises(FitError, match=r"The penalizer \(0\.01\) may be what stops it: try penalizer=0") as e:
+        ltv.CustomerValueModel._run("BG/NBD", never, penalizer=0.01)
+    assert "Try a penalizer (e.g." not in str(e.value)
+
+
+def test_no_dropout_is_a_degenerate_fit_whose_advice_names_the_cause():
+    # nobody ever drops out and everyone buys every week. lifetimes used to stop without converging here; with the
+    # current scipy the optimiser "converges" to r, alpha, b of millions — caught as a degenerate fit, and the
+    # message says why: nobody has stopped buying, so drop-out cannot be estimated.
     t = np.arange(20.0, 60.0)
     regular = pd.DataFrame({"frequency": t, "recency": t, "T": t, "monetary_value": 10 + t})
-    with pytest.raises(FitError, match="BG/NBD: the optimiser did not converge"):
+    with pytest.raises(FitError, match=r"BG/NBD: degenerate fit: .*Almost nobody drops out: 100% of repeat "
+                                       r"customers .* drop-out cannot be estimated") as e:
         ltv.CustomerValueModel().fit(regular)
+    assert e.value.model == "BG/NBD" and e.value.params["b"] > ltv.MAX_SHAPE
+
+
+def test_too_few_repeaters_advice_depends_on_how_long_the_data_run():
+    s = load_cdnow_summary_data_with_monetary_value()
+    few = s.assign(frequency=np.where(np.arange(len(s)) < 3, s["frequency"].clip(lower=1), 0),
+                   monetary_value=np.where(np.arange(len(s)) < 3, 20.0, 0.0))
+    with pytest.raises(FitError, match="The data span 272 days: a longer observation period"):
+        ltv.CustomerValueModel().fit(few)  # CDNOW calibration: 39 weeks
+    long = few.assign(T=few["T"] * 3, recency=few["recency"] * 3)  # Olist-like: 23 months and still no repeaters
+    with pytest.raises(FitError, match="already span 27 months, so a longer period will not help") as e:
+        ltv.CustomerValueModel().fit(long)
+    assert "longer observation period" not in str(e.value)
 
 
 def test_heavy_tailed_spend_is_degenerate():
@@ -457,34 +493,65 @@ def _economics(shop):
     return ltv.channel_economics(orders, spend, end="2025-04-01", gross_margin=0.5, ltv_months=1, max_months=3)
 
 
+def _ltv_result(model, pred, economics, *, holdout, history_days=800.0, dropout=None):
+    """A hand-made review result holding what ltv.sentences reads."""
+    from ecomlib.periods import parse_period
+    from ecomlib.review import Result
+
+    clv = pred["clv"].sort_values(ascending=False)
+    rep = pred.loc[pred["frequency"] > 0, "p_alive"]
+    notes = dict(months=12, margin=0.5, discount_rate=0.01, ltv_months=1, max_months=3, target=3.0, model="bgnbd",
+                 time_unit="W")
+    values = dict(holdout_error=holdout, independence=model.independence_, clv_mean=clv.mean(), clv_total=clv.sum(),
+                  clv_top10_share=clv.iloc[: len(clv) // 10].sum() / clv.sum(), lost_share=(rep < 0.5).mean(),
+                  lost_n=int((rep < 0.5).sum()), history_days=history_days)
+    tables = {"economics": economics, **({"dropout": dropout} if dropout is not None else {})}
+    return Result("cohort_ltv", parse_period("2026-W47"), tables=tables, values=values, notes=notes)
+
+
 def test_sentences_en_and_zh(cdnow_model, shop):
     s = load_cdnow_summary_data_with_monetary_value()
     pred = cdnow_model.predict(s, months=12, margin=0.5)
     holdout = {"duration": 39.0, "predicted_mean": 0.78, "actual_mean": 0.76, "total_error": 0.026, "mape": 0.12,
                "mae": 0.61}
-    e = _economics(shop)
-    en = ltv.sentences(cdnow_model, holdout, pred, e, margin=0.5, ltv_months=1, max_months=3,
-                       msg=Messages("en", currency="USD"))
+    res = _ltv_result(cdnow_model, pred, _economics(shop), holdout=holdout)
+    en = ltv.sentences(res, Messages("en", currency="USD"))
     assert en[0] == ("Out of sample, BG/NBD predicted 0.78 purchases per customer over a holdout of 39 weeks against "
                      "0.76 actual (total error 2.6%, mean absolute error 0.61 purchases per customer, MAPE across "
                      "frequency buckets 12.0%).")
     assert en[1].startswith("Spend per order hardly moves with purchase frequency (r = 0.11")
-    assert en[2].startswith("Predicted 12-month CLV (gross margin 50.0%, discounted 1.0% a month) is $")
+    # CLV is labelled a forecast, LTV history (issue 14: "LTV 593.75 vs CLV 218.04" side by side)
+    assert en[2].startswith("Forecast: the model expects $") and "predicted CLV" in en[2]
     assert "of repeat customers" in en[3]
-    assert en[4].startswith("paid acquires the most valuable customers for their cost: 1-month margin LTV $47.50 "
-                            "against a CAC of $30.00, LTV:CAC 1.58×")
+    assert en[4].startswith("History: paid acquired the most valuable customers for their cost: customers acquired "
+                            "at least 1 months ago brought $47.50 of margin each in their first 1 months (LTV, "
+                            "realised) against a CAC of $30.00, LTV:CAC 1.58×")
     assert en[4].endswith("paid back in month 1.")
     assert en[5] == "Below the 3:1 LTV:CAC benchmark: paid."
-    assert en[6] == "CAC is not defined for organic: they have no ad spend."
-    zh = ltv.sentences(cdnow_model, holdout, pred, e, margin=0.5, ltv_months=1, max_months=3,
-                       msg=Messages("zh", currency="CNY"))
+    assert en[6] == "CAC is not defined for Organic search: they have no ad spend."
+    zh = ltv.sentences(res, Messages("zh", currency="CNY"))
     assert zh[0].startswith("样本外验证：BG/NBD 预测在 39 周的验证期内每位客户购买 0.78 次，实际为 0.76 次")
     assert zh[1].startswith("每单金额与购买频次基本无关")
+    assert zh[2].startswith("预测：") and zh[4].startswith("历史：")
     assert "第 1 个月回本" in zh[4] and "¥47.50" in zh[4]
     assert zh[5] == "LTV:CAC 低于 3:1 基准的渠道：paid。"
-    assert zh[6] == "organic 没有广告花费，获客成本不适用。"
+    assert zh[6] == "自然搜索 没有广告花费，获客成本不适用。"  # channel codes translated (issue 17)
     for text in zh:
-        assert not any(w in text for w in ("customers", "purchases", "month", "weeks", "payback")), text
+        assert not any(w in text for w in ("customers", "purchases", "month", "weeks", "payback", "organic")), text
+
+
+def test_short_history_says_dropout_cannot_be_pinned_down(cdnow_model, shop):
+    s = load_cdnow_summary_data_with_monetary_value()  # 39 weeks: less than a year
+    pred = cdnow_model.predict(s, months=12, margin=0.5)
+    d = cdnow_model.dropout_sensitivity(s, months=12, margin=0.5)
+    assert d["dropout"].tolist() == ["low", "fitted", "high"]
+    assert d["clv_mean"].is_monotonic_decreasing and d["lost_share"].is_monotonic_increasing
+    assert d.loc[1, "clv_mean"] == pytest.approx(pred["clv"].mean())
+    res = _ltv_result(cdnow_model, pred, _economics(shop), holdout={"duration": 39.0, "predicted_mean": 0.8,
+                      "actual_mean": 0.8, "total_error": 0.0, "mape": 0.1, "mae": 0.5}, history_days=273, dropout=d)
+    text = " ".join(ltv.sentences(res, Messages("en", currency="USD")))
+    assert "only 273 days of history, less than a year, so how fast customers drop out cannot be pinned down" in text
+    assert f"ranges from ${d.loc[2, 'clv_mean']:.2f} to ${d.loc[0, 'clv_mean']:.2f} per customer" in text
 
 
 def test_sentences_flag_channels_that_never_pay_back(cdnow_model, shop):
@@ -494,7 +561,7 @@ def test_sentences_flag_channels_that_never_pay_back(cdnow_model, shop):
     pred = cdnow_model.predict(load_cdnow_summary_data_with_monetary_value())
     holdout = {"duration": 39.0, "predicted_mean": 0.8, "actual_mean": 0.8, "total_error": 0.0, "mape": 0.1,
                "mae": 0.5}
-    s = ltv.sentences(cdnow_model, holdout, pred, e, ltv_months=1, max_months=3, msg=Messages("en", currency="USD"))
+    s = ltv.sentences(_ltv_result(cdnow_model, pred, e, holdout=holdout), Messages("en", currency="USD"))
     assert any(t.endswith("no payback within 3 months.") for t in s)
     assert "paid does not earn back its acquisition cost: LTV:CAC 0.08× on a CAC of $600.00" in " ".join(s)
 
@@ -591,3 +658,109 @@ def test_a_precision_loss_stop_is_retried_once_with_a_looser_tolerance():
 
     with pytest.raises(FitError, match=r"BG/NBD: the optimiser did not converge \(optimiser: Maximum number"):
         ltv.CustomerValueModel._run("BG/NBD", never)
+
+
+# lifetimes' own summary and calibration tests, through an adapter -----------------------------------------
+# Adapted from lifetimes' tests/test_utils.py (CamDavidsonPilon/lifetimes): the same inputs and expected values,
+# called through ecomlib's functions. In scope: the 11 tests of summary_data_from_transaction_data and
+# calibration_and_holdout_data at daily resolution. Out of scope: the three that aggregate purchases by week
+# (freq="W": ecomlib always counts purchase *days* and only rescales time) and the one that parses date strings
+# with datetime_format (ecomlib takes parsed timestamps from the contract loader).
+def _adapt(rows, value=False):
+    """lifetimes' fixtures (id, date[, monetary_value]) as an order log."""
+    cols = ["customer_id", "order_time"] + (["revenue"] if value else [])
+    df = pd.DataFrame(rows, columns=cols)
+    df = df.assign(order_time=pd.to_datetime(df["order_time"]))
+    return df if value else df.assign(revenue=0.0)
+
+
+def _summary(orders, end=None, **kw):
+    end = end or orders["order_time"].max()
+    return ltv.customer_summary(orders, end, time_unit="D", **kw)
+
+
+_TRANSACTIONS = [[1, "2015-02-01"], [1, "2015-02-06"], [2, "2015-01-01"], [3, "2015-01-01"], [3, "2015-01-02"],
+                 [3, "2015-01-05"]]
+_LARGE = [[1, "2015-01-01"], [1, "2015-02-06"], [2, "2015-01-01"], [3, "2015-01-01"], [3, "2015-01-02"],
+          [3, "2015-01-05"], [4, "2015-01-16"], [4, "2015-02-02"], [4, "2015-02-05"], [5, "2015-01-16"],
+          [5, "2015-01-17"], [5, "2015-01-18"], [6, "2015-02-02"]]
+_LARGE_VALUES = [r + [v] for r, v in zip(_LARGE, [1, 2, 2, 3, 1, 5, 6, 3, 3, 3, 1, 8, 5])]
+
+
+def test_lifetimes_summary_returns_correct_results():
+    actual = _summary(_adapt(_TRANSACTIONS), "2015-02-07")[["frequency", "recency", "T"]]
+    expected = pd.DataFrame([[1, 1.0, 5.0, 6.0], [2, 0.0, 0.0, 37.0], [3, 2.0, 4.0, 37.0]],
+                            columns=["customer_id", "frequency", "recency", "T"]).set_index("customer_id")
+    pd.testing.assert_frame_equal(actual, expected)
+
+
+def test_lifetimes_summary_works_with_string_customer_ids():
+    rows = [["X", "2015-02-01"], ["X", "2015-02-06"], ["Y", "2015-01-01"], ["Y", "2015-01-01"], ["Y", "2015-01-02"],
+            ["Y", "2015-01-05"]]
+    assert _summary(_adapt(rows)).index.tolist() == ["X", "Y"]
+
+
+def test_lifetimes_summary_keeps_int_customer_ids():
+    rows = [[1, "2015-02-01"], [1, "2015-02-06"], [1, "2015-01-01"], [2, "2015-01-01"], [2, "2015-01-02"],
+            [2, "2015-01-05"]]
+    assert _summary(_adapt(rows)).index.dtype == "int64"
+
+
+def test_lifetimes_summary_with_monetary_values():
+    actual = _summary(_adapt(_LARGE_VALUES, value=True), "2015-02-07")
+    expected = pd.DataFrame([[1, 1.0, 36.0, 37.0, 2], [2, 0.0, 0.0, 37.0, 0], [3, 2.0, 4.0, 37.0, 3],
+                             [4, 2.0, 20.0, 22.0, 3], [5, 2.0, 2.0, 22.0, 4.5], [6, 0.0, 0.0, 5.0, 0]],
+                            columns=["customer_id", "frequency", "recency", "T", "monetary_value"]
+                            ).set_index("customer_id").astype(float)
+    pd.testing.assert_frame_equal(actual, expected)
+
+
+def test_lifetimes_summary_drops_the_right_first_order():
+    ordered = pd.DataFrame({"customer_id": [2, 2, 2], "order_time": pd.to_datetime(
+        ["2014-03-14", "2014-04-09", "2014-05-21"]), "revenue": [10.0, 20.0, 25.0]})
+    unordered = pd.DataFrame({"customer_id": [2, 2, 2], "order_time": pd.to_datetime(
+        ["2014-04-09", "2014-03-14", "2014-05-21"]), "revenue": [20.0, 10.0, 25.0]})
+    pd.testing.assert_frame_equal(_summary(ordered), _summary(unordered))
+    assert _summary(ordered)["monetary_value"].loc[2] == 22.5
+
+
+def test_lifetimes_summary_statistics_are_identical_to_hardies_paper():
+    df = _cdnow("CDNOW_sample.txt")
+    summary = ltv.customer_summary(df[df["order_time"] < "1997-10-01"], "1997-09-30", time_unit="D")
+    results = summary[summary["frequency"] > 0]["monetary_value"].describe()
+    assert (np.round(results.loc["mean"]), np.round(results.loc["std"]), np.round(results.loc["min"]),
+            np.round(results.loc["50%"]), np.round(results.loc["max"]), results.loc["count"]) == (35, 30, 3, 27, 300, 946)
+
+
+def test_lifetimes_calibration_and_holdout_data():
+    actual = ltv.calibration_holdout(_adapt(_LARGE), "2015-02-01", "2015-02-07", time_unit="D")
+    assert actual.loc[1]["frequency_holdout"] == 1
+    assert actual.loc[2]["frequency_holdout"] == 0
+    with pytest.raises(KeyError):
+        actual.loc[6]
+
+
+def test_lifetimes_calibration_refuses_a_period_before_all_data():
+    # max date is 2015-02-02; lifetimes raises ValueError("There is no data available ..."), ecomlib a PeriodError
+    with pytest.raises(PeriodError, match="There is no data available"):
+        ltv.calibration_holdout(_adapt(_LARGE), "2014-02-01", "2014-02-07", time_unit="D")
+
+
+def test_lifetimes_calibration_is_okay_with_other_indexes():
+    orders = _adapt(_LARGE)
+    orders.index = np.random.default_rng(0).integers(0, len(orders), size=len(orders))
+    actual = ltv.calibration_holdout(orders, "2015-02-01", "2015-02-07", time_unit="D")
+    assert actual.loc[1]["frequency_holdout"] == 1
+    assert actual.loc[2]["frequency_holdout"] == 0
+
+
+def test_lifetimes_calibration_gives_correct_date_boundaries():
+    actual = ltv.calibration_holdout(_adapt(_LARGE), "2015-02-01", "2015-02-04", time_unit="D")
+    assert actual["frequency_holdout"].loc[1] == 0  # Feb 6: after the observation end, in neither part
+    assert actual["frequency_holdout"].loc[4] == 1
+
+
+def test_lifetimes_calibration_with_monetary_value():
+    actual = ltv.calibration_holdout(_adapt(_LARGE_VALUES, value=True), "2015-02-01", "2015-02-07", time_unit="D")
+    assert (actual["monetary_value_cal"] == [0, 0, 3, 0, 4.5]).all()
+    assert (actual["monetary_value_holdout"] == [2, 0, 0, 3, 0]).all()
