@@ -1,42 +1,75 @@
 """Ad ROAS review: channel and campaign efficiency, profit-aware ROAS, diminishing returns, budget shifts, pacing.
 
-Tables used: ``ad_spend`` (one row per day, channel and campaign), ``orders`` and, for gross margin,
-``order_items`` + ``products``. Money is in the store currency; rates are fractions; ROAS is a multiple
-(revenue per unit of spend).
+Tables used: ``ad_spend`` (one row per day, channel and campaign) and ``orders`` (required); ``order_items`` +
+``products`` for gross margin and an optional ``budgets`` table (channel, period ``YYYY-MM``, amount) for
+pacing. Money is in the store currency; rates are fractions; ROAS is a multiple (revenue per unit of spend).
+The review's one entry point is :func:`compute` (everything the page shows for one period), read by
+:func:`headlines`, :func:`findings` and :func:`sentences`.
+
+Minimum data, per section (:data:`MINIMUM_DATA`; a section below its minimum shows one sentence saying what is
+missing, every other section still renders)
+-----------------------------------------------------------------------------------------------------------
+- **channels / campaigns**: at least one ``ad_spend`` row with spend in the period.
+- **over_time**: ad spend in at least 2 weeks of the history window (``fit_window_days`` before the period end).
+- **matching**: always shown when an ``ad_spend`` channel matches no ``orders.channel``: its store ROAS is
+  unknown (never 0.00×) and the page lists the unmatched values with their spend and the unmatched order
+  channels with their revenue.
+- **margin**: gross margin from ``order_items`` + ``products``; without them, break-even comes from the
+  ``cost_ratio`` option (cost of goods ÷ revenue), and the page says so; without either, break-even is unknown.
+- **curves**: a channel needs ``min_days`` (default 28) days with spend in the history window and daily spend
+  that varies (coefficient of variation ≥ 10 %).
+- **realloc**: response curves for at least two channels, and a break-even ROAS for each.
+- **pacing**: a ``budgets`` row for the month the period ends in.
 
 Decisions, stated once
 ----------------------
-- **Which orders count.** Store-side revenue counts orders with status ``completed`` or
-  ``partially_refunded`` (:data:`COUNTED_STATUSES`): pending orders may still fail, cancelled and refunded
-  ones earned nothing. A partially refunded order counts in full (refunds are the returns review's subject).
+- **Revenue** is the kit's one definition, :func:`ecomlib.contract.order_revenue` on the ``gross`` basis without
+  pending orders (:data:`REVENUE_BASIS`): ``revenue`` of orders with status ``completed`` or
+  ``partially_refunded``; pending orders may still fail, cancelled and refunded ones earned nothing; both
+  periods are counted the same way. Labels name the basis.
 - **Store-side attribution** is the order's own ``orders.channel`` (last touch as the store records it),
   by the store-local day of ``order_time``. Platform figures (``platform_conversions``,
   ``platform_revenue``) are what each ad platform claims; platforms over-claim, so both are shown with
   their ratio (``platform_vs_store``).
+- **Channel keys are text** everywhere (stripped strings), so a store whose channel column reads as numbers
+  still joins. An ``ad_spend`` channel that appears in no order is *unmatched*: its store revenue is unknown,
+  not zero (:func:`channel_matching`).
 - **Campaigns.** ``orders.channel`` does not name a campaign, so a campaign's store-side revenue is the
   channel's store revenue in the same time bucket *allocated* by the campaign's share of the channel's
   platform revenue (by spend share where the platform reported no revenue, equally where there was no
   spend either). Campaign store ROAS is therefore an estimate that inherits the channel's uncertainty.
 - **Safe division.** A ratio with a zero denominator (zero spend, clicks, impressions or conversions)
-  is NaN — never ``inf``, never an error.
+  is NaN — never ``inf``, never an error. Rows of ``ad_spend`` with a non-finite amount are left out and
+  counted.
 - **Missing days.** A day without an ``ad_spend`` row for a channel is *missing*, not zero: the
   ``missing_days`` column counts them, response curves skip them, and pacing counts them as no spend.
 - **Intervals.** Store revenue is a sum of random order values (a compound Poisson total), so its
   standard error is ``sqrt(sum of squared order revenues)``; ROAS intervals use it on the log scale.
   Platform revenue comes without order detail: its relative error is taken as ``sqrt((1 + cv²) /
   platform_conversions)`` with ``cv`` the coefficient of variation of the channel's store order values.
+  "Below break-even" is tested one-sided on the log scale (``p_below``) and Holm-corrected over the paid
+  channels of the period (``p_below_adjusted``): that family is the one the sentences name.
 - **Gross margin** per channel is ``(Σ quantity × unit_price − Σ quantity × unit_cost) / Σ quantity ×
   unit_price`` over the channel's counted order lines; break-even ROAS is ``1 / margin rate``. A paid
   channel without order lines of its own gets the store-wide margin.
+- **Below break-even, in two numbers.** ``spend_below_break_even`` is the spend of the rows (campaigns or
+  channels) whose ROAS is under break-even; ``shortfall`` is what those rows lost: spend − revenue × margin
+  (the negative contribution). A campaign CN¥290 short of break-even has a shortfall of CN¥290, whatever it spent.
 - **Response curves** are Hill curves ``revenue = vmax · s^h / (k^h + s^h)`` of daily channel revenue (of
   the chosen attribution) on daily channel spend, fitted with :func:`scipy.optimize.curve_fit`, with a
   bootstrap over days for the uncertainty band. A channel with fewer than ``min_days`` days or too little
   spend variation is refused, with the reason. The shape ``h`` is fixed at 1 by default: a budget's
   usual spend range cannot tell ``k`` and ``h`` apart.
-- **Budget shifts** keep the total, move each channel at most ±50 % and stay within the daily spend seen
-  in the fit window; their gain has a bootstrap band. They are observational: spend was not randomised,
-  so a shift should be tested before it is trusted.
-- **Pacing** projects spend to date linearly to the end of the period.
+- **Budget shifts** maximise contribution (revenue × margin − spend) without raising total spend: each
+  channel moves at most ±50 % and stays within the daily spend seen in the fit window, and no channel gets
+  more spend unless its marginal ROAS *after* the shift is still at or above its break-even ROAS (money that
+  has no such home is saved). The expected profit change has a bootstrap band. They are observational: spend
+  was not randomised, so a shift should be tested before it is trusted.
+- **Pacing** compares month-to-date spend with the month's budget (``budgets`` table) as of the period's end
+  and projects it linearly to the month's end; a month that has ended reports what was spent.
+- **Money at stake** of a finding: the shortfall of a channel below break-even (what it lost in the period),
+  the spend of unmatched channels (whose return cannot be judged), the expected profit change of a budget
+  shift over the period, the projected overspend of a budget.
 """
 
 from __future__ import annotations
@@ -57,13 +90,47 @@ from matplotlib.ticker import FuncFormatter
 from scipy import optimize
 from scipy import stats as sps
 
-from .contract import REVENUE_STATUSES
-from .errors import EcomlibError, FitError, NotFittedError, ParameterError
+from .contract import REVENUE_STATUSES, order_revenue
+from .dataset import unmatched_keys
+from .errors import EcomlibError, FitError, NotFittedError, ParameterError, check_option
 from .i18n import Messages
 from .periods import Period
-from .report import Headline
+from .report import Headline, group_tail, label_values, vocab
+from .review import Finding, Gap, Result, load_tables
+from .stats import adjust_pvalues
 
+NAME = "ad_roas"
 COUNTED_STATUSES = REVENUE_STATUSES
+#: The revenue every ROAS of this review uses: contract.order_revenue(basis="gross", pending=False).
+REVENUE_BASIS = {"basis": "gross", "pending": False}
+MINIMUM_DATA = {
+    "channels": "at least one ad_spend row with spend in the period",
+    "campaigns": "at least one ad_spend row with spend in the period",
+    "over_time": "ad spend in at least 2 weeks of the history window",
+    "matching": "every ad_spend channel should appear in orders.channel; one that does not has an unknown ROAS",
+    "margin": "order_items and products (unit costs) for gross margin, or the cost_ratio option",
+    "curves": "min_days (28) days with spend per channel in the history window, daily spend varying by 10 % or more",
+    "realloc": "response curves for at least two channels, each with a break-even ROAS",
+    "pacing": "a budgets table (channel, period YYYY-MM, amount) with a row for the month the period ends in",
+}
+#: Each column's unit, declared once: table formats (:func:`formats`), axes and headlines use it.
+UNITS = {
+    "spend": "money", "impressions": "int", "clicks": "int", "ctr": "pct", "cpc": "money", "cpm": "money",
+    "platform_conversions": "num", "cvr": "pct", "cpa": "money", "platform_revenue": "money",
+    "platform_roas": "ratio", "platform_roas_low": "ratio", "platform_roas_high": "ratio", "store_orders": "num",
+    "store_revenue": "money", "new_customers": "num", "store_roas": "ratio", "store_roas_low": "ratio",
+    "store_roas_high": "ratio", "platform_vs_store": "ratio", "cac": "money", "margin_rate": "pct",
+    "break_even_roas": "ratio", "revenue": "money", "roas": "ratio", "roas_low": "ratio", "roas_high": "ratio",
+    "contribution": "money", "profit_roas": "ratio", "spend_below_break_even": "money", "shortfall": "money",
+    "p_below": "p", "p_below_adjusted": "p", "days": "int", "missing_days": "int", "weeks": "int",
+    "weeks_below": "int", "share_below": "pct", "budget": "money", "spend_to_date": "money",
+    "days_elapsed": "int", "days_total": "int", "projected_spend": "money", "projected_vs_budget": "pct",
+    "n_days": "int", "spend_cv": "pct", "vmax": "money", "k": "money", "h": "num", "current_spend": "money",
+    "expected_revenue": "money", "marginal_roas": "ratio", "marginal_low": "ratio", "marginal_high": "ratio",
+    "proposed_spend": "money", "change": "money", "current_revenue": "money", "proposed_revenue": "money",
+    "proposed_marginal_roas": "ratio", "profit_change": "money", "line_revenue": "money", "cost": "money",
+    "spend_total": "money", "revenue_total": "money", "rows": "int", "date": "date",
+}
 ATTRIBUTIONS = ("store", "platform")
 LEVELS = ("channel", "campaign")
 FREQS = (None, "D", "W")
@@ -100,6 +167,14 @@ class ResponseFitError(FitError):
 
 
 # Small helpers ---------------------------------------------------------------------------------------
+def _text(values) -> pd.Series:
+    """Channel or campaign keys as stripped text (a key read as a number, ``1.0``, becomes ``"1.0"``; empty stays NaN)."""
+    values = pd.Series(values)
+    out = values.astype("object").map(lambda v: v.strip() if isinstance(v, str) else
+                                      (v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)))
+    return out.astype(object)
+
+
 def _div(num, den) -> pd.Series | np.ndarray:
     """``num / den`` with NaN wherever ``den`` is 0 or missing (never inf)."""
     num = pd.Series(num, dtype=float) if not isinstance(num, pd.Series) else num.astype(float)
@@ -108,8 +183,7 @@ def _div(num, den) -> pd.Series | np.ndarray:
 
 
 def _check_choice(name: str, value, choices: Sequence) -> None:
-    if value not in choices:
-        raise ParameterError(f"{name} must be one of {list(choices)}, not {value!r}", name=name)
+    check_option(name, value, choices)
 
 
 def _bucket(days: pd.Series, freq: str | None) -> pd.Series:
@@ -167,8 +241,11 @@ def counted_orders(orders: pd.DataFrame, *, statuses: Sequence[str] = COUNTED_ST
     recognised again. Returns a new DataFrame: the input columns for kept rows plus ``day`` and
     ``first_order``.
     """
-    kept = orders[orders["status"].isin(list(statuses))]
-    kept = kept.assign(day=kept["order_time"].dt.normalize())
+    if tuple(statuses) == tuple(COUNTED_STATUSES):
+        kept = order_revenue(orders, **REVENUE_BASIS)  # the kit's one revenue definition
+    else:
+        kept = orders[orders["status"].isin(list(statuses))]
+    kept = kept.assign(day=kept["order_time"].dt.normalize(), channel=_text(kept["channel"]).to_numpy())
     ordered = kept.sort_values("order_time", kind="stable")
     first = ordered["customer_id"].notna() & ~ordered.duplicated("customer_id")
     return kept.assign(first_order=first.reindex(kept.index))
@@ -186,7 +263,7 @@ def _store_side(orders: pd.DataFrame, keys: list[str], freq: str | None, period:
            .agg(store_orders=("order_id", "size"), store_revenue=("revenue", "sum"),
                 rev_sq=("rev_sq", "sum"), new_customers=("first_order", "sum"))
            .reset_index())
-    agg["channel"] = agg["channel"].astype(str)
+    agg["channel"] = _text(agg["channel"]).to_numpy()
     # Compound-Poisson error of a revenue total: se = sqrt(Σ x²), so the relative error is sqrt(Σ x²) / Σ x;
     # n Σx² / (Σx)² = 1 + cv² of the order values (used for the platform's total, which has no order detail).
     total = agg["store_revenue"].where(agg["store_revenue"] > 0)
@@ -245,7 +322,7 @@ def performance(ad_spend: pd.DataFrame, orders: pd.DataFrame, *, period: Period 
     _check_choice("level", level, LEVELS)
     _check_choice("freq", freq, FREQS)
     ads = ad_spend if period is None else ad_spend[period.contains(ad_spend["date"])]
-    ads = ads.assign(channel=ads["channel"].astype(str), campaign=ads["campaign"].astype(str))
+    ads = ads.assign(channel=_text(ads["channel"]).to_numpy(), campaign=_text(ads["campaign"]).to_numpy())
     if freq:
         ads = ads.assign(date_bucket=_bucket(ads["date"], freq))
     keys = ["date"] if freq else []
@@ -254,7 +331,7 @@ def performance(ad_spend: pd.DataFrame, orders: pd.DataFrame, *, period: Period 
     volume = (ads.groupby(gcols)[_VOLUME].sum(min_count=1)
               .join(ads.groupby(gcols)["date"].nunique().rename("days"))
               .reset_index().rename(columns={"date_bucket": "date"}))
-    channels = set(ad_spend["channel"].astype(str))
+    channels = set(_text(ad_spend["channel"]).dropna())
     store = _store_side(orders, keys, freq, period, statuses)
     store = store[store["channel"].isin(channels)]
 
@@ -367,16 +444,20 @@ def channel_margins(orders: pd.DataFrame, order_items: pd.DataFrame, products: p
 
 
 def profit_view(perf: pd.DataFrame, margins: pd.DataFrame, *, attribution: str = "store",
-                target_roas: float | None = None) -> pd.DataFrame:
-    """Add margin, break-even, contribution and flags to a :func:`performance` table.
+                target_roas: float | None = None, unmatched: Sequence[str] = (), alpha: float = 0.05) -> pd.DataFrame:
+    """Add margin, break-even, contribution, the below-break-even test and flags to a :func:`performance` table.
 
     Parameters
     ----------
     perf : output of :func:`performance` (any level and freq).
-    margins : output of :func:`channel_margins`.
+    margins : output of :func:`channel_margins` (or :func:`flat_margins`).
     attribution : ``"store"`` (the store's own orders) or ``"platform"`` (what the platforms claim): which
         revenue the ROAS, contribution and flags use.
     target_roas : the ROAS the business aims for (×); None = no target flag.
+    unmatched : ``ad_spend`` channels that match no ``orders.channel`` (:func:`channel_matching`): their store
+        revenue is unknown, so their store ROAS (and, with store attribution, contribution and flags) is NaN and
+        flagged ``"unmatched"`` — never 0.00× and never "below break-even".
+    alpha : level of the one-sided below-break-even test.
 
     Returns
     -------
@@ -385,23 +466,28 @@ def profit_view(perf: pd.DataFrame, margins: pd.DataFrame, *, attribution: str =
     ``roas_high`` (of the chosen attribution), ``contribution`` = revenue × margin_rate − spend (money),
     ``profit_roas`` = roas × margin_rate (gross profit per unit of spend; 1 = break-even),
     ``below_break_even`` (roas < break-even, or any spend at a non-positive margin), ``surely_below``
-    (even the interval's upper end is below break-even), ``below_target`` (roas < target_roas, among those
-    at or above break-even), ``wasted_spend`` (the spend of rows below break-even, else 0) and ``flag``
-    (``"below_break_even"``, ``"below_target"``, ``"ok"``, or ``"no_spend"``).
+    (even the interval's upper end is below break-even), ``p_below`` (one-sided p-value of "ROAS ≥ break-even",
+    log scale; NaN without an interval), ``below_target`` (roas < target_roas, among those at or above
+    break-even), ``spend_below_break_even`` (the spend of rows below break-even, else 0), ``shortfall`` (what
+    a row below break-even lost: −contribution, else 0) and ``flag`` (``"below_break_even"``,
+    ``"below_target"``, ``"ok"``, ``"unmatched"`` or ``"no_spend"``).
 
     Example
     -------
     >>> perf = pd.DataFrame({"channel": ["display"], "spend": [100.0], "store_revenue": [150.0],
     ...                      "store_roas": [1.5], "store_roas_low": [1.0], "store_roas_high": [2.2]})
     >>> margins = pd.DataFrame({"channel": ["display"], "margin_rate": [0.5], "break_even_roas": [2.0]})
-    >>> profit_view(perf, margins)[["contribution", "profit_roas", "flag", "wasted_spend"]]
-       contribution  profit_roas              flag  wasted_spend
-    0         -25.0         0.75  below_break_even         100.0
+    >>> profit_view(perf, margins)[["contribution", "flag", "spend_below_break_even", "shortfall"]]
+       contribution              flag  spend_below_break_even  shortfall
+    0         -25.0  below_break_even                   100.0       25.0
     """
     _check_choice("attribution", attribution, ATTRIBUTIONS)
-    if target_roas is not None and not (np.isfinite(target_roas) and target_roas > 0):
+    if target_roas is not None and not (isinstance(target_roas, Real) and np.isfinite(target_roas)
+                                        and target_roas > 0):
         raise ParameterError(f"target_roas must be a positive number (a multiple such as 3.0), not {target_roas!r}",
                              name="target_roas")
+    perf = perf.assign(channel=_text(perf["channel"]).to_numpy())
+    margins = margins.assign(channel=_text(margins["channel"]).to_numpy())
     out = perf.drop(columns=[c for c in ("margin_rate", "break_even_roas") if c in perf]).merge(
         margins[["channel", "margin_rate", "break_even_roas"]], on="channel", how="left")
     if "line_revenue" in margins and out["margin_rate"].isna().any():  # a channel without order lines:
@@ -410,20 +496,55 @@ def profit_view(perf: pd.DataFrame, margins: pd.DataFrame, *, attribution: str =
         missing = out["margin_rate"].isna()
         out.loc[missing, "margin_rate"] = overall
         out.loc[missing, "break_even_roas"] = 1 / overall if overall > 0 else np.nan
+    unknown = out["channel"].isin(list(unmatched))
+    store_cols = [c for c in ("store_revenue", "store_roas", "store_roas_low", "store_roas_high", "platform_vs_store",
+                              "store_orders", "new_customers", "cac") if c in out]
+    out.loc[unknown, store_cols] = np.nan
     spend = out["spend"]
     revenue = out[f"{attribution}_revenue"]
     roas = out[f"{attribution}_roas"]
     out = out.assign(revenue=revenue, roas=roas, roas_low=out[f"{attribution}_roas_low"],
                      roas_high=out[f"{attribution}_roas_high"],
                      contribution=revenue * out["margin_rate"] - spend, profit_roas=roas * out["margin_rate"])
-    no_margin = (out["margin_rate"] <= 0) & (spend > 0)
+    known = out["roas"].notna() | ~unknown
+    no_margin = (out["margin_rate"] <= 0) & (spend > 0) & known
     below = ((roas < out["break_even_roas"]) | no_margin).fillna(False).astype(bool)
     surely = ((out["roas_high"] < out["break_even_roas"]) | no_margin).fillna(False).astype(bool)
+    # One-sided test of "ROAS ≥ break-even" on the log scale: z = log(roas / be) / rel_se, with rel_se from the
+    # 95 % interval (its half-width on the log scale is z95 × rel_se).
+    z95 = sps.norm.ppf(1 - 0.05 / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.log(out["roas_high"].where(out["roas_high"] > 0) / out["roas"].where(out["roas"] > 0)) / z95
+        z = np.log(out["roas"].where(out["roas"] > 0) / out["break_even_roas"].where(out["break_even_roas"] > 0)) \
+            / rel.where(rel > 0)
+    p_below = pd.Series(sps.norm.cdf(z), index=out.index).where(z.notna())
+    p_below = p_below.where(~(below & (out["roas"] == 0) & (spend > 0)), 0.0)  # no revenue at all on spend
     target = (~below & (roas < target_roas)).fillna(False).astype(bool) if target_roas is not None else \
         pd.Series(False, index=out.index)
-    flag = np.select([~(spend > 0), below, target], ["no_spend", "below_break_even", "below_target"], "ok")
-    return out.assign(below_break_even=below, surely_below=surely, below_target=target,
-                      wasted_spend=spend.where(below, 0.0).fillna(0.0), flag=flag)
+    flag = np.select([~(spend > 0), roas.isna() & unknown, below, target],
+                     ["no_spend", "unmatched", "below_break_even", "below_target"], "ok")
+    return out.assign(below_break_even=below, surely_below=surely, p_below=p_below, below_target=target,
+                      spend_below_break_even=spend.where(below, 0.0).fillna(0.0),
+                      shortfall=(-out["contribution"]).clip(lower=0).where(below, 0.0).fillna(0.0), flag=flag)
+
+
+def flat_margins(channels: Sequence[str], *, cost_ratio: float) -> pd.DataFrame:
+    """Margins for stores without order lines or unit costs: every channel at ``1 − cost_ratio``.
+
+    cost_ratio : cost of goods as a fraction of revenue (0.55 → gross margin 45 %, break-even ROAS 2.22×).
+    Returns the :func:`channel_margins` columns ``channel, margin_rate, break_even_roas``.
+
+    Example
+    -------
+    >>> flat_margins(["display"], cost_ratio=0.5)["break_even_roas"].item()
+    2.0
+    """
+    if isinstance(cost_ratio, bool) or not (isinstance(cost_ratio, Real) and 0 <= cost_ratio < 1):
+        raise ParameterError(f"cost_ratio must be a number from 0 to below 1 (cost of goods ÷ revenue, e.g. 0.55), "
+                             f"not {cost_ratio!r}", name="cost_ratio")
+    margin = 1.0 - float(cost_ratio)
+    return pd.DataFrame({"channel": pd.Series(list(channels), dtype=object), "margin_rate": margin,
+                         "break_even_roas": 1.0 / margin})
 
 
 def weeks_below(weekly: pd.DataFrame) -> pd.DataFrame:
@@ -444,14 +565,15 @@ def weeks_below(weekly: pd.DataFrame) -> pd.DataFrame:
 
 
 def blended(ad_spend: pd.DataFrame, orders: pd.DataFrame, *, period: Period | None = None,
-            statuses: Sequence[str] = COUNTED_STATUSES) -> dict[str, float]:
+            statuses: Sequence[str] = COUNTED_STATUSES, unmatched: Sequence[str] = ()) -> dict[str, float]:
     """Blended figures of a period: MER and new-customer CAC over all channels.
 
     Returns a dict: ``spend`` (all ad spend), ``revenue`` (all counted store revenue, every channel),
     ``mer`` = revenue / spend (marketing efficiency ratio, ×), ``paid_revenue`` (store revenue of the
-    channels in ad_spend), ``store_roas`` = paid_revenue / spend, ``new_customers`` (customers whose
-    first counted order falls in the period), ``new_customer_cac`` = spend / new_customers (money). NaN where
-    a denominator is 0.
+    channels in ad_spend), ``matched_spend`` (spend of the ad_spend channels that match an order channel: all of
+    it unless ``unmatched`` names some), ``store_roas`` = paid_revenue / matched_spend, ``new_customers``
+    (customers whose first counted order falls in the period), ``new_customer_cac`` = spend / new_customers
+    (money). NaN where a denominator is 0 — or where a ratio would not be finite (never ``inf``).
 
     Example
     -------
@@ -467,32 +589,64 @@ def blended(ad_spend: pd.DataFrame, orders: pd.DataFrame, *, period: Period | No
     if period is not None:
         o = o[period.contains(o["order_time"])]
     spend = float(ads["spend"].sum())
+    matched = float(ads.loc[~_text(ads["channel"]).isin(list(unmatched)).to_numpy(), "spend"].sum())
     revenue = float(o["revenue"].sum())
-    paid = float(o.loc[o["channel"].astype(str).isin(list(set(ad_spend["channel"].astype(str)))), "revenue"].sum())
+    paid = float(o.loc[o["channel"].isin(list(set(_text(ad_spend["channel"]).dropna()))), "revenue"].sum())
     new = float(o["first_order"].sum())
-    ratio = lambda a, b: a / b if b > 0 else float("nan")  # noqa: E731
-    return {"spend": spend, "revenue": revenue, "mer": ratio(revenue, spend), "paid_revenue": paid,
-            "store_roas": ratio(paid, spend), "new_customers": new, "new_customer_cac": ratio(spend, new)}
+    return {"spend": spend, "revenue": revenue, "mer": _ratio(revenue, spend), "paid_revenue": paid,
+            "matched_spend": matched, "store_roas": _ratio(paid, matched), "new_customers": new,
+            "new_customer_cac": _ratio(spend, new)}
 
 
-def pacing(ad_spend: pd.DataFrame, budgets: Mapping[str, float], *, period: Period,
+def _ratio(a: float, b: float) -> float:
+    """``a / b`` as a plain float, NaN unless both are finite and ``b`` > 0 (no ``inf``, no MER ∞×)."""
+    if not (np.isfinite(a) and np.isfinite(b)) or b <= 0:
+        return float("nan")
+    return float(a / b)
+
+
+def budget_rows(budgets: pd.DataFrame | None, *, month: pd.Period) -> pd.DataFrame:
+    """The budgets of one month from a ``budgets`` table (channel, period ``YYYY-MM``, amount): ``channel, budget``.
+
+    Rows of other months are left out; several rows for one channel and month are added up; rows whose period
+    or amount cannot be read are left out (the contract loader reports them). Returns an empty frame for no table.
+
+    Example
+    -------
+    >>> b = pd.DataFrame({"channel": ["video", "video"], "period": ["2026-11", "2026-12"], "amount": [100.0, 200.0]})
+    >>> budget_rows(b, month=pd.Period("2026-11", "M")).to_dict("records")
+    [{'channel': 'video', 'budget': 100.0}]
+    """
+    if budgets is None or not len(budgets):
+        return pd.DataFrame({"channel": pd.Series(dtype=object), "budget": pd.Series(dtype=float)})
+    months = pd.to_datetime(budgets["period"].astype(str).str.strip(), format="%Y-%m", errors="coerce")
+    amount = pd.to_numeric(budgets["amount"], errors="coerce")
+    keep = (months.dt.to_period("M") == month) & amount.notna() & np.isfinite(amount.fillna(0)) & (amount >= 0)
+    rows = pd.DataFrame({"channel": _text(budgets["channel"]).to_numpy(), "budget": amount.astype(float)})[keep.to_numpy()]
+    return rows.groupby("channel", sort=True, as_index=False)["budget"].sum()
+
+
+def pacing(ad_spend: pd.DataFrame, budgets: Mapping[str, float] | pd.DataFrame, *, period: Period,
            as_of: pd.Timestamp | str | None = None, tolerance: float = 0.1) -> pd.DataFrame:
     """Spend to date against each channel's budget for the period, with a straight-line projection to its end.
 
     Parameters
     ----------
     ad_spend : contract ``ad_spend`` table.
-    budgets : channel → budget for the whole period (store currency). May be empty.
-    period : the budget period.
-    as_of : last day of data to count (inclusive); None = the last ``ad_spend`` day in the period (the
-        period's last day when the data runs past it).
+    budgets : ``channel, budget`` rows (e.g. :func:`budget_rows`) or a mapping channel → budget, each for the
+        whole ``period`` (store currency). May be empty. A budgeted channel without spend rows has spent 0.
+    period : the budget period (a month for the ``budgets`` table).
+    as_of : last day of data to count (inclusive); None = the last ``ad_spend`` day, at most the period's
+        last day.
     tolerance : projected spend within ± this fraction of budget counts as on track.
 
     Returns
     -------
     DataFrame, one row per budgeted channel: ``budget``, ``spend_to_date``, ``days_elapsed``, ``days_total``,
-    ``projected_spend`` = spend_to_date / days_elapsed × days_total, ``projected_vs_budget`` (fraction),
-    ``pace_status`` (``"over"``, ``"under"``, ``"on_track"``). A day without an ad_spend row counts as no spend.
+    ``projected_spend`` = spend_to_date / days_elapsed × days_total (= what was spent once the period has
+    ended), ``projected_vs_budget`` (fraction), ``finished`` (the data cover the whole period: the spend is
+    final, "spent", not "on course to spend"), ``pace_status`` (``"over"``, ``"under"``, ``"on_track"``, or
+    ``"on_budget"`` for a finished period within tolerance). A day without an ad_spend row counts as no spend.
 
     Example
     -------
@@ -503,35 +657,37 @@ def pacing(ad_spend: pd.DataFrame, budgets: Mapping[str, float], *, period: Peri
        projected_spend pace_status
     0            700.0    on_track
     """
-    known = sorted(set(ad_spend["channel"].astype(str)))
-    unknown = sorted(set(budgets) - set(known))
-    if unknown:
-        raise ParameterError(f"budgets name channels that are not in ad_spend: {unknown}; the channels are {known}",
-                             name="budgets")
-    bad = {k: v for k, v in budgets.items()
-           if isinstance(v, bool) or not (isinstance(v, Real) and np.isfinite(v) and v >= 0)}
-    if bad:
-        raise ParameterError(f"budgets must be amounts ≥ 0 in the store currency; not {bad}", name="budgets")
+    if isinstance(budgets, pd.DataFrame):
+        budget = budgets[["channel", "budget"]].assign(channel=lambda d: _text(d["channel"]).to_numpy())
+    else:
+        bad = {k: v for k, v in dict(budgets).items()
+               if isinstance(v, bool) or not (isinstance(v, Real) and np.isfinite(v) and v >= 0)}
+        if bad:
+            raise ParameterError(f"budgets must be amounts ≥ 0 in the store currency; not {bad}", name="budgets")
+        budget = pd.DataFrame({"channel": pd.Series([str(k) for k in budgets], dtype=object),
+                               "budget": pd.Series([float(v) for v in budgets.values()], dtype=float)})
     cols = ["channel", "budget", "spend_to_date", "days_elapsed", "days_total", "projected_spend",
-            "projected_vs_budget", "pace_status"]
-    if not budgets:
+            "projected_vs_budget", "finished", "pace_status"]
+    if not len(budget):
         return pd.DataFrame(columns=cols)
     inside = ad_spend[period.contains(ad_spend["date"])]
     if as_of is None:
-        as_of = inside["date"].max() if len(inside) else period.start - pd.Timedelta(days=1)
+        as_of = ad_spend["date"].max() if len(ad_spend) else period.start - pd.Timedelta(days=1)
     as_of = min(pd.Timestamp(as_of).normalize(), period.last_day)
     elapsed = max((as_of - period.start).days + 1, 0)
-    to_date = (inside[inside["date"].dt.normalize() <= as_of].assign(channel=lambda d: d["channel"].astype(str))
+    to_date = (inside[inside["date"].dt.normalize() <= as_of].assign(channel=lambda d: _text(d["channel"]).to_numpy())
                .groupby("channel")["spend"].sum())
-    out = pd.DataFrame({"channel": list(budgets), "budget": [float(v) for v in budgets.values()]})
-    out["spend_to_date"] = out["channel"].map(to_date).fillna(0.0)
+    out = budget.reset_index(drop=True)
+    out["spend_to_date"] = out["channel"].map(to_date).astype(float).fillna(0.0)
     out["days_elapsed"] = elapsed
     out["days_total"] = period.days
     out["projected_spend"] = (out["spend_to_date"] / elapsed * period.days) if elapsed else np.nan
     out["projected_vs_budget"] = _div(out["projected_spend"], out["budget"])
+    out["finished"] = elapsed >= period.days
     ratio = out["projected_vs_budget"]
     out["pace_status"] = np.select([ratio > 1 + tolerance, ratio < 1 - tolerance], ["over", "under"], "on_track")
     out.loc[ratio.isna(), "pace_status"] = np.where(out.loc[ratio.isna(), "spend_to_date"] > 0, "over", "on_track")
+    out.loc[out["finished"] & (out["pace_status"] == "on_track"), "pace_status"] = "on_budget"
     return out[cols]
 
 
@@ -754,10 +910,14 @@ class Reallocation:
 
     table : one row per fitted channel — ``channel, current_spend, proposed_spend, change`` (money per day),
         ``current_revenue, proposed_revenue`` (expected, per day), ``marginal_roas`` (now) and
-        ``proposed_marginal_roas`` (×).
-    gain, gain_low, gain_high : expected extra revenue over ``days`` days, with its bootstrap band (money).
-    total_spend : daily spend shared out (the same before and after).
-    held : channels left at their spend because they have no curve.
+        ``proposed_marginal_roas`` (×); with ``objective="contribution"`` also ``break_even_roas``,
+        ``margin_rate`` and ``profit_change`` (per day).
+    gain, gain_low, gain_high : over ``days`` days, with its bootstrap band (money): the expected extra
+        contribution (``objective="contribution"``) or extra revenue (``"revenue"``).
+    total_spend : daily spend before the shift.
+    held : channels left at their spend because they have no curve (or no break-even ROAS).
+    objective : ``"contribution"`` (revenue × margin − spend, total spend may fall) or ``"revenue"`` (same total).
+    spend_change, revenue_change : change of total spend and of expected revenue over ``days`` days.
     """
 
     table: pd.DataFrame
@@ -768,6 +928,9 @@ class Reallocation:
     days: int
     alpha: float
     held: tuple[str, ...] = field(default_factory=tuple)
+    objective: str = "revenue"
+    spend_change: float = 0.0
+    revenue_change: float = 0.0
 
 
 class ResponseCurves:
@@ -861,59 +1024,107 @@ class ResponseCurves:
         return pd.concat(frames, ignore_index=True) if frames else \
             pd.DataFrame(columns=["channel", "spend", "revenue", "low", "high"])
 
-    def reallocate(self, current_spend: Mapping[str, float], *, days: int = 1,
-                   max_change: float = 0.5) -> Reallocation:
-        """Share the same total daily spend among the fitted channels so that expected revenue is highest.
+    def reallocate(self, current_spend: Mapping[str, float], *, days: int = 1, max_change: float = 0.5,
+                   break_even: Mapping[str, float] | None = None) -> Reallocation:
+        """The budget shift the curves recommend: most contribution (with ``break_even``) or most revenue.
 
-        Maximises Σ f_c(s_c) subject to Σ s_c = Σ current (SLSQP); at the optimum the marginal ROAS is equal
-        across channels not at a bound. Each channel moves at most ``max_change`` (fraction) from its current
-        daily spend and stays within the daily spend seen in the fit data (the curve is not trusted beyond
-        it). Channels without a curve keep their spend. The gain is per ``days`` days, with the bootstrap
-        band of the same shift. Observational: see the module notes.
+        With ``break_even`` (channel → break-even ROAS, i.e. 1 / gross margin) the shift maximises contribution
+        Σ (f_c(s_c) / be_c − s_c) with total daily spend at most today's: money moves only to where it earns
+        more than break-even, and spend that earns less anywhere is saved. No channel gains spend unless its
+        marginal ROAS after the shift is still at or above its break-even ROAS (checked after the optimiser,
+        and cut back to that point if not). Without ``break_even`` the same total is shared to maximise revenue
+        Σ f_c(s_c) (SLSQP; at the optimum the marginal ROAS is equal across channels not at a bound) — shown
+        for comparison only: it ignores margin and can move money into a channel that loses it.
+
+        Each channel moves at most ``max_change`` (fraction) from its current daily spend and stays within the
+        daily spend seen in the fit data (the curve is not trusted beyond it). Channels without a curve (or
+        without a break-even ROAS) keep their spend. The gain is per ``days`` days, with the bootstrap band of
+        the same shift. Observational: see the module notes.
         """
         self._check()
         current = pd.Series(current_spend, dtype=float).fillna(0.0)
-        chans = [c for c in sorted(self.models_) if c in current.index]
-        held = tuple(c for c in current.index if c not in self.models_)
+        current.index = [str(c) for c in current.index]
+        be = pd.Series(break_even if break_even is not None else {}, dtype=float)
+        be.index = [str(c) for c in be.index]
+        profit = break_even is not None
+        ok = lambda c: c in self.models_ and (not profit or (c in be.index and np.isfinite(be[c])  # noqa: E731
+                                                             and be[c] > 0))
+        chans = [c for c in sorted(self.models_) if c in current.index and ok(c)]
+        held = tuple(c for c in current.index if not ok(c))
         models = [self.models_[c] for c in chans]
         cur = current.loc[chans].to_numpy()
+        margin = (1.0 / be.reindex(chans).to_numpy()) if profit else np.ones(len(chans))
         lo = np.minimum(np.maximum(cur * (1 - max_change), [m.spend_min_ for m in models]), cur)
         hi = np.maximum(np.minimum(cur * (1 + max_change), [m.spend_max_ for m in models]), cur)
         total = float(cur.sum())
         scale = max(total, 1.0)
-        f = lambda x: -sum(m.predict(v * scale) for m, v in zip(models, x)) / scale  # noqa: E731
-        grad = lambda x: -np.array([m.marginal(v * scale) for m, v in zip(models, x)],  # noqa: E731
-                                   dtype=float).ravel()
+        cost = 1.0 if profit else 0.0  # contribution subtracts spend; revenue does not
+
+        def value(x):  # what is maximised, per day, in units of `scale`
+            return sum(w * float(m.predict(v * scale)) - cost * v * scale
+                       for m, w, v in zip(models, margin, x)) / scale
+
+        f = lambda x: -value(x)  # noqa: E731
+        grad = lambda x: -np.array([w * float(m.marginal(v * scale)) - cost  # noqa: E731
+                                    for m, w, v in zip(models, margin, x)], dtype=float)
         new = cur.copy()
-        if len(chans) > 1 and total > 0:
-            res = optimize.minimize(f, cur / scale, jac=grad, method="SLSQP",
-                                    bounds=list(zip(lo / scale, hi / scale)),
-                                    constraints=[{"type": "eq", "fun": lambda x: x.sum() - total / scale,
-                                                  "jac": lambda x: np.ones_like(x)}],
-                                    options={"ftol": 1e-12, "maxiter": 500})
+        if len(chans) >= (1 if profit else 2) and total > 0:
+            constraint = ({"type": "ineq", "fun": lambda x: total / scale - x.sum(), "jac": lambda x: -np.ones_like(x)}
+                          if profit else
+                          {"type": "eq", "fun": lambda x: x.sum() - total / scale, "jac": lambda x: np.ones_like(x)})
+            res = optimize.minimize(f, cur / scale, jac=grad, method="SLSQP", bounds=list(zip(lo / scale, hi / scale)),
+                                    constraints=[constraint], options={"ftol": 1e-12, "maxiter": 500})
             cand = np.clip(res.x * scale, lo, hi)
-            diff = total - cand.sum()  # rounding left by the optimiser: put it where the bounds leave room
-            room = (hi - cand) if diff > 0 else (cand - lo)
-            if room.sum() > 0:
-                cand = cand + diff * room / room.sum()
-            if -f(cand / scale) > -f(cur / scale):
+            if not profit:
+                diff = total - cand.sum()  # rounding left by the optimiser: put it where the bounds leave room
+                room = (hi - cand) if diff > 0 else (cand - lo)
+                if room.sum() > 0:
+                    cand = cand + diff * room / room.sum()
+            else:
+                cand = cand * min(1.0, total / cand.sum()) if cand.sum() > total > 0 else cand
+                cand = np.array([_cap_at_break_even(m, c0, c1, b) for m, c0, c1, b
+                                 in zip(models, cur, cand, be.reindex(chans).to_numpy())])
+            if value(cand / scale) > value(cur / scale):
                 new = cand
         cur_rev = np.array([float(m.predict(v)) for m, v in zip(models, cur)])
         new_rev = np.array([float(m.predict(v)) for m, v in zip(models, new)])
-        table = pd.DataFrame({"channel": chans, "current_spend": cur, "proposed_spend": new, "change": new - cur,
-                              "current_revenue": cur_rev, "proposed_revenue": new_rev,
+        table = pd.DataFrame({"channel": pd.Series(chans, dtype=object), "current_spend": cur, "proposed_spend": new,
+                              "change": new - cur, "current_revenue": cur_rev, "proposed_revenue": new_rev,
                               "marginal_roas": [float(m.marginal(v)) for m, v in zip(models, cur)],
                               "proposed_marginal_roas": [float(m.marginal(v)) for m, v in zip(models, new)]})
-        gain = float((new_rev - cur_rev).sum()) * days
+        if profit:
+            table = table.assign(break_even_roas=be.reindex(chans).to_numpy(), margin_rate=margin,
+                                 profit_change=margin * (new_rev - cur_rev) - (new - cur))
+        gain = float((margin * (new_rev - cur_rev)).sum() - cost * (new - cur).sum()) * days
         n_draws = min((len(m.boot_) for m in models), default=0)
         if n_draws >= 2:
-            per = np.array([hill(v1, *m.boot_[:n_draws].T) - hill(v0, *m.boot_[:n_draws].T)
-                            for m, v0, v1 in zip(models, cur, new)])  # channels × draws
+            per = np.array([w * (hill(v1, *m.boot_[:n_draws].T) - hill(v0, *m.boot_[:n_draws].T)) - cost * (v1 - v0)
+                            for m, w, v0, v1 in zip(models, margin, cur, new)])  # channels × draws
             draws = per.sum(axis=0) * days
             g_lo, g_hi = float(np.quantile(draws, self.alpha / 2)), float(np.quantile(draws, 1 - self.alpha / 2))
         else:
             g_lo = g_hi = float("nan")
-        return Reallocation(table, gain, g_lo, g_hi, total, days, self.alpha, held)
+        return Reallocation(table, gain, g_lo, g_hi, total, days, self.alpha, held,
+                            objective="contribution" if profit else "revenue",
+                            spend_change=float((new - cur).sum()) * days,
+                            revenue_change=float((new_rev - cur_rev).sum()) * days)
+
+
+def _cap_at_break_even(model: "HillResponse", current: float, proposed: float, break_even: float) -> float:
+    """``proposed`` daily spend, cut back (never below ``current``) so the marginal ROAS there is ≥ ``break_even``.
+
+    A channel only gains spend while each extra unit still earns at least break-even; the marginal ROAS of a
+    Hill curve with h ≤ 1 falls with spend, so the largest such spend is found by bisection.
+    """
+    if proposed <= current or float(model.marginal(proposed)) >= break_even:
+        return proposed
+    if float(model.marginal(current)) < break_even:
+        return current
+    a, b = current, proposed
+    for _ in range(60):
+        mid = 0.5 * (a + b)
+        a, b = (mid, b) if float(model.marginal(mid)) >= break_even else (a, mid)
+    return a
 
 
 def response_data(ad_spend: pd.DataFrame, orders: pd.DataFrame, *, window: Period, attribution: str = "store",
@@ -943,19 +1154,295 @@ def current_daily_spend(ad_spend: pd.DataFrame, *, period: Period) -> pd.Series:
     {'video': 100.0}
     """
     inside = ad_spend[period.contains(ad_spend["date"])]
-    return inside.assign(channel=inside["channel"].astype(str)).groupby("channel")["spend"].sum() / period.days
+    return inside.assign(channel=_text(inside["channel"]).to_numpy()).groupby("channel")["spend"].sum() / period.days
+
+
+# The review: one result per period ------------------------------------------------------------------------
+def channel_matching(ad_spend: pd.DataFrame, orders: pd.DataFrame, *, period: Period | None = None) -> pd.DataFrame:
+    """Channel keys of ``ad_spend`` that match no ``orders.channel``, and the order channels that match no ad channel.
+
+    An ad channel whose name appears in no order at all (``"Google Ads"`` against ``"paid_search"``) would get a
+    store ROAS of 0.00× and be "below break-even" every week; it is reported instead, and its store ROAS is
+    unknown. Order channels without ad spend are listed (only when some ad channel is unmatched) as candidates
+    for the mapping: most are unpaid channels (organic, email), one may be the missing match.
+
+    Returns one row per unmatched key: ``channel``, ``table`` (``"ad_spend"`` or ``"orders"``), ``spend`` /
+    ``revenue`` in ``period`` and ``spend_total`` / ``revenue_total`` over all the data (counted revenue, gross,
+    without pending orders), largest first. Empty when every ad channel matches.
+
+    Example
+    -------
+    >>> ads = pd.DataFrame({"date": pd.to_datetime(["2026-01-05"] * 2), "channel": ["Google Ads", "email"],
+    ...                     "spend": [100.0, 5.0]})
+    >>> orders = pd.DataFrame({"order_id": ["o1", "o2"], "customer_id": ["c1", "c2"],
+    ...                        "order_time": pd.to_datetime(["2026-01-05"] * 2), "channel": ["paid_search", "email"],
+    ...                        "status": ["completed"] * 2, "revenue": [150.0, 20.0]})
+    >>> channel_matching(ads, orders)[["channel", "table", "spend", "revenue"]].to_dict("records")
+    [{'channel': 'Google Ads', 'table': 'ad_spend', 'spend': 100.0, 'revenue': nan}, \
+{'channel': 'paid_search', 'table': 'orders', 'spend': nan, 'revenue': 150.0}]
+    """
+    ad_keys = _text(ad_spend["channel"])
+    order_keys = set(_text(orders["channel"]).dropna())
+    ad_only = sorted(set(ad_keys.dropna()) - order_keys)
+    cols = ["channel", "table", "spend", "spend_total", "revenue", "revenue_total"]
+    if not ad_only:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("channel", "table") else float) for c in cols})
+    inside = period.contains(ad_spend["date"]) if period is not None else pd.Series(True, index=ad_spend.index)
+    spend = ad_spend["spend"].astype(float)
+    ads_rows = pd.DataFrame({"channel": ad_only, "table": "ad_spend",
+                             "spend": [float(spend[(ad_keys == c).to_numpy() & inside.to_numpy()].sum()) for c in ad_only],
+                             "spend_total": [float(spend[(ad_keys == c).to_numpy()].sum()) for c in ad_only]})
+    o = counted_orders(orders)
+    o_in = o[period.contains(o["order_time"])] if period is not None else o
+    order_only = sorted(order_keys - set(ad_keys.dropna()))
+    by_total = o.groupby("channel")["revenue"].sum()
+    by_period = o_in.groupby("channel")["revenue"].sum()
+    order_rows = pd.DataFrame({"channel": order_only, "table": "orders",
+                               "revenue": [float(by_period.get(c, 0.0)) for c in order_only],
+                               "revenue_total": [float(by_total.get(c, 0.0)) for c in order_only]})
+    out = pd.concat([ads_rows.sort_values("spend_total", ascending=False),
+                     order_rows.sort_values("revenue_total", ascending=False)], ignore_index=True)
+    return out.reindex(columns=cols).astype({"channel": object, "table": object})
+
+
+def _clean_spend(ad_spend: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``ad_spend`` with text keys and without rows whose amounts are not finite (``inf`` strings); rows dropped."""
+    numbers = [c for c in _VOLUME if c in ad_spend]
+    values = ad_spend[numbers].apply(pd.to_numeric, errors="coerce").astype(float)
+    bad = ~np.isfinite(values.fillna(0.0)).all(axis=1) | values["spend"].isna()
+    out = ad_spend[~bad.to_numpy()]
+    out = out.assign(channel=_text(out["channel"]).to_numpy(), campaign=_text(out["campaign"]).to_numpy(),
+                     date=pd.to_datetime(out["date"]))
+    return out.reset_index(drop=True), int(bad.sum())
+
+
+def _month(day: pd.Timestamp) -> Period:
+    start = pd.Timestamp(day).normalize().replace(day=1)
+    return Period(start, start + pd.offsets.MonthBegin(1), "month")
+
+
+def load(data_dir, **kwargs):
+    """The tables this review reads (``contract.REVIEW_TABLES["ad_roas"]``), validated: ``ad_spend`` and ``orders``
+    required; ``order_items``, ``products``, ``promotions`` and ``budgets`` when the folder has them."""
+    return load_tables(data_dir, NAME, **kwargs)
+
+
+def compute(ds, period: Period, *, attribution: str = "store", target_roas: float | None = None, min_days: int = 28,
+            fit_window_days: int = 180, cost_ratio: float | None = None,
+            budgets: Mapping[str, float] | None = None, n_boot: int = 200, max_change: float = 0.5,
+            alpha: float = 0.05, top: int = 12, seed: int = 0) -> Result:
+    """Everything the ad ROAS page shows for one period, as known at the period's end.
+
+    Parameters
+    ----------
+    ds : a :class:`~ecomlib.dataset.Dataset` from :func:`load` (``ad_spend``, ``orders``; optional ``order_items``,
+        ``products``, ``budgets``).
+    period : the review period.
+    attribution : revenue behind ROAS flags, contribution and curves: ``"store"`` or ``"platform"``.
+    target_roas : ROAS the business aims for (×), or None.
+    min_days : fewest days with spend a channel needs for a response curve.
+    fit_window_days : days of history before the period end for curves, margins and weekly trends.
+    cost_ratio : cost of goods ÷ revenue, used for break-even only when the data have no order lines or costs.
+    budgets : channel → budget for the whole period, overriding the ``budgets`` table (None: use the table).
+    n_boot, max_change : bootstrap resamples of the curves; largest move of a channel's daily spend (fraction).
+    alpha : level of the below-break-even test (Holm-corrected over the period's paid channels).
+    top : channels and campaigns shown by name in charts and tables; the rest are folded into "Other (N)".
+    seed : bootstrap seed.
+
+    Returns
+    -------
+    :class:`~ecomlib.review.Result` with tables ``channels``, ``campaigns`` (:func:`profit_view`, the period),
+    ``weekly`` (weekly :func:`profit_view` over the history window), ``weeks_below``, ``matching``
+    (:func:`channel_matching`), ``margins``, ``curves`` (:meth:`ResponseCurves.summary` with break-even),
+    ``curve_points``, ``realloc`` (:meth:`ResponseCurves.reallocate` on contribution) and ``pacing``; values
+    ``spend, mer, store_roas, share_below_break_even, spend_below_break_even, shortfall, new_customer_cac,
+    new_customers, revenue, paid_revenue, matched_spend`` and the shift's ``realloc_*``; gaps for the sections
+    below their minimum data (:data:`MINIMUM_DATA`).
+    """
+    _check_choice("attribution", attribution, ATTRIBUTIONS)
+    if isinstance(min_days, bool) or not isinstance(min_days, int) or min_days < 2:
+        raise ParameterError(f"min_days must be a whole number of days ≥ 2, not {min_days!r}", name="min_days")
+    if isinstance(fit_window_days, bool) or not isinstance(fit_window_days, int) or fit_window_days < 7:
+        raise ParameterError(f"fit_window_days must be a whole number of days ≥ 7, not {fit_window_days!r}",
+                             name="fit_window_days")
+    if not (isinstance(alpha, Real) and 0 < alpha < 1):
+        raise ParameterError(f"alpha must be a number between 0 and 1, not {alpha!r}", name="alpha")
+    ad, dropped = _clean_spend(ds.ad_spend)
+    orders = ds.orders.assign(channel=_text(ds.orders["channel"]).to_numpy())
+    history = history_window(period, fit_window_days)
+    res = Result(NAME, period)
+    res.notes.update(attribution=attribution, revenue_basis=REVENUE_BASIS["basis"], pending=REVENUE_BASIS["pending"],
+                     history=history, history_days=history.days, dropped_rows=dropped, alpha=alpha, top=top,
+                     target_roas=target_roas, curve_level=0.9, min_days=min_days)
+
+    # Keys that match nothing: their store ROAS is unknown, never 0.
+    matching = channel_matching(ad, orders, period=period)
+    unmatched = matching.loc[matching["table"] == "ad_spend", "channel"].tolist()
+    if unmatched:  # the loader's check of every key pair names a near match (same letters, other case/spacing)
+        keys = unmatched_keys(ds)
+        near = keys[(keys["table"] == "ad_spend") & (keys["other_table"] == "orders")].set_index("value")["near"]
+        matching["near"] = matching["channel"].map(near.to_dict()).where(matching["table"] == "ad_spend")
+    res.tables["matching"] = matching
+    if not unmatched:
+        res.gaps["matching"] = Gap("ads.gap.all_matched", {"n": int(ad["channel"].nunique())})
+
+    # Margins: order lines and unit costs, else the cost_ratio option, else unknown.
+    items, products = ds.order_items, ds.products
+    margins = pd.DataFrame(columns=["channel", "line_revenue", "cost", "margin_rate", "break_even_roas",
+                                    "lines_without_cost"])
+    if items is not None and products is not None and len(items) and len(products):
+        margins = channel_margins(orders, items, products, period=history)
+    known_margin = bool(len(margins)) and margins["margin_rate"].notna().any()
+    if known_margin:
+        res.notes["margin_source"] = "order_lines"
+    elif cost_ratio is not None:
+        margins = flat_margins(sorted(set(ad["channel"].dropna()) | set(orders["channel"].dropna())),
+                               cost_ratio=cost_ratio)
+        res.notes.update(margin_source="cost_ratio", cost_ratio=float(cost_ratio))
+        res.gaps["margin"] = Gap("ads.gap.margin_from_cost_ratio", {"cost_ratio": float(cost_ratio),
+                                                                     "break_even": 1 / (1 - float(cost_ratio))})
+    else:
+        res.notes["margin_source"] = None
+        res.gaps["margin"] = Gap("ads.gap.no_margin", {})
+        margins = margins.astype({"margin_rate": float, "break_even_roas": float})
+    res.tables["margins"] = margins
+    view = dict(attribution=attribution, target_roas=target_roas, unmatched=unmatched, alpha=alpha)
+
+    # The period: channels and campaigns.
+    in_period = ad[period.contains(ad["date"])]
+    spent = bool((in_period["spend"] > 0).any())
+    channels = profit_view(performance(ad, orders, period=period), margins, **view)
+    channels = channels[channels["spend"].notna() | (channels["store_revenue"].fillna(0) > 0)].reset_index(drop=True)
+    paid = (channels["spend"] > 0) & channels["p_below"].notna()
+    channels["p_below_adjusted"] = np.nan
+    if paid.any():
+        channels.loc[paid, "p_below_adjusted"] = adjust_pvalues(channels.loc[paid, "p_below"].to_numpy(),
+                                                                method="holm")
+    campaigns = profit_view(performance(ad, orders, period=period, level="campaign"), margins, **view)
+    res.tables["channels"], res.tables["campaigns"] = channels, campaigns
+    if not spent:
+        for section in ("channels", "campaigns"):
+            res.gaps[section] = Gap("ads.gap.no_spend", {"start": period.start, "end": period.last_day})
+
+    # History: weekly record.
+    weekly = profit_view(performance(ad, orders, period=history, freq="W"), margins, **view)
+    res.tables["weekly"] = weekly
+    res.tables["weeks_below"] = weeks_below(weekly) if len(weekly) else \
+        pd.DataFrame(columns=["channel", "weeks", "weeks_below", "share_below"])
+    n_weeks = int(weekly.loc[weekly["spend"] > 0, "date"].nunique()) if len(weekly) else 0
+    if n_weeks < 2:
+        res.gaps["over_time"] = Gap("ads.gap.few_weeks", {"weeks": n_weeks, "needed": 2, "days": history.days})
+    res.tables["weekly_chart"] = _fold_weekly(weekly, top=min(top, 8))
+
+    # Headline numbers.
+    blend = blended(ad, orders, period=period, unmatched=unmatched)
+    spend = float(campaigns["spend"].sum())
+    res.values.update(blend)
+    res.values.update(
+        spend_below_break_even=float(campaigns["spend_below_break_even"].sum()),
+        shortfall=float(campaigns["shortfall"].sum()) if res.notes["margin_source"] else float("nan"),
+        share_below_break_even=_ratio(float(campaigns["spend_below_break_even"].sum()), spend)
+        if res.notes["margin_source"] else float("nan"),
+        unmatched_spend=float(matching.loc[matching["table"] == "ad_spend", "spend"].sum()),
+        n_paid_channels=int((channels["spend"] > 0).sum()))
+
+    # Response curves and the budget shift.
+    daily = response_data(ad[~ad["channel"].isin(unmatched)] if attribution == "store" else ad, orders,
+                          window=history, attribution=attribution)
+    current = current_daily_spend(ad, period=period)
+    be = channels.set_index("channel")["break_even_roas"].dropna().to_dict() if len(channels) else {}
+    _curves_and_shift(res, daily, current, be, min_days=min_days, n_boot=n_boot, seed=seed, max_change=max_change,
+                      n_ad_channels=int(ad["channel"].nunique()), days=period.days)
+
+    # Pacing: the budgets parameter for the period, else the budgets table for the month the period ends in.
+    as_of = min(period.last_day, ad["date"].max()) if len(ad) else period.last_day
+    if budgets:
+        window, rows = period, budgets
+    else:
+        window = _month(period.last_day)
+        rows = budget_rows(getattr(ds, "budgets", None), month=pd.Period(period.last_day, "M"))
+        rows = rows if len(rows) else None
+    res.notes["pacing_window"] = window
+    if rows is None:
+        res.gaps["pacing"] = Gap("ads.gap.no_budgets", {"month": f"{period.last_day:%Y-%m}"})
+        res.tables["pacing"] = pacing(ad, {}, period=window)
+    else:
+        res.tables["pacing"] = pacing(ad, rows, period=window, as_of=as_of)
+    return res
+
+
+def _curves_and_shift(res: Result, daily: pd.DataFrame, current: pd.Series, break_even: Mapping[str, float], *,
+                      min_days: int, n_boot: int, seed: int, max_change: float, n_ad_channels: int, days: int) -> None:
+    """Fit the response curves and the contribution-maximising shift into ``res`` (tables, values or gaps)."""
+    curve_cols = ["channel", "status", "reason", "n_days", "min_days", "spend_cv", "min_cv", "vmax", "k", "h",
+                  "saturation_seen", "current_spend", "expected_revenue", "marginal_roas", "marginal_low",
+                  "marginal_high", "break_even_roas"]
+    res.tables["curves"] = pd.DataFrame(columns=curve_cols)
+    res.tables["curve_points"] = pd.DataFrame(columns=["channel", "spend", "revenue", "low", "high"])
+    res.tables["realloc"] = pd.DataFrame(columns=["channel", "current_spend", "proposed_spend", "change",
+                                                  "current_revenue", "proposed_revenue", "marginal_roas",
+                                                  "proposed_marginal_roas", "break_even_roas", "profit_change"])
+    if not len(daily) or not (daily["spend"] > 0).any():
+        res.gaps["curves"] = Gap("ads.gap.no_spend_history", {"days": res.notes["history_days"]})
+        res.gaps["realloc"] = Gap("ads.gap.realloc_no_curves", {})
+        return
+    curves = ResponseCurves(min_days=min_days, n_boot=n_boot, seed=seed).fit(daily)
+    res.notes["curve_level"] = 1 - curves.alpha
+    summary = curves.summary(current.to_dict())
+    summary["break_even_roas"] = summary["channel"].map(break_even).astype(float)
+    res.tables["curves"] = summary.reindex(columns=curve_cols)
+    res.tables["curve_points"] = curves.curve_frame()
+    if not curves.models_:
+        codes = summary["reason"].tolist()
+        if "too_few_days" in codes:
+            gap = Gap("ads.gap.too_few_days", {"days": int(np.nanmax(summary["n_days"].astype(float))),
+                                               "needed": min_days})
+        elif codes and all(c == "no_variation" for c in codes):
+            gap = Gap("ads.gap.no_variation", {"min_cv": curves.min_cv})
+        else:
+            gap = Gap("ads.gap.no_curves", {})
+        res.gaps["curves"] = gap
+    shiftable = [c for c in curves.models_ if c in break_even and np.isfinite(break_even[c])
+                 and float(current.get(c, 0.0)) > 0]
+    if n_ad_channels < 2:
+        res.gaps["realloc"] = Gap("ads.gap.one_channel", {})
+    elif len(shiftable) < 2:
+        res.gaps["realloc"] = Gap("ads.gap.realloc_no_curves", {"n": len(shiftable)})
+    else:
+        shift = curves.reallocate(current.to_dict(), days=days, max_change=max_change,
+                                  break_even={c: break_even[c] for c in shiftable})
+        res.tables["realloc"] = shift.table
+        res.values.update(realloc_gain=shift.gain, realloc_gain_low=shift.gain_low, realloc_gain_high=shift.gain_high,
+                          realloc_spend_change=shift.spend_change, realloc_revenue_change=shift.revenue_change,
+                          realloc_days=shift.days, realloc_level=1 - shift.alpha, realloc_total=shift.total_spend)
+        res.notes["realloc_held"] = list(shift.held)
+
+
+def _fold_weekly(weekly: pd.DataFrame, *, top: int) -> pd.DataFrame:
+    """Weekly rows for the charts, channels beyond the ``top`` by spend folded into one "Other (N)" line per week.
+
+    Spend and revenue are summed; ROAS is recomputed for the folded line (revenue ÷ spend)."""
+    if not len(weekly):
+        return weekly
+    totals = weekly.groupby("channel", as_index=False)["spend"].sum()
+    kept = group_tail(totals, by="channel", value="spend", top=top)
+    if len(kept) == len(totals):
+        return weekly
+    other = kept["channel"].iloc[-1]
+    names = set(kept["channel"].iloc[:-1])
+    folded = weekly.assign(channel=weekly["channel"].where(weekly["channel"].isin(names), other))
+    sums = [c for c in ("spend", "store_revenue", "platform_revenue", "revenue") if c in folded]
+    out = folded.groupby(["date", "channel"], as_index=False)[sums].sum(min_count=1)
+    return out.assign(store_roas=_div(out["store_revenue"], out["spend"]),
+                      platform_roas=_div(out["platform_revenue"], out["spend"]), roas=_div(out["revenue"], out["spend"]))
 
 
 # Plots ---------------------------------------------------------------------------------------------------
-MONEY_COLUMNS = {"spend", "platform_revenue", "store_revenue", "revenue", "contribution", "wasted_spend", "cpc",
-                 "cpa", "cpm", "cac", "current_spend", "proposed_spend", "expected_revenue", "low", "high"}
-RATIO_COLUMNS = {"roas", "store_roas", "platform_roas", "platform_vs_store", "profit_roas", "marginal_roas"}
-
-
 def _axis_formatter(column: str, msg: Messages) -> FuncFormatter | None:
-    if column in MONEY_COLUMNS:
+    unit = {"low": "money", "high": "money"}.get(column, UNITS.get(column))
+    if unit == "money":
         return FuncFormatter(lambda v, _: msg.money(v))
-    if column in RATIO_COLUMNS:
+    if unit == "ratio":
         return FuncFormatter(lambda v, _: msg.ratio(v))
     return None
 
@@ -982,14 +1469,18 @@ def plot_over_time(data: pd.DataFrame, *, x: str = "date", y: str = "spend", hue
     if ax is None:
         ax = plt.gca()
     msg = msg or Messages("en")
-    levels = sorted(data[hue].astype(str).unique())
+    names = {c: vocab("channel", c, msg) for c in data[hue].astype(str).unique()}  # codes in the page's language
+    data = data.assign(**{hue: data[hue].astype(str).map(names)})
+    if isinstance(ref, Mapping):
+        ref = {names.get(str(k), str(k)): val for k, val in ref.items()}
+    levels = sorted(data[hue].unique())
     colours = _palette(levels)
-    sns.lineplot(data=data.assign(**{hue: data[hue].astype(str)}), x=x, y=y, hue=hue, hue_order=levels,
+    sns.lineplot(data=data, x=x, y=y, hue=hue, hue_order=levels,
                  palette=colours, marker="o", markersize=3, ax=ax, **kwargs)
     handles, labels = ax.get_legend_handles_labels()
     if isinstance(ref, Mapping):
         for level in levels:
-            if level in ref and np.isfinite(ref[level]):
+            if level in ref and ref[level] is not None and np.isfinite(ref[level]):
                 ax.axhline(ref[level], color=colours[level], linestyle="--", linewidth=1, alpha=0.7)
         handles.append(Line2D([], [], color="grey", linestyle="--", linewidth=1))
         labels.append(msg("ads.fig.break_even"))
@@ -1029,7 +1520,7 @@ def plot_response(data: pd.DataFrame, *, x: str = "spend", y: str = "revenue", l
     colours = _palette(levels)
     for level in levels:  # a handful of channels
         d = data[data[hue].astype(str) == level]
-        ax.plot(d[x], d[y], color=colours[level], label=level, **kwargs)
+        ax.plot(d[x], d[y], color=colours[level], label=vocab("channel", level, msg), **kwargs)
         ax.fill_between(d[x], d[low], d[high], color=colours[level], alpha=0.15, linewidth=0)
     handles, labels = ax.get_legend_handles_labels()
     if current is not None:
@@ -1081,158 +1572,375 @@ def _rel_change(now: float, before: float) -> float:
     return now / before - 1 if before and np.isfinite(before) and before > 0 else float("nan")
 
 
+def _signed_money(x: float, msg: Messages) -> str:
+    return ("+" if x > 0 else "−" if x < 0 else "") + msg.money(abs(x))
+
+
+def _finite(v) -> float | None:
+    return None if v is None or not isinstance(v, Real) or not np.isfinite(v) else float(v)
+
+
+def _ch(name, msg: Messages) -> str:
+    """A channel code in the page's language (``paid_search`` → 付费搜索 on zh pages)."""
+    return vocab("channel", name, msg)
+
+
+def formats(columns) -> dict[str, str]:
+    """Display formats of ``columns`` (names or a DataFrame) from :data:`UNITS`, for :func:`ecomlib.styled`.
+
+    >>> formats(["channel", "spend", "store_roas"])
+    {'spend': 'money', 'store_roas': 'ratio'}
+    """
+    cols = list(columns.columns) if isinstance(columns, pd.DataFrame) else list(columns)
+    return {c: UNITS[c] for c in cols if c in UNITS}
+
+
+#: The page's tables: name → (result table, columns shown, sort column, caption key or None).
+TABLES = {
+    "delivery": ("channels", ["channel", "spend", "impressions", "clicks", "ctr", "cpc", "cpm", "platform_conversions",
+                              "cvr", "cpa", "new_customers", "cac", "missing_days"], "spend", None),
+    "channels": ("channels", ["channel", "spend", "platform_revenue", "platform_roas", "store_revenue", "store_roas",
+                              "roas_low", "roas_high", "platform_vs_store", "margin_rate", "break_even_roas",
+                              "contribution", "shortfall", "flag"], "spend", "ads.caption.channels"),
+    "tests": ("channels", ["channel", "roas", "roas_low", "roas_high", "break_even_roas", "p_below",
+                           "p_below_adjusted"], "spend", "ads.caption.tests"),
+    "campaigns": ("campaigns", ["channel", "campaign", "spend", "platform_roas", "store_revenue", "store_roas",
+                                "break_even_roas", "contribution", "spend_below_break_even", "shortfall", "flag"],
+                  "shortfall", "ads.caption.campaigns"),
+    "matching": ("matching", ["channel", "table", "spend", "spend_total", "revenue", "revenue_total", "near"], None,
+                 "ads.caption.matching"),
+    "weeks_below": ("weeks_below", ["channel", "weeks", "weeks_below", "share_below"], "weeks_below", None),
+    "curves": ("curves", ["channel", "status", "reason", "n_days", "spend_cv", "vmax", "k", "current_spend",
+                          "marginal_roas", "marginal_low", "marginal_high", "break_even_roas"], None,
+               "ads.caption.curves"),
+    "realloc": ("realloc", ["channel", "current_spend", "proposed_spend", "change", "marginal_roas",
+                            "proposed_marginal_roas", "break_even_roas", "current_revenue", "proposed_revenue",
+                            "profit_change"], None, "ads.caption.realloc"),
+    "pacing": ("pacing", ["channel", "budget", "spend_to_date", "days_elapsed", "days_total", "projected_spend",
+                          "projected_vs_budget", "pace_status"], None, "ads.caption.pacing"),
+}
+
+
+def display_table(res: Result, name: str, msg: Messages) -> pd.DataFrame:
+    """One of the page's :data:`TABLES` as shown: its columns, codes in words, channel names translated, long tails
+    folded into "Other (N)" after the result's ``top`` rows (additive columns summed, ROAS recomputed)."""
+    source, cols, sort, _ = TABLES[name]
+    df = res.tables[source]
+    if sort is not None and len(df):
+        df = df.sort_values([sort, "spend"] if sort != "spend" and "spend" in df else sort, ascending=False,
+                            kind="stable")
+    if name == "campaigns" and len(df):
+        df = df[df["spend"].fillna(0) > 0]
+    shown = [c for c in cols if c in df]
+    df = df[shown + ([sort] if sort is not None and sort in df and sort not in shown else [])]
+    top = int(res.notes.get("top", 12))
+    by = "campaign" if "campaign" in df else "channel"
+    if len(df) > top + 1 and sort is not None:
+        sums = [c for c in df.select_dtypes("number").columns if UNITS.get(c) == "money" and c not in
+                ("cpc", "cpm", "cpa", "cac")] + [c for c in ("impressions", "clicks", "platform_conversions",
+                                                            "new_customers", "weeks", "weeks_below") if c in df]
+        folded = group_tail(df, by=by, value=sort, top=top, msg=msg, sum_columns=sums)
+        last = folded.index[-1]
+        for roas, rev in (("store_roas", "store_revenue"), ("platform_roas", "platform_revenue")):
+            if roas in folded and rev in folded:
+                folded.loc[last, roas] = _ratio(float(folded.loc[last, rev]), float(folded.loc[last, "spend"]))
+        df = folded
+    df = df[shown]
+    df = translate(df, msg)
+    if "table" in df:
+        df = df.assign(table=df["table"].map(lambda t: msg(f"ads.table.{t}") if isinstance(t, str) else t))
+    return label_values(df, msg, {"channel": "channel"})
+
+
+def styled_table(res: Result, name: str, msg: Messages):
+    """:func:`display_table` through :func:`ecomlib.styled`: formats from :data:`UNITS`, translated headers, caption."""
+    from .report import styled
+
+    df = display_table(res, name, msg)
+    caption_key = TABLES[name][3]
+    caption = None
+    if caption_key:
+        caption = msg(caption_key, attr=msg(f"ads.attr.{res.notes['attribution']}"), days=res.notes["history_days"],
+                      basis=msg("ads.basis.gross"), level=msg.pct(res.notes.get("curve_level", 0.9), 0),
+                      n=int((res.channels["spend"].fillna(0) > 0).sum()) if "channels" in res.tables else 0)
+    return styled(df, msg, formats=formats(df), labels=msg.labels(list(df.columns), "ads.col."), caption=caption)
+
+
+# Headlines, findings, sentences -------------------------------------------------------------------------------
+HEADLINES = [("spend", "money", None, "blended"), ("mer", "multiple", "up", "blended"),
+             ("store_roas", "multiple", "up", "blended"), ("share_below_break_even", "ratio", "down", "profit_view"),
+             ("shortfall", "money", "down", "profit_view"), ("new_customer_cac", "money", "down", "blended")]
+
+
 def headline_numbers(rows: pd.DataFrame, blend: Mapping[str, float]) -> dict[str, float]:
-    """The review's headline numbers for one period.
+    """The review's headline numbers for one period from a campaign :func:`profit_view` and :func:`blended`.
 
-    rows : a period-level :func:`profit_view` table, campaigns (the finer view, as the notebook uses) or
-    channels: the share of spend below break-even is Σ wasted_spend / Σ spend over its rows.
-    blend : :func:`blended` output of the same period.
-
-    Returns ``spend`` (money), ``mer`` (×), ``store_roas`` (×), ``share_below_break_even`` (fraction of
-    spend), ``new_customer_cac`` (money).
+    Returns ``spend`` (money), ``mer`` (×), ``store_roas`` (×), ``share_below_break_even`` (fraction of spend in
+    rows below break-even), ``shortfall`` (money those rows lost against break-even), ``new_customer_cac`` (money).
 
     Example
     -------
-    >>> rows = pd.DataFrame({"spend": [100.0, 300.0], "wasted_spend": [100.0, 0.0]})
+    >>> rows = pd.DataFrame({"spend": [100.0, 300.0], "spend_below_break_even": [100.0, 0.0],
+    ...                      "shortfall": [20.0, 0.0]})
     >>> blend = {"spend": 400.0, "mer": 5.0, "store_roas": 2.0, "new_customer_cac": 40.0}
     >>> headline_numbers(rows, blend)["share_below_break_even"]
     0.25
     """
     spend = float(rows["spend"].sum())
     return {"spend": blend["spend"], "mer": blend["mer"], "store_roas": blend["store_roas"],
-            "share_below_break_even": float(rows["wasted_spend"].sum()) / spend if spend > 0 else float("nan"),
-            "new_customer_cac": blend["new_customer_cac"]}
+            "share_below_break_even": _ratio(float(rows["spend_below_break_even"].sum()), spend),
+            "shortfall": float(rows["shortfall"].sum()), "new_customer_cac": blend["new_customer_cac"]}
 
 
-def headlines(now: Mapping[str, float], before: Mapping[str, float] | None, msg: Messages) -> list[Headline]:
-    """:class:`ecomlib.Headline` objects for :func:`ecomlib.record_headlines` from two :func:`headline_numbers`."""
-    before = before or {}
-    spec = [("spend", "money", None), ("mer", "multiple", "up"), ("store_roas", "multiple", "up"),
-            ("share_below_break_even", "ratio", "down"), ("new_customer_cac", "money", "down")]
-    clean = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
-    return [Headline(key, msg(f"ads.h.{key}"), clean(now.get(key)), unit, previous=clean(before.get(key)), good=good)
-            for key, unit, good in spec]
+def headlines(now: Result, before: Result | None, msg: Messages) -> list[Headline]:
+    """The index cards: the same quantity for the period and the comparison period (each from its own
+    :func:`compute`). Revenue is gross, pending orders excluded (named in the labels)."""
+    prev = before.values if before is not None else {}
+    return [Headline(key, msg(f"ads.h.{key}"), _finite(now.values.get(key)), unit,
+                     previous=_finite(prev.get(key)), good=good, source=f"ecomlib.ads.{func}")
+            for key, unit, good, func in HEADLINES]
 
 
-def sentences(channels: pd.DataFrame, *, msg: Messages, blend: Mapping[str, float],
-              blend_before: Mapping[str, float] | None = None, campaigns: pd.DataFrame | None = None,
-              weekly: pd.DataFrame | None = None, curves: pd.DataFrame | None = None,
-              realloc: Reallocation | None = None, pacing_table: pd.DataFrame | None = None,
-              target_roas: float | None = None, attribution: str = "store", band: float = 0.9) -> list[str]:
-    """The review's conclusions, written from the numbers, in ``msg``'s language.
+def findings(now: Result, before: Result | None, msg: Messages) -> list[Finding]:
+    """Structured conclusions of the period, for the index's "This week".
 
-    Parameters
-    ----------
-    channels : :func:`profit_view` of the period, channel level.
-    blend, blend_before : :func:`blended` of the period and of the comparison period.
-    campaigns : :func:`profit_view` of the period, campaign level (for wasted spend).
-    weekly : :func:`profit_view` per week over a longer window (how many weeks a channel was below break-even).
-    curves : :meth:`ResponseCurves.summary`, with ``break_even_roas`` merged in when available.
-    realloc : :meth:`ResponseCurves.reallocate` result.
-    pacing_table : :func:`pacing` output.
-    target_roas, attribution : as given to :func:`profit_view`.
-    band : coverage of the curves' bands (1 − alpha of :class:`ResponseCurves`).
-
-    Returns a list of sentences (strings).
+    - ``below_break_even:<channel>`` — a paid channel whose ROAS is under its break-even ROAS. Money at stake:
+      its shortfall (spend − revenue × margin, what it lost in the period). Confidence ``significant`` when the
+      one-sided test, Holm-corrected over the period's paid channels, rejects "ROAS ≥ break-even" at ``alpha``.
+      Severity high when significant or below break-even in at least half of 4+ weeks of history, else medium.
+    - ``unmatched_channels`` — ad channels matching no order channel; money: their spend (return unknown). High.
+    - ``budget_shift`` — the contribution-maximising shift; money: its expected profit change over the period
+      (observational, so ``descriptive``); medium when the band's low end is above 0, else low.
+    - ``pacing:<channel>`` — a budget over- or under-spent by more than the tolerance; money: spend − budget. Low.
     """
-    out: list[str] = []
-    attr = msg(f"ads.attr.{attribution}")
-    # Spend and MER, new-customer CAC.
-    if blend_before:
-        out.append(msg("ads.s.spend_mer", spend=blend["spend"],
-                       change=_signed_pct(_rel_change(blend["spend"], blend_before["spend"]), msg),
-                       mer=blend["mer"], mer_prev=blend_before["mer"]))
-        out.append(msg("ads.s.cac", n=blend["new_customers"], cac=blend["new_customer_cac"],
-                       cac_prev=blend_before["new_customer_cac"]))
-    else:
-        out.append(msg("ads.s.spend_mer_now", spend=blend["spend"], mer=blend["mer"]))
-        out.append(msg("ads.s.cac_now", n=blend["new_customers"], cac=blend["new_customer_cac"]))
-    # Platforms against the store.
-    paid = channels[channels["spend"] > 0]
-    plat, store = float(paid["platform_revenue"].sum()), float(paid["store_revenue"].sum())
-    if store > 0 and plat > 0:
-        worst = paid.loc[paid["platform_vs_store"].idxmax()] if paid["platform_vs_store"].notna().any() else None
-        out.append(msg("ads.s.overclaim", platform=plat, store=store, ratio=plat / store,
-                       channel=worst["channel"] if worst is not None else "–",
-                       ch_ratio=worst["platform_vs_store"] if worst is not None else float("nan")))
-    # Channels below break-even, with the weekly record.
-    record = weeks_below(weekly).set_index("channel") if weekly is not None and len(weekly) else None
-    below = paid[paid["below_break_even"]].sort_values("wasted_spend", ascending=False)
-    for row in below.itertuples():  # the few flagged channels
-        key = ("ads.s.below_no_interval" if not np.isfinite(row.roas_high) else
-               "ads.s.below_sure" if row.surely_below else "ads.s.below_unsure")
-        out.append(msg(key, channel=row.channel, attr=attr, roas=row.roas, low=row.roas_low, high=row.roas_high,
-                       be=row.break_even_roas, margin=row.margin_rate, contribution=row.contribution, spend=row.spend))
-        if record is not None and row.channel in record.index and record.loc[row.channel, "weeks"] > 1:
-            out.append(msg("ads.s.weeks_below", channel=row.channel, k=record.loc[row.channel, "weeks_below"],
-                           n=record.loc[row.channel, "weeks"]))
-    if len(paid) and below.empty:
-        out.append(msg("ads.s.none_below", attr=attr))
-    if attribution == "platform" and "store_roas" in paid:
-        store_below = paid[(paid["store_roas"] < paid["break_even_roas"]).fillna(False).astype(bool)]
-        if len(store_below):
-            out.append(msg("ads.s.store_disagrees", channels=msg("ads.s.name_sep").join(store_below["channel"])))
-    if target_roas is not None:
-        under = paid[paid["below_target"]]
-        if len(under):
-            out.append(msg("ads.s.below_target", channels=msg("ads.s.name_sep").join(under["channel"]),
-                           target=target_roas, attr=attr))
-    # Wasted spend.
-    rows = campaigns if campaigns is not None else paid
-    total = float(rows["spend"].sum())
-    wasted = float(rows["wasted_spend"].sum())
-    if wasted > 0 and total > 0:
-        top = rows.loc[rows["wasted_spend"].idxmax()]
-        name = top["campaign"] if "campaign" in rows else top["channel"]
-        out.append(msg("ads.s.share_below", share=wasted / total, amount=wasted, name=name,
-                       top=float(top["wasted_spend"])))
-    for row in paid[paid["missing_days"] > 0].itertuples():
-        out.append(msg("ads.s.missing_days", channel=row.channel, n=row.missing_days,
-                       days=row.days + row.missing_days))
-    # Response curves.
-    if curves is not None and len(curves):
-        fitted = curves[curves["status"] == "fitted"]
-        if len(fitted):
-            items = [msg("ads.s.marginal_item", channel=r.channel, m=r.marginal_roas, low=r.marginal_low,
-                         high=r.marginal_high) for r in fitted.itertuples()]
-            out.append(msg("ads.s.marginal", items=msg("ads.s.list_sep").join(items), level=msg.pct(band, 0)))
-            if "break_even_roas" in fitted:
-                below_m = fitted[fitted["marginal_roas"] < fitted["break_even_roas"]]
-                sure = below_m["marginal_high"] < below_m["break_even_roas"]
-                for key, rows_m in (("ads.s.marginal_below", below_m[sure]), ("ads.s.marginal_below_unsure",
-                                                                               below_m[~sure])):
-                    if len(rows_m):
-                        items = [msg("ads.s.marginal_be_item", channel=r.channel, m=r.marginal_roas,
-                                     be=r.break_even_roas) for r in rows_m.itertuples()]
-                        out.append(msg(key, items=msg("ads.s.list_sep").join(items)))
-        refused = curves[curves["status"] == "refused"]
-        reasons = pd.Series([msg(f"ads.s.reason_{r.reason}", n_days=r.n_days, min_days=r.min_days, cv=r.spend_cv,
-                                 min_cv=r.min_cv) for r in refused.itertuples()], index=refused.index, dtype=object)
-        for reason, names in refused["channel"].groupby(reasons, sort=False):  # one sentence per distinct reason
-            out.append(msg("ads.s.refused", channel=msg("ads.s.name_sep").join(names), reason=reason))
-    if realloc is not None and len(realloc.table):
-        moves = realloc.table[realloc.table["change"].abs() >= 0.01 * max(realloc.total_spend, 1)]
-        if len(moves) and realloc.gain > 0:
-            moves = moves.sort_values("change")
-            text = msg("ads.s.list_sep").join(
-                msg("ads.s.move_item", channel=r.channel, change=_signed_money(r.change, msg))
-                for r in moves.itertuples())
-            out.append(msg("ads.s.realloc", moves=text, gain=realloc.gain, days=realloc.days, low=realloc.gain_low,
-                           high=realloc.gain_high, level=msg.pct(1 - realloc.alpha, 0)))
-            if np.isfinite(realloc.gain_low) and realloc.gain_low <= 0:
-                out.append(msg("ads.s.realloc_unsure"))
-        else:
-            out.append(msg("ads.s.realloc_none"))
-        if realloc.held:
-            out.append(msg("ads.s.realloc_held", channels=msg("ads.s.name_sep").join(realloc.held)))
-        out.append(msg("ads.s.caveat"))
-    # Pacing.
-    if pacing_table is not None:
-        for r in pacing_table[pacing_table["pace_status"] != "on_track"].itertuples():
-            out.append(msg(f"ads.s.pacing_{r.pace_status}", channel=r.channel, projected=r.projected_spend,
-                           budget=r.budget, ratio=r.projected_vs_budget))
+    out: list[Finding] = []
+    alpha = now.notes.get("alpha", 0.05)
+    ch = now.tables.get("channels", pd.DataFrame())
+    record = now.tables.get("weeks_below", pd.DataFrame())
+    record = record.set_index("channel") if len(record) else pd.DataFrame(columns=["weeks", "weeks_below"])
+    text = {s_key: s for s_key, s in _below_sentences(now, msg)}
+    if len(ch) and now.has("channels"):
+        below = ch[(ch["flag"] == "below_break_even") & (ch["spend"] > 0)].sort_values("shortfall", ascending=False)
+        for r in below.itertuples():
+            p_adj = _finite(r.p_below_adjusted)
+            weeks = int(record.loc[r.channel, "weeks"]) if r.channel in record.index else 0
+            k = int(record.loc[r.channel, "weeks_below"]) if r.channel in record.index else 0
+            significant = p_adj is not None and p_adj < alpha
+            persistent = weeks >= 4 and k >= weeks / 2
+            out.append(Finding(
+                NAME, f"below_break_even:{r.channel}", text.get(r.channel, ""),
+                numbers={"channel": r.channel, "roas": _finite(r.roas), "roas_low": _finite(r.roas_low),
+                         "roas_high": _finite(r.roas_high), "break_even_roas": _finite(r.break_even_roas),
+                         "spend": _finite(r.spend), "shortfall": _finite(r.shortfall), "p_adjusted": p_adj,
+                         "weeks_below": k, "weeks": weeks},
+                money=_finite(r.shortfall), severity="high" if significant or persistent else "medium",
+                confidence="significant" if significant else ("not_significant" if p_adj is not None else
+                                                              "descriptive"),
+                anchor="sec-channels", source="ecomlib.ads.profit_view"))
+    m = now.tables.get("matching", pd.DataFrame())
+    if len(m) and (m["table"] == "ad_spend").any():
+        out.append(Finding(NAME, "unmatched_channels", _unmatched_sentence(now, msg),
+                           numbers={"channels": m.loc[m["table"] == "ad_spend", "channel"].tolist(),
+                                    "spend": _finite(now.values.get("unmatched_spend"))},
+                           money=_finite(now.values.get("unmatched_spend")), severity="high", confidence="descriptive",
+                           anchor="sec-matching", source="ecomlib.ads.channel_matching"))
+    if now.has("realloc") and _finite(now.values.get("realloc_gain")) and now.values["realloc_gain"] > 0:
+        low = _finite(now.values.get("realloc_gain_low"))
+        out.append(Finding(NAME, "budget_shift", " ".join(_realloc_sentences(now, msg)[:1]),
+                           numbers={"gain": now.values["realloc_gain"], "gain_low": low,
+                                    "gain_high": _finite(now.values.get("realloc_gain_high")),
+                                    "spend_change": now.values.get("realloc_spend_change"),
+                                    "days": now.values.get("realloc_days")},
+                           money=now.values["realloc_gain"], severity="medium" if low is not None and low > 0 else "low",
+                           confidence="descriptive", anchor="sec-realloc", source="ecomlib.ads.ResponseCurves.reallocate"))
+    pace = now.tables.get("pacing", pd.DataFrame())
+    if now.has("pacing") and len(pace):
+        for r in pace[pace["pace_status"].isin(["over", "under"])].itertuples():
+            out.append(Finding(NAME, f"pacing:{r.channel}", _pacing_sentence(r, msg),
+                               numbers={"channel": r.channel, "budget": r.budget, "projected_spend": r.projected_spend,
+                                        "finished": bool(r.finished)},
+                               money=_finite(abs(r.projected_spend - r.budget)), severity="low",
+                               confidence="descriptive", anchor="sec-pacing", source="ecomlib.ads.pacing"))
     return out
 
 
-def _signed_money(x: float, msg: Messages) -> str:
-    return ("+" if x > 0 else "−" if x < 0 else "") + msg.money(abs(x))
+def _unmatched_sentence(now: Result, msg: Messages) -> str:
+    m = now.matching
+    ads_side = m[m["table"] == "ad_spend"]
+    orders_side = m[m["table"] == "orders"]
+    items = msg("ads.s.list_sep").join(msg("ads.s.unmatched_item", channel=_ch(r.channel, msg), spend=r.spend,
+                                           total=r.spend_total) for r in ads_side.itertuples())
+    cands = msg("ads.s.name_sep").join(
+        msg("ads.s.candidate_item", channel=_ch(r.channel, msg), revenue=r.revenue) for r in orders_side.head(5).itertuples())
+    return msg("ads.s.unmatched", n=len(ads_side), items=items, candidates=cands or "–")
+
+
+def _below_sentences(now: Result, msg: Messages) -> list[tuple[str, str]]:
+    """(channel, sentence) for each paid channel below break-even, largest shortfall first."""
+    ch = now.tables.get("channels", pd.DataFrame())
+    if not len(ch):
+        return []
+    attr = msg(f"ads.attr.{now.notes['attribution']}")
+    n_paid = int(((ch["spend"] > 0) & ch["p_below"].notna()).sum())
+    below = ch[(ch["flag"] == "below_break_even") & (ch["spend"] > 0)].sort_values("shortfall", ascending=False)
+    out = []
+    for r in below.itertuples():
+        p_adj = _finite(r.p_below_adjusted)
+        key = ("ads.s.below_no_interval" if p_adj is None or not np.isfinite(r.roas_high) else
+               "ads.s.below_sure" if p_adj < now.notes.get("alpha", 0.05) else "ads.s.below_unsure")
+        out.append((r.channel, msg(key, channel=_ch(r.channel, msg), attr=attr, roas=r.roas, low=r.roas_low,
+                                   high=r.roas_high, be=r.break_even_roas, margin=r.margin_rate, spend=r.spend,
+                                   shortfall=r.shortfall, p=msg.pvalue(p_adj) if p_adj is not None else "–",
+                                   n=n_paid)))
+    return out
+
+
+def _realloc_sentences(now: Result, msg: Messages) -> list[str]:
+    t = now.tables.get("realloc", pd.DataFrame())
+    if not now.has("realloc") or not len(t):
+        return []
+    v = now.values
+    total = max(float(v.get("realloc_total", 0.0)), 1.0)
+    moves = t[t["change"].abs() >= 0.01 * total]
+    level = msg.pct(v.get("realloc_level", 0.9), 0)
+    if not len(moves) or not v.get("realloc_gain", 0) > 0:
+        return [msg("ads.s.realloc_none")]
+    moves = moves.sort_values("change")
+    text = msg("ads.s.list_sep").join(msg("ads.s.move_item", channel=_ch(r.channel, msg),
+                                          change=_signed_money(r.change, msg)) for r in moves.itertuples())
+    out = [msg("ads.s.realloc", moves=text, gain=v["realloc_gain"], days=v["realloc_days"], low=v["realloc_gain_low"],
+               high=v["realloc_gain_high"], level=level, spend_change=_signed_money(v["realloc_spend_change"], msg),
+               revenue_change=_signed_money(v["realloc_revenue_change"], msg))]
+    if _finite(v.get("realloc_gain_low")) is not None and v["realloc_gain_low"] <= 0:
+        out.append(msg("ads.s.realloc_unsure"))
+    return out
+
+
+def _pacing_sentence(r, msg: Messages) -> str:
+    tense = "spent" if r.finished else "course"
+    status = "over" if r.pace_status == "over" else "under"
+    return msg(f"ads.s.pacing_{tense}_{status}", channel=_ch(r.channel, msg), projected=r.projected_spend,
+               budget=r.budget, ratio=r.projected_vs_budget)
+
+
+def sentences(now: Result, before: Result | None, msg: Messages) -> list[str]:
+    """The page's conclusions in ``msg``'s language, read only from the two results' tables and values."""
+    out: list[str] = []
+    v, prev = now.values, (before.values if before is not None else {})
+    attr = msg(f"ads.attr.{now.notes['attribution']}")
+    if now.notes.get("dropped_rows"):
+        out.append(msg("ads.s.dropped_rows", n=now.notes["dropped_rows"]))
+    # Spend and MER, new-customer CAC.
+    if _finite(prev.get("spend")) is not None and prev.get("spend", 0) > 0:
+        out.append(msg("ads.s.spend_mer", spend=v["spend"], change=_signed_pct(_rel_change(v["spend"], prev["spend"]),
+                                                                               msg),
+                       mer=v["mer"], mer_prev=prev.get("mer")))
+        out.append(msg("ads.s.cac", n=v["new_customers"], cac=v["new_customer_cac"],
+                       cac_prev=prev.get("new_customer_cac")))
+    else:
+        out.append(msg("ads.s.spend_mer_now", spend=v["spend"], mer=v["mer"]))
+        out.append(msg("ads.s.cac_now", n=v["new_customers"], cac=v["new_customer_cac"]))
+    if len(now.tables.get("matching", [])) and (now.matching["table"] == "ad_spend").any():
+        out.append(_unmatched_sentence(now, msg))
+    if "margin" in now.gaps:  # break-even from the cost_ratio option, or unknown: said before any break-even claim
+        out.append(now.gaps["margin"].text(msg))
+    ch = now.tables.get("channels", pd.DataFrame())
+    paid = ch[ch["spend"].fillna(0) > 0] if len(ch) else ch
+    if not now.has("channels"):
+        out.append(now.gaps["channels"].text(msg))
+    # Platforms against the store.
+    if len(paid):
+        known = paid[paid["store_revenue"].notna()]
+        plat, store = float(known["platform_revenue"].sum()), float(known["store_revenue"].sum())
+        if store > 0 and plat > 0 and known["platform_vs_store"].notna().any():
+            worst = known.loc[known["platform_vs_store"].idxmax()]
+            out.append(msg("ads.s.overclaim", platform=plat, store=store, ratio=plat / store,
+                           channel=_ch(worst["channel"], msg), ch_ratio=worst["platform_vs_store"]))
+    # Channels below break-even, with the weekly record.
+    record = now.tables.get("weeks_below", pd.DataFrame())
+    record = record.set_index("channel") if len(record) else None
+    for channel, sentence in _below_sentences(now, msg):
+        out.append(sentence)
+        if record is not None and channel in record.index and record.loc[channel, "weeks"] > 1:
+            out.append(msg("ads.s.weeks_below", channel=_ch(channel, msg), k=record.loc[channel, "weeks_below"],
+                           n=record.loc[channel, "weeks"]))
+    if len(paid) and now.notes.get("margin_source") and not (paid["flag"] == "below_break_even").any():
+        out.append(msg("ads.s.none_below", attr=attr))
+    if now.notes["attribution"] == "platform" and len(paid):
+        store_below = paid[(paid["store_roas"] < paid["break_even_roas"]).fillna(False).astype(bool)]
+        if len(store_below):
+            out.append(msg("ads.s.store_disagrees", channels=msg("ads.s.name_sep").join(
+                _ch(c, msg) for c in store_below["channel"])))
+    if now.notes.get("target_roas") is not None and len(paid):
+        under = paid[paid["below_target"]]
+        if len(under):
+            out.append(msg("ads.s.below_target", channels=msg("ads.s.name_sep").join(_ch(c, msg) for c in under["channel"]),
+                           target=now.notes["target_roas"], attr=attr))
+    # Spend below break-even and the loss, campaign by campaign.
+    camp = now.tables.get("campaigns", pd.DataFrame())
+    below_spend = v.get("spend_below_break_even", 0.0)
+    if len(camp) and below_spend > 0 and v.get("spend", 0) > 0:
+        top = camp.loc[camp["shortfall"].idxmax()]
+        out.append(msg("ads.s.share_below", share=v["share_below_break_even"], amount=below_spend,
+                       shortfall=v["shortfall"], n=int((camp["spend_below_break_even"] > 0).sum()),
+                       name=top["campaign"], top=float(top["shortfall"]), top_spend=float(top["spend"])))
+    for r in paid[paid["missing_days"] > 0].itertuples() if len(paid) else []:
+        out.append(msg("ads.s.missing_days", channel=_ch(r.channel, msg), n=r.missing_days,
+                       days=r.days + r.missing_days))
+    # Response curves.
+    curves = now.tables.get("curves", pd.DataFrame())
+    if not now.has("curves"):
+        out.append(now.gaps["curves"].text(msg))
+    if len(curves):
+        fitted = curves[curves["status"] == "fitted"]
+        if len(fitted):
+            items = [msg("ads.s.marginal_item", channel=_ch(r.channel, msg), m=r.marginal_roas, low=r.marginal_low,
+                         high=r.marginal_high) for r in fitted.itertuples()]
+            out.append(msg("ads.s.marginal", items=msg("ads.s.list_sep").join(items),
+                           level=msg.pct(now.notes.get("curve_level", 0.9), 0)))
+            below_m = fitted[fitted["marginal_roas"] < fitted["break_even_roas"]]
+            sure = below_m["marginal_high"] < below_m["break_even_roas"]
+            for key, rows_m in (("ads.s.marginal_below", below_m[sure]), ("ads.s.marginal_below_unsure",
+                                                                           below_m[~sure])):
+                if len(rows_m):
+                    items = [msg("ads.s.marginal_be_item", channel=_ch(r.channel, msg), m=r.marginal_roas,
+                                 be=r.break_even_roas) for r in rows_m.itertuples()]
+                    out.append(msg(key, items=msg("ads.s.list_sep").join(items)))
+        refused = curves[curves["status"] == "refused"]
+        if now.has("curves") and len(refused):
+            reasons = pd.Series([msg(f"ads.s.reason_{r.reason}", n_days=r.n_days, min_days=r.min_days, cv=r.spend_cv,
+                                     min_cv=r.min_cv) for r in refused.itertuples()], index=refused.index, dtype=object)
+            names = refused["channel"].map(lambda c: _ch(c, msg))
+            for reason, group in names.groupby(reasons, sort=False):  # one sentence per distinct reason
+                out.append(msg("ads.s.refused", channel=msg("ads.s.name_sep").join(group), reason=reason))
+    # The budget shift.
+    shift = _realloc_sentences(now, msg)
+    if shift:
+        out.extend(shift)
+        held = now.notes.get("realloc_held") or []
+        if held:
+            out.append(msg("ads.s.realloc_held", channels=msg("ads.s.name_sep").join(_ch(c, msg) for c in held)))
+        out.append(msg("ads.s.caveat"))
+    elif now.has("curves") and not now.has("realloc"):
+        out.append(now.gaps["realloc"].text(msg))
+    # Pacing.
+    pace = now.tables.get("pacing", pd.DataFrame())
+    if now.has("pacing") and len(pace):
+        for r in pace[pace["pace_status"].isin(["over", "under"])].itertuples():
+            out.append(_pacing_sentence(r, msg))
+    return out
+
+
+def minimum_data_note(res: Result, msg: Messages) -> str:
+    """The minimum-data rules of :data:`MINIMUM_DATA`, in the page's language, as a Markdown list for ``el.note``."""
+    fields = {"min_days": res.notes.get("min_days", 28)}
+    keys = ("channels", "over_time", "matching", "margin", "curves", "realloc", "pacing")
+    return "\n".join(f"- {msg(f'ads.min.{k}', **fields)}" for k in keys)
+
+
+def break_even_by_channel(res: Result) -> dict[str, float]:
+    """Channel → break-even ROAS of the period's channels (for :func:`plot_over_time`'s reference lines)."""
+    ch = res.tables.get("channels", pd.DataFrame())
+    if not len(ch):
+        return {}
+    return {str(c): float(b) for c, b in zip(ch["channel"], ch["break_even_roas"]) if pd.notna(b)}

@@ -1,5 +1,7 @@
-"""Tests of ecomlib.ads: hand-made spend tables with answers worked on paper, curve recovery, the demo's planted
-finding (display below break-even in 2026-W47), the notebook flagging it."""
+"""Tests of ecomlib.ads: hand-made spend tables with answers worked on paper, curve recovery, the review interface
+(compute → headlines, findings, sentences) on hand-made stores, the ladder of small stores and the demo's planted
+finding (display below break-even, never given more budget) on several seeds. The notebook itself runs once, in
+nbval."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import re
 import math
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib
 import numpy as np
@@ -21,6 +24,9 @@ from ecomlib import Messages, ads  # noqa: E402
 from ecomlib.errors import EcomlibError, FitError, NotFittedError, ParameterError  # noqa: E402
 from ecomlib.i18n import catalogue  # noqa: E402
 from ecomlib.periods import Period, parse_period  # noqa: E402
+from ecomlib.review import Finding, Result  # noqa: E402
+
+EN, ZH = Messages("en", currency="CNY"), Messages("zh", currency="CNY")
 
 DAY = pd.Timestamp("2026-11-16")
 ONE_DAY = Period(DAY, DAY + pd.Timedelta(days=1))
@@ -153,11 +159,9 @@ def test_missing_days_are_counted_not_zero():
     # Curve data leave the missing day out (spend unknown) and keep days without orders at revenue 0.
     curve_days = ads.response_data(rows, o, window=week)
     assert len(curve_days) == 5 and curve_days["revenue"].sum() == 0
-    msg = Messages("en", currency="CNY")
-    chan = ads.profit_view(ads.performance(rows, o, period=week),
-                           pd.DataFrame({"channel": ["display"], "margin_rate": [0.5], "break_even_roas": [2.0]}))
-    text = ads.sentences(chan, msg=msg, blend=ads.blended(rows, o, period=week))
-    assert "display has no spend rows for 2 of 7 days" in " ".join(text)
+    now = ads.compute(store(rows, o), week, cost_ratio=0.5)
+    text = ads.sentences(now, None, EN)
+    assert "Display ads has no spend rows for 2 of 7 days" in " ".join(text)
 
 
 def test_blended_mer_and_new_customer_cac(spend, orders):
@@ -200,21 +204,24 @@ def test_profit_view_flags(spend, orders, margins):
     d = pv.loc["display"]
     # store ROAS 3 > break-even 2.3077, but < target 3.5; contribution 300 × 0.4333 − 100 = 30; profit ROAS 1.3.
     assert d["contribution"] == pytest.approx(30.0) and d["profit_roas"] == pytest.approx(1.3)
-    assert d["flag"] == "below_target" and not d["below_break_even"] and d["wasted_spend"] == 0
+    assert d["flag"] == "below_target" and not d["below_break_even"] and d["spend_below_break_even"] == 0
     s = pv.loc["search"]
     # search has no order lines: it gets the store-wide margin (600 − 320) / 600 = 0.4667 → break-even 2.1429;
-    # ROAS 0 is below it, so its 40 is wasted and contribution is −40.
+    # ROAS 0 is below it: all 40 of its spend is below break-even and, with no revenue, all 40 is lost.
     assert s["break_even_roas"] == pytest.approx(600 / 280)
-    assert s["flag"] == "below_break_even" and s["wasted_spend"] == 40 and s["contribution"] == pytest.approx(-40)
+    assert s["flag"] == "below_break_even" and s["spend_below_break_even"] == 40 and s["shortfall"] == 40
+    assert s["contribution"] == pytest.approx(-40)
     platform = ads.profit_view(perf, margins, attribution="platform", target_roas=3.5).set_index("channel")
     assert platform.loc["display", "roas"] == 4 and platform.loc["display", "flag"] == "ok"
-    # On platform figures search (platform ROAS 0) is still below; the store view is named when it disagrees.
+    # On platform figures display clears break-even (4 > 2.31); the store view is named when it disagrees.
     paid_only = ads.profit_view(perf[perf["channel"] == "display"], margins, attribution="platform",
-                                target_roas=5.0).assign(store_roas=2.0)
-    words = ads.sentences(paid_only, msg=Messages("en", currency="CNY"), attribution="platform",
-                          blend=ads.blended(spend, orders, period=ONE_DAY))
+                                target_roas=5.0).assign(store_roas=2.0, p_below_adjusted=np.nan)
+    now = Result("ad_roas", ONE_DAY, tables={"channels": paid_only},
+                 values=ads.blended(spend, orders, period=ONE_DAY),
+                 notes={"attribution": "platform", "margin_source": "order_lines", "target_roas": 5.0})
+    words = ads.sentences(now, None, EN)
     assert "Every paid channel cleared its break-even ROAS on platform-reported revenue." in words
-    assert ("On the store's own orders, however, these channels fall below break-even: display. Platforms "
+    assert ("On the store's own orders, however, these channels fall below break-even: Display ads. Platforms "
             "over-claim, so check them before trusting platform ROAS.") in words
     camp = ads.profit_view(ads.performance(spend, orders, period=ONE_DAY, level="campaign"), margins)
     assert camp.set_index("campaign").loc["display_b", "flag"] == "no_spend"
@@ -230,12 +237,18 @@ def test_non_positive_margin_means_any_spend_is_below_break_even():
 
 def test_parameter_errors(spend, orders, margins):
     perf = ads.performance(spend, orders, period=ONE_DAY)
-    with pytest.raises(ParameterError, match=r"attribution must be one of \['store', 'platform'\], not 'clicks'"):
+    with pytest.raises(ParameterError, match=r"attribution must be one of 'store', 'platform', not 'clicks'"):
         ads.profit_view(perf, margins, attribution="clicks")
     with pytest.raises(ParameterError, match="target_roas must be a positive number"):
         ads.profit_view(perf, margins, target_roas=-1)
-    with pytest.raises(ParameterError, match=r"freq must be one of \[None, 'D', 'W'\]"):
+    with pytest.raises(ParameterError, match=r"freq must be one of None, 'D', 'W', not 'M'"):
         ads.performance(spend, orders, freq="M")
+    with pytest.raises(ParameterError, match="cost_ratio must be a number from 0 to below 1"):
+        ads.flat_margins(["a"], cost_ratio=1.2)
+    with pytest.raises(ParameterError, match="attribution must be one of 'store', 'platform', not 'clicks'"):
+        ads.compute(store(spend, orders), ONE_DAY, attribution="clicks")
+    with pytest.raises(ParameterError, match="min_days must be a whole number"):
+        ads.compute(store(spend, orders), ONE_DAY, min_days=0)
     with pytest.raises(ParameterError, match="level must be one of"):
         ads.performance(spend, orders, level="adset")
 
@@ -264,8 +277,9 @@ def test_pacing_projects_linearly():
     on_day_5 = ads.pacing(rows, {"search": 350}, period=week, as_of="2026-11-20").iloc[0]
     assert on_day_5["projected_spend"] == pytest.approx(150 / 5 * 7) and on_day_5["pace_status"] == "under"
     assert ads.pacing(rows, {}, period=week).empty
-    with pytest.raises(ParameterError, match=r"not in ad_spend: \['video'\]; the channels are \['display', 'search'\]"):
-        ads.pacing(rows, {"video": 100}, period=week)
+    # A budgeted channel without spend rows has spent nothing (it used to stop the page with an error).
+    video = ads.pacing(rows, {"video": 100}, period=week).iloc[0]
+    assert video["spend_to_date"] == 0 and video["pace_status"] == "under" and not video["finished"]
     with pytest.raises(ParameterError, match="amounts ≥ 0"):
         ads.pacing(rows, {"display": -5}, period=week)
 
@@ -360,206 +374,352 @@ def test_curves_keep_refused_channels_and_explain_them():
     assert realloc.held == ("b", "c", "d") and list(realloc.table["channel"]) == ["a"]
     frame = curves.curve_frame(points=5)
     assert list(frame.columns) == ["channel", "spend", "revenue", "low", "high"] and len(frame) == 5
-    chan = pd.DataFrame({"channel": ["a"], "spend": [1.0], "platform_revenue": [0.0], "store_revenue": [0.0],
-                         "below_break_even": [False], "missing_days": [0], "days": [1], "wasted_spend": [0.0],
-                         "below_target": [False], "platform_vs_store": [np.nan]})
-    blend = {"spend": 1.0, "mer": 2.0, "new_customers": 0.0, "new_customer_cac": np.nan}
-    table = summary.reset_index()
-    en = " ".join(ads.sentences(chan, msg=Messages("en", currency="CNY"), blend=blend, curves=table, realloc=realloc))
-    zh = " ".join(ads.sentences(chan, msg=Messages("zh", currency="CNY"), blend=blend, curves=table, realloc=realloc))
+    now = Result("ad_roas", ONE_DAY, tables={"curves": summary.reset_index().assign(break_even_roas=np.nan)},
+                 values={"spend": 1.0, "mer": 2.0, "new_customers": 0.0, "new_customer_cac": np.nan},
+                 notes={"attribution": "store"})
+    en = " ".join(ads.sentences(now, None, EN))
+    zh = " ".join(ads.sentences(now, None, ZH))
     assert "No response curve for b, c: only 10 days of data, fewer than the 28 needed." in en
     assert "b、c 未拟合响应曲线：只有 10 天数据，少于所需的 28 天。" in zh
     assert ("No response curve for d: daily spend hardly varied (coefficient of variation 0.0%, below 10.0%), so "
             "the data cannot show how revenue responds to spend.") in en
     assert "d 未拟合响应曲线：日花费几乎没有波动（变异系数 0.0%，低于 10.0%）" in zh
-    assert "Channels without a curve keep their spend: b, c, d." in en and "没有曲线的渠道保持原花费：b、c、d。" in zh
-    assert "observational" in en and "观测数据" in zh
+    # One fitted channel: nothing to shift, so no shift sentences (the gap says why, on the page).
+    assert "realloc" not in now.values and "observational" not in en
 
 
-# Words -------------------------------------------------------------------------------------------------
-def test_sentences_in_both_languages(spend, orders, margins):
-    perf = ads.performance(spend, orders, period=ONE_DAY)
-    chan = ads.profit_view(perf, margins, target_roas=3.5)
-    camp = ads.profit_view(ads.performance(spend, orders, period=ONE_DAY, level="campaign"), margins, target_roas=3.5)
-    blend = ads.blended(spend, orders, period=ONE_DAY)
-    before = {**blend, "spend": 200.0, "mer": 3.0, "new_customer_cac": 50.0}
-    curves = _twin_curves()
-    realloc = curves.reallocate({"a": 100, "b": 300}, days=7, max_change=1.0)
-    pace = pd.DataFrame({"channel": ["display"], "budget": [700.0], "projected_spend": [420.0],
-                         "projected_vs_budget": [0.6], "pace_status": ["under"]})
-    kw = dict(blend=blend, blend_before=before, campaigns=camp, realloc=realloc, pacing_table=pace, target_roas=3.5)
-    en = ads.sentences(chan, msg=Messages("en", currency="CNY"), **kw)
-    zh = ads.sentences(chan, msg=Messages("zh", currency="CNY"), **kw)
-    assert len(en) == len(zh) and all("{" not in s for s in en + zh)
+# Hand-made stores through the review interface ------------------------------------------------------------
+def store(ad_spend, orders, *, items=None, products=None, budgets=None):
+    """A dataset-like object with the tables compute reads."""
+    return SimpleNamespace(ad_spend=ad_spend, orders=orders, order_items=items, products=products, budgets=budgets,
+                           store=SimpleNamespace(currency="CNY", lang="en", name="t"))
+
+
+@pytest.fixture
+def tiny(spend, orders):
+    items = pd.DataFrame({"order_id": ["o1", "o2", "o2", "o3", "o5"], "sku": ["A", "B", "Z", "A", "C"],
+                          "quantity": [2, 1, 1, 10, 3], "unit_price": [50.0, 200.0, 10.0, 100.0, 100.0]})
+    products = pd.DataFrame({"sku": ["A", "B", "C"], "unit_cost": [20.0, 130.0, 50.0]})
+    # search sold once, cancelled: its channel is known to the orders table, so its ROAS 0 is a real 0
+    known = pd.concat([orders, order_rows([("o6", "c6", "2026-11-10 09:00", "search", "cancelled", 10.0)])],
+                      ignore_index=True)
+    return store(spend, known, items=items, products=products)
+
+
+def test_compute_reads_the_hand_made_day(tiny):
+    now = ads.compute(tiny, ONE_DAY, target_roas=3.5)
+    before = ads.compute(tiny, Period(DAY - pd.Timedelta(days=6), DAY - pd.Timedelta(days=5)), target_roas=3.5)
+    assert now.review == "ad_roas" and now.period == ONE_DAY
+    ch = now.channels.set_index("channel")
+    # The same hand figures as above: display ROAS 3 (above break-even 2.31, below target 3.5), search 0 on 40.
+    assert ch.loc["display", "store_roas"] == pytest.approx(3.0) and ch.loc["display", "flag"] == "below_target"
+    assert ch.loc["search", "flag"] == "below_break_even" and ch.loc["search", "shortfall"] == 40
+    # Headline numbers: spend 140, MER 600 / 140, share below break-even 40 / 140, shortfall 40, CAC 70.
+    v = now.values
+    assert v["spend"] == 140 and v["mer"] == pytest.approx(600 / 140) and v["store_roas"] == pytest.approx(300 / 140)
+    assert v["share_below_break_even"] == pytest.approx(40 / 140) and v["shortfall"] == pytest.approx(40)
+    assert v["new_customer_cac"] == pytest.approx(70.0)
+    hs = ads.headlines(now, before, EN)
+    assert [h.key for h in hs] == ["spend", "mer", "store_roas", "share_below_break_even", "shortfall",
+                                   "new_customer_cac"]
+    assert all(h.source.startswith("ecomlib.ads.") for h in hs)
+    assert hs[0].value == 140 and hs[0].previous == 0 and hs[1].previous is None  # no spend before: MER unknown
+    assert hs[3].unit == "ratio" and hs[3].good == "down" and hs[4].unit == "money"
+    # One day: no curves, no shift, no budgets; every gap is a sentence in both languages.
+    assert {"curves", "realloc", "pacing", "over_time"} <= set(now.gaps)
+    for key, gap in now.gaps.items():
+        assert "{" not in gap.text(EN) and "{" not in gap.text(ZH)
+    en, zh = ads.sentences(now, before, EN), ads.sentences(now, before, ZH)
     text_en, text_zh = " ".join(en), " ".join(zh)
-    # Spend 140 vs 200 = −30 %; MER 600 / 140 = 4.29×.
-    assert "Ad spend was CN¥140.00 (-30.0% on the previous period)" in text_en and "4.29× (previous 3.00×)" in text_en
-    assert "广告花费 ¥140.00（较上期 -30.0%）" in text_zh
-    # search: ROAS 0 with no orders → no interval; break-even 2.14×; contribution −40.
-    assert ("search is below break-even: its store-side ROAS of 0.00× is under its break-even ROAS of 2.14×"
-            in text_en)
+    assert "search is below break-even: its store-side ROAS of 0.00× is under its break-even ROAS of 2.14×" in text_en
+    assert "on CN¥40.00 of spend it lost CN¥40.00" in text_en
     assert "search 低于盈亏平衡：其店铺口径 ROAS 为 0.00×，低于盈亏平衡 ROAS 2.14×" in text_zh
-    assert "Above break-even but below the target ROAS of 3.50× (store-side): display." in text_en
-    # Wasted: search's 40 of 140 spend = 28.6 %.
-    assert "28.6% of ad spend (CN¥40.00) went to campaigns below break-even; the largest is search_a" in text_en
-    assert "28.6% 的广告花费（¥40.00）" in text_zh
-    # Platforms: 400 claimed against 300 in the store for the paid channels.
+    assert "Above break-even but below the target ROAS of 3.50× (store-side): Display ads." in text_en
+    assert ("28.6% of ad spend (CN¥40.00) went to 1 campaigns below break-even; together they lost CN¥40.00 against "
+            "break-even. The largest loss is search_a: CN¥40.00 short on CN¥40.00 of spend.") in text_en
     assert "platforms claim 1.33× what the store sees" in text_en and "平台报告是店铺实际的 1.33×" in text_zh
-    assert "would raise expected revenue by about CN¥466.67 over 7 days" in text_en
-    assert "7 天内预期收入约增加 ¥466.67" in text_zh
-    assert "display is on course to spend only CN¥420.00 of its CN¥700.00 budget (60.0%)." in text_en
-    assert "display 预计只花费 ¥420.00，预算为 ¥700.00（60.0%）。" in text_zh
+    assert "Response curves need at least 28 days" in text_en
+    assert all("{" not in t for t in en + zh) and "display" not in text_zh  # the code is translated on zh pages
+    # Without any search order, search matches no order channel: its ROAS is unknown, not 0 and not below.
+    unknown = ads.compute(store(tiny.ad_spend, tiny.orders.iloc[:-1], items=tiny.order_items, products=tiny.products),
+                          ONE_DAY).channels.set_index("channel").loc["search"]
+    assert unknown["flag"] == "unmatched" and np.isnan(unknown["store_roas"]) and unknown["shortfall"] == 0
+    found = ads.findings(now, before, EN)
+    assert all(isinstance(f, Finding) for f in found)
+    search = next(f for f in found if f.key == "below_break_even:search")
+    assert search.money == pytest.approx(40) and search.anchor == "sec-channels" and search.severity in ("high", "medium")
 
 
-def test_below_break_even_sentence_says_how_sure():
-    row = dict(channel="display", spend=1000.0, platform_revenue=3000.0, store_revenue=1500.0,
-               platform_vs_store=2.0, roas=1.5, roas_low=1.1, roas_high=1.9, break_even_roas=2.0, margin_rate=0.5,
-               contribution=-250.0, below_break_even=True, below_target=False, wasted_spend=1000.0, missing_days=0,
-               days=7)
-    blend = {"spend": 1000.0, "mer": 5.0, "new_customers": 10.0, "new_customer_cac": 100.0}
-    msg = Messages("en", currency="CNY")
-    sure = " ".join(ads.sentences(pd.DataFrame([{**row, "surely_below": True}]), msg=msg, blend=blend))
-    assert ("display is below break-even: its store-side ROAS of 1.50× (95% interval 1.10×–1.90×) is under its "
-            "break-even ROAS of 2.00× (gross margin 50.0%); it contributed -CN¥250.00 on CN¥1,000 of spend.") in sure
-    unsure = " ".join(ads.sentences(pd.DataFrame([{**row, "roas_high": 2.4, "surely_below": False}]), msg=msg,
-                                    blend=blend))
-    assert "The 95% interval (1.10×–2.40×) still reaches break-even" in unsure
-    weekly = pd.DataFrame({"channel": "display", "spend": [1.0] * 4, "below_break_even": [True, True, True, False]})
-    with_record = " ".join(ads.sentences(pd.DataFrame([{**row, "surely_below": True}]), msg=msg, blend=blend,
-                                         weekly=weekly))
-    assert "display was below break-even in 3 of the last 4 weeks." in with_record
+def test_shortfall_and_spend_below_break_even_are_two_numbers():
+    # The issue's campaign: CN¥32,589 of spend, CN¥290 short of break-even at a 50 % margin → revenue 64,598.
+    perf = pd.DataFrame({"channel": ["display"], "campaign": ["c"], "spend": [32_589.0],
+                         "store_revenue": [2 * (32_589.0 - 290.0)], "store_roas": [2 * (32_589 - 290) / 32_589],
+                         "store_roas_low": [1.9], "store_roas_high": [2.1]})
+    m = pd.DataFrame({"channel": ["display"], "margin_rate": [0.5], "break_even_roas": [2.0]})
+    row = ads.profit_view(perf, m).iloc[0]
+    assert row["flag"] == "below_break_even"
+    assert row["shortfall"] == pytest.approx(290.0)                 # the loss (was reported as 32,589 "wasted")
+    assert row["spend_below_break_even"] == pytest.approx(32_589.0)  # the spend at stake
+    assert "wasted_spend" not in ads.profit_view(perf, m)
 
 
+def test_unmatched_channels_are_unknown_not_zero():
+    days = pd.date_range("2026-10-05", "2026-11-22")
+    rows = spend_rows([(d, ch, f"{ch}_1", 1000, 10, 100.0, 2.0, 300.0) for d in days for ch in ("Google Ads", "email")])
+    o = order_rows([(f"o{i}", f"c{i}", d + pd.Timedelta(hours=10), ch, "completed", 250.0)
+                    for i, (d, ch) in enumerate((d, ch) for d in days for ch in ("paid_search", "email"))])
+    week = parse_period("2026-W47")
+    now = ads.compute(store(rows, o), week, cost_ratio=0.5)
+    ch = now.channels.set_index("channel")
+    g = ch.loc["Google Ads"]
+    assert np.isnan(g["store_roas"]) and g["flag"] == "unmatched" and not g["below_break_even"]
+    assert g["shortfall"] == 0 and ch.loc["email", "store_roas"] == pytest.approx(2.5)
+    assert not now.weekly.loc[now.weekly["channel"] == "Google Ads", "below_break_even"].any()  # not "26/26 weeks"
+    m = now.matching.set_index("channel")
+    assert m.loc["Google Ads", "table"] == "ad_spend" and m.loc["Google Ads", "spend"] == 700
+    assert m.loc["paid_search", "table"] == "orders" and m.loc["paid_search", "revenue"] == 7 * 250
+    # Store ROAS of paid channels: only the matched spend (email's 700) against its revenue.
+    assert now.values["store_roas"] == pytest.approx(2.5) and now.values["unmatched_spend"] == 700
+    text = " ".join(ads.sentences(now, None, EN))
+    assert ("1 ad channel(s) match no channel in the orders table, so their store ROAS is unknown (not 0): Google Ads "
+            "(CN¥700.00 this period") in text
+    assert "Paid search (CN¥1,750)" in text and "0.00×" not in text
+    f = next(f for f in ads.findings(now, None, EN) if f.key == "unmatched_channels")
+    assert f.money == 700 and f.severity == "high" and f.anchor == "sec-matching"
+    assert "matching" not in now.gaps
+    shown = ads.display_table(now, "channels", ZH)
+    assert "ROAS 未知（无对应订单）" in shown["flag"].tolist()
+
+
+def test_channel_keys_are_text_everywhere():
+    # Channel names that read as numbers in one table and text in the other still join (the one-row store failed
+    # with "merge of float and str").
+    rows = spend_rows([("2026-11-16", 7.0, "c", 10, 1, 50.0, 1.0, 100.0)])
+    o = order_rows([("o1", "c1", "2026-11-16 10:00", "7.0", "completed", 120.0)])
+    now = ads.compute(store(rows, o), parse_period("2026-W47"), cost_ratio=0.5)
+    assert now.channels["channel"].tolist() == ["7.0"] and now.channels["store_roas"].iloc[0] == pytest.approx(2.4)
+    assert "matching" in now.gaps
+
+
+def test_non_finite_amounts_never_show_as_inf():
+    rows = spend_rows([("2026-11-16", "display", "d", 10, 1, 50.0, 1.0, 100.0),
+                       ("2026-11-17", "display", "d", 10, 1, np.inf, 1.0, 100.0)])
+    o = order_rows([("o1", "c1", "2026-11-16 10:00", "display", "completed", 120.0)])
+    now = ads.compute(store(rows, o), parse_period("2026-W47"), cost_ratio=0.5)
+    assert now.notes["dropped_rows"] == 1 and now.values["spend"] == 50
+    assert "1 ad_spend rows with an amount that is not a finite number were left out." in ads.sentences(now, None, EN)
+    b = ads.blended(rows.iloc[:1], o.assign(revenue=[np.inf]), period=parse_period("2026-W47"))
+    assert np.isnan(b["mer"]) and np.isnan(ads.blended(rows.iloc[:0], o, period=ONE_DAY)["mer"])
+    assert all("∞" not in s and "inf" not in s for s in ads.sentences(now, None, EN))
+
+
+def test_margin_from_cost_ratio_or_unknown(spend, orders):
+    ratio = ads.compute(store(spend, orders), ONE_DAY, cost_ratio=0.6)
+    assert ratio.notes["margin_source"] == "cost_ratio"
+    assert ratio.channels["break_even_roas"].tolist() == pytest.approx([2.5, 2.5])  # 1 / (1 − 0.6)
+    assert ("so break-even assumes cost of goods of 60.0% of revenue (the cost_ratio parameter): break-even ROAS "
+            "2.50× for every channel") in " ".join(ads.sentences(ratio, None, EN))
+    unknown = ads.compute(store(spend, orders), ONE_DAY)
+    assert unknown.notes["margin_source"] is None and not unknown.channels["below_break_even"].any()
+    assert np.isnan(unknown.values["share_below_break_even"]) and np.isnan(unknown.values["shortfall"])
+    text = " ".join(ads.sentences(unknown, None, EN))
+    assert "Break-even ROAS is unknown" in text and "below break-even" not in text.replace("Break-even", "")
+
+
+# Pacing from the budgets table ------------------------------------------------------------------------------
+def test_pacing_reads_the_budgets_table_and_says_spent_once_the_month_is_over():
+    days = pd.date_range("2026-11-01", "2026-11-30")
+    rows = spend_rows([(d, "display", "d", 1, 0, 100.0, 0.0, 0.0) for d in days])
+    o = order_rows([("o1", "c1", "2026-11-02 10:00", "display", "completed", 300.0)])
+    budgets = pd.DataFrame({"channel": ["display", "display", "video"], "period": ["2026-11", "2026-12", "2026-11"],
+                            "amount": [2000.0, 9.0, 500.0]})
+    week = parse_period("2026-W47")                                   # Nov 16–22: 22 of 30 days of November
+    now = ads.compute(store(rows, o, budgets=budgets), week, cost_ratio=0.5)
+    p = now.pacing.set_index("channel")
+    assert p.loc["display", "spend_to_date"] == 2200 and p.loc["display", "days_elapsed"] == 22
+    assert p.loc["display", "projected_spend"] == pytest.approx(3000) and p.loc["display", "pace_status"] == "over"
+    assert not p.loc["display", "finished"] and p.loc["video", "spend_to_date"] == 0
+    text = " ".join(ads.sentences(now, None, EN))
+    assert "Display ads is on course to spend CN¥3,000 against a budget of CN¥2,000 (150.0% of budget)." in text
+    month = ads.compute(store(rows, o, budgets=budgets), parse_period("2026-11"), cost_ratio=0.5)
+    done = month.pacing.set_index("channel").loc["display"]
+    assert done["finished"] and done["projected_spend"] == 3000
+    words = " ".join(ads.sentences(month, None, EN))
+    assert "Display ads spent CN¥3,000 against a budget of CN¥2,000" in words and "on course" not in words
+    assert "显示" not in words
+    f = next(f for f in ads.findings(month, None, EN) if f.key == "pacing:display")
+    assert f.money == pytest.approx(1000) and f.anchor == "sec-pacing"
+    # Without a table: a gap saying how to add one; the budgets parameter still works for the period itself.
+    none = ads.compute(store(rows, o), week, cost_ratio=0.5)
+    assert "budgets.csv with columns channel, period as YYYY-MM, amount" in none.gaps["pacing"].text(EN)
+    given = ads.compute(store(rows, o), week, cost_ratio=0.5, budgets={"display": 700})
+    assert given.pacing.iloc[0]["pace_status"] == "on_budget" and "pacing" not in given.gaps
+
+
+# The budget shift: contribution, never more spend below break-even ------------------------------------------
+def test_profit_shift_stops_at_break_even():
+    curves = _twin_curves()
+    # f(s) = 1000 s / (200 + s), margin 50 % (break-even 2): the best daily spend of each is where f'(s) = 2,
+    # (200 + s)² = 100,000 → s = 116.23. a (100/day, marginal 2.22) rises to 116.23; b (300/day, marginal 0.8)
+    # falls as far as allowed (−50 % → 150). Profit/day: a 0.5 × (367.55 − 333.33) − 16.23 = 0.88;
+    # b 0.5 × (428.57 − 600) + 150 = 64.29; total 65.17, over 7 days 456.2. Total spend falls by 133.77/day.
+    r = curves.reallocate({"a": 100, "b": 300}, days=7, max_change=0.5, break_even={"a": 2.0, "b": 2.0})
+    t = r.table.set_index("channel")
+    assert r.objective == "contribution"
+    assert t.loc["a", "proposed_spend"] == pytest.approx(116.23, abs=0.3)
+    assert t.loc["b", "proposed_spend"] == pytest.approx(150, abs=0.3)
+    assert t.loc["a", "proposed_marginal_roas"] == pytest.approx(2.0, abs=0.02)
+    assert r.gain == pytest.approx(456.2, abs=2) and r.spend_change == pytest.approx(-7 * 133.77, abs=3)
+    # The revenue objective (for comparison only) would have pushed a to 200, marginal 1.25, below break-even.
+    rev = curves.reallocate({"a": 100, "b": 300}, days=7, max_change=1.0).table.set_index("channel")
+    assert rev.loc["a", "proposed_marginal_roas"] < 2.0 and rev.loc["a", "change"] > 0
+    # Both channels below break-even: both cut, nothing added anywhere.
+    both = curves.reallocate({"a": 300, "b": 300}, break_even={"a": 2.0, "b": 2.0}).table
+    assert (both["change"] < 0).all()
+
+
+# Property tests ---------------------------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def spend_and_orders(draw):
+    channels = draw(st.lists(st.sampled_from(["a", "b", "c", "x y"]), min_size=1, max_size=4, unique=True))
+    days = pd.date_range("2026-11-16", periods=7)
+    rows = []
+    for ch in channels:
+        for camp in draw(st.lists(st.sampled_from(["1", "2", "3"]), min_size=1, max_size=3, unique=True)):
+            for d in draw(st.lists(st.sampled_from(list(days)), min_size=1, max_size=7, unique=True)):
+                spend = draw(st.sampled_from([0.0, 0.5, 10.0, 123.4, 5000.0]))
+                rows.append((d, ch, f"{ch}{camp}", 100, 5, spend, draw(st.sampled_from([0.0, 1.0, 4.0])),
+                             draw(st.sampled_from([0.0, 10.0, 800.0]))))
+    order_list = []
+    for i in range(draw(st.integers(0, 12))):
+        order_list.append((f"o{i}", draw(st.sampled_from([None, "c1", "c2", f"c{i}"])),
+                           draw(st.sampled_from(list(days))) + pd.Timedelta(hours=9),
+                           draw(st.sampled_from(channels + ["organic"])),
+                           draw(st.sampled_from(["completed", "pending", "partially_refunded", "cancelled"])),
+                           draw(st.sampled_from([0.0, 9.9, 250.0, 4000.0]))))
+    margin = draw(st.sampled_from([0.0, 0.2, 0.5, 0.9]))
+    return spend_rows(rows), order_rows(order_list) if order_list else order_rows([]), margin
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spend_and_orders())
+def test_property_roas_finite_and_contributions_add_up(data):
+    rows, o, margin = data
+    week = parse_period("2026-W47")
+    m = pd.DataFrame({"channel": ["a", "b", "c", "x y"], "margin_rate": margin,
+                      "break_even_roas": 1 / margin if margin > 0 else np.nan})
+    ch = ads.profit_view(ads.performance(rows, o, period=week), m)
+    camp = ads.profit_view(ads.performance(rows, o, period=week, level="campaign"), m)
+    for df in (ch, camp):
+        for col in ("store_roas", "platform_roas", "roas", "roas_low", "roas_high", "cpc", "cac", "p_below"):
+            values = df[col].dropna()
+            assert (values >= 0).all() and np.isfinite(values).all(), col
+        assert (df["shortfall"] >= 0).all() and (df["shortfall"] <= df["spend"].fillna(0) + 1e-9).all()
+        assert (df["spend_below_break_even"] <= df["spend"].fillna(0) + 1e-9).all()
+    # Campaigns add up to their channel: spend, allocated store revenue, contribution.
+    by = camp.groupby("channel")[["spend", "store_revenue", "contribution"]].sum()
+    chs = ch.set_index("channel").loc[by.index]
+    assert by["spend"].to_numpy() == pytest.approx(chs["spend"].to_numpy())
+    assert by["store_revenue"].to_numpy() == pytest.approx(chs["store_revenue"].to_numpy())
+    assert by["contribution"].to_numpy() == pytest.approx(chs["contribution"].to_numpy())
+    blend = ads.blended(rows, o, period=week)
+    assert blend["spend"] == pytest.approx(float(ch["spend"].sum()))
+    assert all(np.isnan(v) or (np.isfinite(v) and v >= 0) for v in blend.values())
+    share = ads.headline_numbers(camp, blend)["share_below_break_even"]
+    assert np.isnan(share) or 0 <= share <= 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(200, 5000), st.floats(50, 800), st.floats(20, 1500), st.floats(1.2, 4.0)),
+                min_size=2, max_size=4))
+def test_property_shift_never_adds_spend_below_break_even(specs):
+    s = np.linspace(20, 2000, 40)
+    daily = pd.concat([pd.DataFrame({"channel": f"ch{i}", "spend": s, "revenue": ads.hill(s, v, k)})
+                       for i, (v, k, _, _) in enumerate(specs)])
+    curves = ads.ResponseCurves(n_boot=0).fit(daily)
+    current = {f"ch{i}": cur for i, (_, _, cur, _) in enumerate(specs)}
+    be = {f"ch{i}": b for i, (_, _, _, b) in enumerate(specs)}
+    r = curves.reallocate(current, days=7, break_even=be)
+    t = r.table
+    up = t[t["change"] > 1e-6]
+    assert (up["proposed_marginal_roas"] >= up["break_even_roas"] * (1 - 1e-4)).all()
+    assert t["proposed_spend"].sum() <= t["current_spend"].sum() * (1 + 1e-9)
+    assert r.gain >= -1e-6 and t["profit_change"].sum() * 7 == pytest.approx(r.gain, abs=1e-6)
+
+
+# Words, catalogue, plots ------------------------------------------------------------------------------------
 def test_translate_codes_and_catalogue_is_complete():
-    df = pd.DataFrame({"flag": ["below_break_even", "ok"], "status": ["refused", "fitted"],
-                       "reason": ["no_variation", ""], "pace_status": ["over", "on_track"]})
-    zh = ads.translate(df, Messages("zh"))
-    assert zh["flag"].tolist() == ["低于盈亏平衡", "正常"] and zh["reason"].tolist() == ["花费波动过小", ""]
-    assert ads.translate(df, Messages("en"))["pace_status"].tolist() == ["over budget", "on track"]
-    assert df["flag"].tolist() == ["below_break_even", "ok"]  # input untouched
+    df = pd.DataFrame({"flag": ["below_break_even", "ok", "unmatched"], "status": ["refused", "fitted", "fitted"],
+                       "reason": ["no_variation", "", ""], "pace_status": ["over", "on_track", "on_budget"]})
+    zh = ads.translate(df, ZH)
+    assert zh["flag"].tolist() == ["低于盈亏平衡", "正常", "ROAS 未知（无对应订单）"]
+    assert zh["reason"].tolist() == ["花费波动过小", "", ""]
+    assert ads.translate(df, EN)["pace_status"].tolist() == ["over budget", "on track", "on budget"]
+    assert df["flag"].tolist() == ["below_break_even", "ok", "unmatched"]  # input untouched
     keys = {k for k in catalogue() if k.startswith("ads.")}
     for code in ads.FIT_CODES:
         assert f"ads.reason.{code}" in keys and f"ads.s.reason_{code}" in keys
-    for table_col in ("flag", "status", "pace_status"):
-        assert any(k.startswith(f"ads.{table_col}.") for k in keys)
+    for section in ads.MINIMUM_DATA:
+        assert f"ads.sec.{section}" in keys or section == "margin"
     raw = yaml.safe_load((Path(ads.__file__).parent / "messages" / "ads.yaml").read_text(encoding="utf-8"))
     assert all(set(v) == {"en", "zh"} for v in raw.values())
 
 
 def test_every_key_the_module_and_notebook_use_is_in_the_catalogue():
-    import re
-
     root = Path(ads.__file__).parents[1]
     source = Path(ads.__file__).read_text(encoding="utf-8") + (root / "notebooks" / "ad_roas.ipynb").read_text(
         encoding="utf-8")
     used = set(re.findall(r"[\"'](ads\.[a-z_]+\.[a-z_]+)[\"']", source))
-    assert len(used) > 40
+    assert len(used) > 30
     assert sorted(k for k in used if k not in catalogue()) == []
+    for prefix in ("ads.caption.", "ads.gap.", "ads.min.", "ads.table."):
+        assert any(k.startswith(prefix) for k in catalogue())
 
 
-def test_headlines():
-    rows = pd.DataFrame({"spend": [300.0, 100.0], "wasted_spend": [0.0, 100.0]})
-    blend = {"spend": 400.0, "mer": 5.0, "store_roas": 2.5, "new_customer_cac": 40.0}
-    now = ads.headline_numbers(rows, blend)
-    assert now["share_below_break_even"] == pytest.approx(0.25)  # 100 of 400
-    hs = ads.headlines(now, {**now, "mer": float("nan")}, Messages("zh"))
-    assert [h.key for h in hs] == ["spend", "mer", "store_roas", "share_below_break_even", "new_customer_cac"]
-    assert hs[1].previous is None and hs[3].unit == "ratio" and hs[3].good == "down"
-    assert hs[0].label == "广告花费"
+def test_notebook_sections_match_the_findings_anchors():
+    import json
+
+    nb = json.loads((Path(ads.__file__).parents[1] / "notebooks" / "ad_roas.ipynb").read_text(encoding="utf-8"))
+    tags = [t for c in nb["cells"] for t in c["metadata"].get("tags", [])]
+    sections = {t.split(".")[-1] for t in tags if t.startswith("heading:ads.sec.")}
+    assert {"matching", "channels", "campaigns", "curves", "realloc", "pacing", "over_time"} <= sections
+    assert all(f"ads.sec.{s}" in catalogue() for s in sections)
+    assert all(c.get("execution_count") is None and not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+    source = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert not re.search(r"^\s*(def|class|for|while) ", source, flags=re.M) and "Markdown(" not in source
+
+
+def test_tables_fold_long_tails_and_translate_channels():
+    n = 40
+    camp = pd.DataFrame({"channel": ["paid_search"] * n, "campaign": [f"c{i}" for i in range(n)],
+                         "spend": np.arange(1.0, n + 1), "platform_roas": 2.0, "store_revenue": 3.0 * np.arange(1, n + 1),
+                         "store_roas": 3.0, "break_even_roas": 2.0, "contribution": 1.0, "spend_below_break_even": 0.0,
+                         "shortfall": np.arange(n, dtype=float), "flag": "ok"})
+    res = Result("ad_roas", ONE_DAY, tables={"campaigns": camp}, notes={"top": 12})
+    shown = ads.display_table(res, "campaigns", ZH)
+    assert len(shown) == 13 and shown["campaign"].iloc[-1] == "其他（28 个）"
+    assert shown["channel"].iloc[0] == "付费搜索"
+    other = shown.iloc[-1]
+    assert other["spend"] == pytest.approx(sum(range(1, 29))) and other["store_roas"] == pytest.approx(3.0)
+    assert ads.formats(shown)["shortfall"] == "money" and ads.formats(["store_roas"]) == {"store_roas": "ratio"}
 
 
 def test_plots_use_the_catalogue():
     import matplotlib.pyplot as plt
 
-    msg = Messages("zh", currency="CNY")
-    weekly = pd.DataFrame({"date": pd.to_datetime(["2026-11-09", "2026-11-16"] * 2), "channel": ["a", "a", "b", "b"],
+    weekly = pd.DataFrame({"date": pd.to_datetime(["2026-11-09", "2026-11-16"] * 2),
+                           "channel": ["paid_search", "paid_search", "b", "b"],
                            "spend": [100.0, 120.0, 50.0, 40.0], "store_roas": [2.0, 2.5, 1.0, 1.2]})
     fig, ax = plt.subplots()
-    out = ads.plot_over_time(weekly, y="store_roas", ref={"a": 2.0, "b": 2.2}, ax=ax, msg=msg)
+    out = ads.plot_over_time(weekly, y="store_roas", ref={"paid_search": 2.0, "b": 2.2}, ax=ax, msg=ZH)
     assert out is ax and ax.get_title() == "各渠道每周店铺 ROAS" and ax.get_ylabel() == "店铺 ROAS"
-    assert "盈亏平衡（虚线）" in [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "盈亏平衡（虚线）" in legend and "付费搜索" in legend and "paid_search" not in legend
     curves = _twin_curves()
     fig, ax = plt.subplots()
-    ads.plot_response(curves.curve_frame(), current=curves.summary({"a": 100.0, "b": 300.0}), ax=ax, msg=msg)
+    ads.plot_response(curves.curve_frame(), current=curves.summary({"a": 100.0, "b": 300.0}), ax=ax, msg=ZH)
     assert ax.get_title() == "各渠道收入对花费的响应" and ax.get_xlabel() == "日花费"
     plt.close("all")
-
-
-# The demo store: display is the planted below-break-even channel ----------------------------------------
-@pytest.fixture(scope="module")
-def demo(demo_dir):
-    """The demo store's tables this review reads (faster than loading every table)."""
-    from ecomlib import load_dataset
-    return load_dataset(demo_dir, tables=["ad_spend", "orders", "order_items", "products"])
-
-
-@pytest.fixture(scope="module")
-def demo_w47(demo):
-    week = parse_period("2026-W47")
-    history = ads.history_window(week, 180)
-    margins = ads.channel_margins(demo.orders, demo.order_items, demo.products, period=history)
-    channels = ads.profit_view(ads.performance(demo.ad_spend, demo.orders, period=week), margins, target_roas=3.0)
-    weekly = ads.profit_view(ads.performance(demo.ad_spend, demo.orders, period=history, freq="W"), margins)
-    return week, margins, channels, weekly
-
-
-def test_demo_display_is_below_break_even(demo, demo_w47):
-    week, margins, channels, weekly = demo_w47
-    # Independent check of display's store ROAS straight from the tables.
-    o = demo.orders
-    mask = ((o["channel"] == "display") & o["status"].isin(["completed", "partially_refunded"])
-            & week.contains(o["order_time"]))
-    a = demo.ad_spend
-    roas = o.loc[mask, "revenue"].sum() / a.loc[(a["channel"] == "display") & week.contains(a["date"]), "spend"].sum()
-    d = channels.set_index("channel").loc["display"]
-    assert d["store_roas"] == pytest.approx(roas)
-    assert 1.0 < d["store_roas"] < 1.8                   # planted ≈ 1.5 over the history; one week is noisier
-    assert 0.45 < d["margin_rate"] < 0.55 and 1.8 < d["break_even_roas"] < 2.2   # margin ~50 % → break-even ≈ 2
-    assert d["flag"] == "below_break_even" and d["contribution"] < 0
-    assert d["platform_vs_store"] > 2                    # the display platform over-claims most
-    flagged = channels.loc[channels["below_break_even"], "channel"].tolist()
-    assert flagged == ["display"]
-    record = ads.weeks_below(weekly).set_index("channel")
-    assert record.loc["display", "share_below"] > 0.6 and record.drop("display")["weeks_below"].sum() == 0
-    blend = ads.blended(demo.ad_spend, demo.orders, period=week)
-    en = ads.sentences(channels, msg=Messages("en", currency="CNY"), blend=blend, weekly=weekly)
-    zh = ads.sentences(channels, msg=Messages("zh", currency="CNY"), blend=blend, weekly=weekly)
-    shown = Messages("en").ratio(d["store_roas"])
-    assert any(s.startswith(f"display is below break-even: its store-side ROAS of {shown}") for s in en)
-    assert any(s.startswith(f"display 低于盈亏平衡：其店铺口径 ROAS 为 {shown}") for s in zh)
-
-
-def test_demo_display_marginal_roas_is_below_break_even(demo, demo_w47):
-    week, margins, _, _ = demo_w47
-    window = ads.history_window(week, 180)
-    daily = ads.response_data(demo.ad_spend, demo.orders, window=window)
-    curves = ads.ResponseCurves(n_boot=100).fit(daily)
-    assert sorted(curves.models_) == ["affiliate", "display", "paid_search", "paid_social", "video"]
-    summary = curves.summary(ads.current_daily_spend(demo.ad_spend, period=week)).set_index("channel")
-    be = margins.set_index("channel")["break_even_roas"]
-    assert summary.loc["display", "marginal_high"] < be["display"]
-    realloc = curves.reallocate(ads.current_daily_spend(demo.ad_spend, period=week), days=7)
-    t = realloc.table.set_index("channel")
-    assert t.loc["display", "change"] < 0 and realloc.gain > 0
-    assert t["proposed_spend"].sum() == pytest.approx(t["current_spend"].sum())
-
-
-def test_notebook_flags_display_on_the_demo(demo, demo_dir, tmp_path):
-    import papermill
-
-    from ecomlib.report import read_headlines
-
-    out = tmp_path / "ad_roas.ipynb"
-    nb_dir = demo_dir.parents[1] / "notebooks"
-    nb = papermill.execute_notebook(str(nb_dir / "ad_roas.ipynb"), str(out), cwd=str(nb_dir), kernel_name="python3",
-                                    parameters={"data_dir": str(demo_dir), "lang": "zh"}, progress_bar=False)
-    text = "\n".join(str(o.get("data", {}).get("text/markdown", "")) + str(o.get("data", {}).get("text/html", ""))
-                     for c in nb["cells"] for o in c.get("outputs", []))
-    assert re.search(r"display 低于盈亏平衡：其店铺口径 ROAS 为 1\.\d\d×", text)   # the sentence
-    assert "display_gdn_remarketing" in text and "低于盈亏平衡</td>" in text  # the campaign table flag
-    heads = {h["key"]: h for h in read_headlines(nb)}
-    assert set(heads) == {"spend", "mer", "store_roas", "share_below_break_even", "new_customer_cac"}
-    spend = demo.ad_spend[parse_period("2026-W47").contains(demo.ad_spend["date"])].groupby("channel")["spend"].sum()
-    # only display is below break-even, so the share is display's share of the week's spend
-    assert heads["share_below_break_even"]["value"] == pytest.approx(spend["display"] / spend.sum(), abs=0.001)
-    assert heads["spend"]["previous"] is not None
