@@ -1,27 +1,49 @@
 """Supplier performance: OTIF scorecard, lead-time reliability, goods-receipt quality, price variance, reorder points.
 
 The unit of a delivery is a purchase-order line (``po_id``, ``sku``). A line is *received* when it has a
-``received_at`` before the review's ``as_of`` moment, otherwise it is *open*. Delivery KPIs (on time,
-in full, OTIF, fill rate, lead time, rejects, price variance) use received lines only; open lines are
-listed separately, as *late* when their promised date has passed and *at risk* when it falls within a few
-days. Lines enter a review window by their **promised** date, so a window judges what suppliers were due
-to deliver in it.
+``received_at`` before the review's ``as_of`` moment (the period's end), otherwise it is *open*. Delivery KPIs
+(on time, in full, OTIF, fill rate, lead time, rejects, price variance) use received lines only; open lines are
+listed separately. Lines enter a review window by their **promised** date, so a window judges what suppliers
+were due to deliver in it.
 
-Suppliers get roughly one purchase order every nine days in the demo store, so a weekly review would
-judge each supplier on a handful of lines: the notebook uses a trailing window of ``window_days`` (90 by
-default) ending at the period's end, compared with the window of the same length before it
-(:func:`review_windows`).
+Windows and comparisons. Suppliers get roughly one purchase order every nine days in the demo store, so a
+weekly review would judge each supplier on a handful of lines: delivery KPIs use a **trailing window** of
+``window_days`` (90 by default) ending at the period's end, and every label says so ("OTIF, trailing 90 days").
+The previous value of a headline is the same headline computed for the comparison period as of its end
+(``before = compute(ds, comparison)``: the trailing window ending at the comparison period's end), so reviewing
+the comparison period reproduces it (:func:`trailing_window`).
 
 Definitions (all rates are fractions in [0, 1]; money in the store currency; times in days):
 
 - ``days_late`` = received_at − promised_at (negative when early); *on time* when ``days_late ≤
   on_time_tolerance_days`` (early deliveries count as on time unless ``early_tolerance_days`` is given);
-- *in full* when ``qty_received ≥ fill_threshold × qty_ordered``; *OTIF* when both;
-- fill rate = units received / units ordered over received lines;
+- *late* — one definition for the scorecard and the open-line list: more than ``on_time_tolerance_days`` past
+  the promised date (a received line delivered after the grace, or an open line whose promise plus grace has
+  passed at ``as_of``); an open line past its promise but within the grace is *at risk*, not late;
+- *in full* when ``qty_received ≥ fill_threshold × qty_ordered``; *OTIF* when both, so OTIF ≤ min(on time, in full);
+- fill rate = units received, **capped at the ordered quantity per line**, / units ordered (≤ 100 %);
+  over-delivered units are shown as such (``over_units``, ``n_over_delivered``, ``over_value``) and never improve
+  a score: rejects and price variance are scored on units up to the ordered quantity too (rejects scaled by the
+  line's own reject share);
 - lead time = received_at − ordered_at; its coefficient of variation (CV) = sd / mean;
-- rejects in ppm = units rejected at goods receipt per million units received;
+- rejects in ppm = units rejected at goods receipt per million units received (up to the ordered quantity);
 - price variance = (unit_cost_invoiced − unit_cost_agreed) × qty_received, and as a share of the agreed value;
-- quality-return rate = units returned by customers for a quality reason / units sold, per supplier of the SKU.
+- quality-return rate = the returns review's definition (:func:`ecomlib.returns.return_rates` with reason
+  ``quality_defect``): units returned for a quality reason **matched to the sales they came from**, per unit
+  sold, over sales of the ``window_days`` ending ``maturity_days`` before the period's end (so every sale has
+  had time to come back), per supplier of the SKU.
+
+Money at stake (per supplier and in total, over the trailing window, store currency, at the agreed unit cost):
+``short_value`` = units ordered but not received on received lines; ``late_value`` = units received late;
+``price_variance`` = paid above (below, negative) the agreed price; ``money_at_stake`` = short_value +
+max(price_variance, 0); open late lines carry ``open_value`` (ordered units × agreed cost).
+
+Minimum data (:data:`MINIMUM_DATA`, shown on the page): the scorecard needs one received purchase-order line
+promised in the trailing window, and grades and ranks a supplier with at least ``min_deliveries`` (5) of them;
+the worst-supplier comparison and the tests across suppliers need two suppliers with at least 5 each; quality
+returns need the orders, order_items and products tables (an absent or empty returns table means no returns);
+reorder points need them too, and the SKUs below their reorder point need an inventory table with a stock
+count at or before the period's end. A section that cannot be computed records a :class:`~ecomlib.review.Gap`.
 
 Edge cases, as implemented and tested:
 
@@ -35,9 +57,6 @@ Edge cases, as implemented and tested:
   is on time only when its last part is;
 - *not yet received*: excluded from delivery KPIs (this flatters the on-time rate of a window whose late
   lines have not arrived yet, so the scorecard shows ``n_open_late`` next to it).
-
-Quality returns are those the returns review's taxonomy (``ecomlib.returns.map_reasons``) calls
-``quality_defect``, so both reviews count the same returns.
 """
 
 from __future__ import annotations
@@ -57,7 +76,9 @@ from .contract import SOLD_STATUSES
 from .errors import ContractError, ParameterError, Violation
 from .i18n import Messages
 from .periods import Period
-from .stats import chi_square_residuals, two_proportion_test, wilson_interval
+from .report import Headline
+from .review import Finding, Gap, Result, load_tables
+from .stats import adjust_pvalues, chi_square_residuals, two_proportion_test, wilson_interval
 
 PO_COLUMNS = ("po_id", "supplier_id", "sku", "ordered_at", "promised_at", "received_at", "qty_ordered",
               "qty_received", "qty_rejected", "unit_cost_agreed", "unit_cost_invoiced")
@@ -86,34 +107,23 @@ KPI_FORMATS = {"otif_rate": "pct", "on_time_rate": "pct", "in_full_rate": "pct",
 
 # Windows ------------------------------------------------------------------------------------------------
 
-def review_windows(period: Period, comparison: Period | None = None, *, window_days: int = 90) -> tuple[Period, Period]:
-    """The trailing window that ends with the review period, and the window of the same length it is compared with.
+def trailing_window(period: Period, *, window_days: int = 90) -> Period:
+    """The trailing window of ``window_days`` that ends with ``period`` (the whole period when it is longer).
 
-    Parameters
-    ----------
-    period : the review period (e.g. an ISO week).
-    comparison : the runner's comparison period; the comparison window ends at its end, but never later than
-        the review window starts (so by default — comparison = the previous week — it is the
-        ``window_days`` just before the review window, with no overlap).
-    window_days : length of both windows in days; a period longer than that is used whole.
-
-    Returns
-    -------
-    (window, compare_window), both :class:`~ecomlib.periods.Period` of kind ``custom``.
+    Delivery KPIs judge the lines promised in it; the comparison period's result uses the window ending at the
+    comparison period's end, so the previous value of a headline is that headline as of the comparison's end.
 
     Example
     -------
     >>> from ecomlib.periods import parse_period
-    >>> w, c = review_windows(parse_period("2026-W47"), window_days=90)
-    >>> w.label, c.label
-    ('2026-08-25_2026-11-22', '2026-05-27_2026-08-24')
+    >>> trailing_window(parse_period("2026-W47"), window_days=90).label
+    '2026-08-25_2026-11-22'
     """
-    if window_days is None or window_days < 1:
+    if window_days is None or isinstance(window_days, bool) or not isinstance(window_days, (int, np.integer)) \
+            or window_days < 1:
         raise ParameterError(f"window_days must be a whole number of days ≥ 1, not {window_days!r}", name="window_days")
     length = pd.Timedelta(days=max(int(window_days), period.days))
-    window = Period(period.end - length, period.end, "custom")
-    compare_end = window.start if comparison is None else min(comparison.end, window.start)
-    return window, Period(compare_end - length, compare_end, "custom")
+    return Period(period.end - length, period.end, "custom")
 
 
 def data_range(purchase_orders: pd.DataFrame, orders: pd.DataFrame | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -182,7 +192,12 @@ def delivery_lines(purchase_orders: pd.DataFrame, *, as_of: pd.Timestamp | str |
     A new DataFrame, one row per (po_id, sku), holding the contract columns (repeated shipments merged, see
     the module notes) plus: ``n_shipments``; ``status`` (``"received"``/``"open"``); ``lead_time_days``,
     ``promised_lead_days``, ``days_late`` (days; NaN while open); ``on_time``, ``in_full``, ``otif``
-    (nullable booleans, NA where undefined); ``fill_rate``; ``partial`` (received less than ordered);
+    (nullable booleans, NA where undefined); ``late`` (more than ``on_time_tolerance_days`` past the promise:
+    received after the grace, or still open when the promise plus grace has passed — the one lateness
+    definition of the scorecard and the open-line list); ``fill_rate`` (received units capped at the ordered
+    quantity / ordered: ≤ 1); ``partial`` (received less than ordered); ``over_units`` (units received beyond
+    the ordered quantity), ``short_units`` (ordered but not received, on received lines); ``scored_units``
+    (received units up to the ordered quantity) and ``scored_rejected`` (rejects scaled to them);
     ``agreed_value``, ``invoiced_value``, ``price_variance`` (money, on units received); ``overdue_days``
     (open lines: days from the promised date to ``as_of``, negative while not yet due).
 
@@ -223,6 +238,13 @@ def delivery_lines(purchase_orders: pd.DataFrame, *, as_of: pd.Timestamp | str |
     valued = received & lines["unit_cost_invoiced"].notna() & qty_received.notna()
     agreed_value = (qty_received * lines["unit_cost_agreed"]).where(valued)
     invoiced_value = (qty_received * lines["unit_cost_invoiced"]).where(valued)
+    ordered = lines["qty_ordered"].where(lines["qty_ordered"] > 0)
+    capped = np.minimum(lines["qty_received"], lines["qty_ordered"]).where(qty_ok)
+    overdue = ((as_of - lines["promised_at"]) / DAY).where(~received)
+    late = (days_late > on_time_tolerance_days).where(received, overdue > on_time_tolerance_days)
+    # rejects and money are scored on units up to the ordered quantity: over-delivery never improves a score
+    scored_units = capped.where(qty_ok, qty_received)
+    share = (scored_units / qty_received.where(qty_received > 0)).fillna(1.0)
     out = lines.assign(
         status=np.where(received, "received", "open"),
         lead_time_days=(lines["received_at"] - lines["ordered_at"]) / DAY,
@@ -230,11 +252,16 @@ def delivery_lines(purchase_orders: pd.DataFrame, *, as_of: pd.Timestamp | str |
         days_late=days_late,
         on_time=pd.array(on_time, dtype="boolean"),
         in_full=pd.array(in_full, dtype="boolean"),
-        fill_rate=(lines["qty_received"] / lines["qty_ordered"].where(lines["qty_ordered"] > 0)).where(qty_ok),
+        late=pd.array(late.astype("boolean"), dtype="boolean"),
+        fill_rate=(capped / ordered).where(qty_ok),
         partial=pd.array(lines["qty_received"] < lines["qty_ordered"], dtype="boolean"),
+        over_units=(lines["qty_received"] - lines["qty_ordered"]).clip(lower=0).where(qty_ok),
+        short_units=(lines["qty_ordered"] - lines["qty_received"]).clip(lower=0).where(qty_ok),
+        scored_units=scored_units, scored_rejected=lines["qty_rejected"].where(received) * share,
         agreed_value=agreed_value, invoiced_value=invoiced_value, price_variance=invoiced_value - agreed_value,
-        overdue_days=((as_of - lines["promised_at"]) / DAY).where(~received),
+        overdue_days=overdue,
     )
+    out.loc[days_late.isna() & overdue.isna(), "late"] = pd.NA
     out.loc[~received, "on_time"] = pd.NA
     out.loc[~qty_ok, ["in_full", "partial"]] = pd.NA
     out["otif"] = out["on_time"] & out["in_full"]
@@ -245,12 +272,14 @@ def delivery_lines(purchase_orders: pd.DataFrame, *, as_of: pd.Timestamp | str |
 
 
 def open_lines(lines: pd.DataFrame, *, at_risk_days: float = 7.0) -> pd.DataFrame:
-    """Open purchase-order lines that are late (promised date passed) or at risk (due within ``at_risk_days``).
+    """Open purchase-order lines that are late or at risk, by the same lateness rule as the scorecard.
 
     Parameters
     ----------
-    lines : output of :func:`delivery_lines` (its ``as_of`` decides what is open and overdue).
-    at_risk_days : an open line due within this many days of ``as_of`` is "at risk" (days).
+    lines : output of :func:`delivery_lines` (its ``as_of`` decides what is open and overdue, and its ``late``
+        column — more than the on-time tolerance past the promise — what is late).
+    at_risk_days : an open line that is not late and is due within this many days of ``as_of`` (or already past
+        its promise but inside the on-time tolerance) is "at risk" (days).
 
     Returns
     -------
@@ -261,21 +290,24 @@ def open_lines(lines: pd.DataFrame, *, at_risk_days: float = 7.0) -> pd.DataFram
 
     Example
     -------
-    >>> lines = pd.DataFrame({"po_id": ["P1", "P2"], "supplier_id": ["S1", "S1"], "sku": ["A", "B"],
-    ...     "ordered_at": pd.to_datetime(["2026-01-01"] * 2), "promised_at": pd.to_datetime(["2026-01-10", "2026-01-25"]),
-    ...     "qty_ordered": [10, 5], "unit_cost_agreed": [2.0, 3.0], "status": ["open", "open"],
-    ...     "overdue_days": [5.0, -10.0]})
+    >>> lines = pd.DataFrame({"po_id": ["P1", "P2", "P3"], "supplier_id": ["S1"] * 3, "sku": ["A", "B", "C"],
+    ...     "ordered_at": pd.to_datetime(["2026-01-01"] * 3),
+    ...     "promised_at": pd.to_datetime(["2026-01-10", "2026-01-14", "2026-01-25"]),
+    ...     "qty_ordered": [10, 5, 5], "unit_cost_agreed": [2.0, 3.0, 3.0], "status": ["open"] * 3,
+    ...     "overdue_days": [5.0, 0.6, -10.0], "late": [True, False, False]})
     >>> open_lines(lines)[["po_id", "state", "open_value"]].values.tolist()
-    [['P1', 'late', 20.0]]
+    [['P1', 'late', 20.0], ['P2', 'at_risk', 15.0]]
     """
     _check_range("at_risk_days", at_risk_days, 0, np.inf)
-    keep = (lines["status"] == "open") & (lines["qty_ordered"] > 0) & (lines["overdue_days"] > -at_risk_days)
+    require_columns(lines, ("status", "qty_ordered", "overdue_days", "late", "unit_cost_agreed"), table="delivery_lines output")
+    late = lines["late"].fillna(False).astype(bool)
+    keep = (lines["status"] == "open") & (lines["qty_ordered"] > 0) & (late | (lines["overdue_days"] > -at_risk_days))
     cols = [c for c in ("po_id", "supplier_id", "supplier_name", "sku", "ordered_at", "promised_at", "qty_ordered")
             if c in lines]
     out = lines.loc[keep, cols].assign(
         open_value=lines.loc[keep, "qty_ordered"] * lines.loc[keep, "unit_cost_agreed"],
         days_overdue=lines.loc[keep, "overdue_days"],
-        state=np.where(lines.loc[keep, "overdue_days"] > 0, "late", "at_risk"))
+        state=np.where(late[keep], "late", "at_risk"))
     return out.sort_values(["days_overdue", "po_id", "sku"], ascending=[False, True, True]).reset_index(drop=True)
 
 
@@ -304,16 +336,19 @@ def supplier_kpis(lines: pd.DataFrame, *, window: Period | None = None, by: str 
 
     Returns
     -------
-    One row per group with: ``n_lines`` (promised in the window), ``n_open``, ``n_open_late``,
-    ``n_deliveries`` (received lines); counts ``on_time``, ``n_qty_lines`` (received lines with a quantity),
-    ``in_full``, ``otif``, ``n_partial``, ``n_early`` (received before the promised date); rates
-    ``on_time_rate``, ``in_full_rate``, ``otif_rate`` with ``*_low``/``*_high`` Wilson bounds; units
-    ``qty_ordered`` (of received lines with a quantity: the fill-rate denominator), ``qty_received`` and
-    ``qty_rejected`` (of received lines with a reject count: the ppm base); ``fill_rate``; ``reject_ppm`` with Wilson bounds
-    ``reject_ppm_low``/``_high`` (over units); ``lead_time_mean``, ``lead_time_median``, ``lead_time_p90``,
-    ``lead_time_sd``, ``lead_time_cv``, ``promised_lead_mean``, ``days_late_mean``, ``days_late_median``,
-    ``days_late_p90`` (days); ``agreed_value``, ``price_variance`` (money) and ``price_variance_pct``;
-    plus, with ``quality``, ``units_sold``, ``quality_returns``, ``quality_return_rate`` and its bounds.
+    One row per group with: ``n_lines`` (promised in the window), ``n_open``, ``n_open_late`` (open and late by
+    the tolerance rule), ``n_deliveries`` (received lines); counts ``on_time``, ``n_qty_lines`` (received lines
+    with a quantity), ``in_full``, ``otif``, ``n_partial``, ``n_early`` (received before the promised date),
+    ``n_late`` (received after the tolerance), ``n_over_delivered``; rates ``on_time_rate``, ``in_full_rate``,
+    ``otif_rate`` with ``*_low``/``*_high`` Wilson bounds; units ``qty_ordered`` (of received lines with a
+    quantity: the fill-rate denominator), ``qty_received`` and ``qty_rejected`` (as delivered), ``scored_units``
+    and ``scored_rejected`` (up to the ordered quantity: the ppm base), ``over_units``, ``short_units``;
+    ``fill_rate`` (≤ 1); ``reject_ppm`` with Wilson bounds ``reject_ppm_low``/``_high``; ``lead_time_mean``,
+    ``lead_time_median``, ``lead_time_p90``, ``lead_time_sd``, ``lead_time_cv``, ``promised_lead_mean``,
+    ``days_late_mean``, ``days_late_median``, ``days_late_p90`` (days); money ``agreed_value``,
+    ``price_variance``, ``short_value``, ``late_value``, ``over_value``, ``money_at_stake`` (see the module
+    notes) and ``price_variance_pct`` (on units up to the ordered quantity); plus, with ``quality``,
+    ``units_sold``, ``quality_returns``, ``quality_return_rate`` and its bounds.
 
     Example
     -------
@@ -332,13 +367,24 @@ def supplier_kpis(lines: pd.DataFrame, *, window: Period | None = None, by: str 
     rec = df["status"] == "received"
     qty = df["qty_received"].notna() & (df["qty_ordered"] > 0) & rec
     rej = rec & df["qty_rejected"].notna() & df["qty_received"].notna()
+    late = df["late"].fillna(False).astype(bool)
+    agreed_unit = df["unit_cost_agreed"]
+    scored_agreed = (df["scored_units"] * agreed_unit).where(df["agreed_value"].notna())
+    scored_variance = (df["scored_units"] * (df["unit_cost_invoiced"] - agreed_unit)).where(df["agreed_value"].notna())
     work = pd.DataFrame({
-        "n_lines": 1, "n_open": (~rec).astype(int), "n_open_late": (~rec & (df["overdue_days"] > 0)).astype(int),
+        "n_lines": 1, "n_open": (~rec).astype(int), "n_open_late": (~rec & late).astype(int),
+        "n_late": (rec & late).astype(int), "n_over_delivered": (df["over_units"] > 0).astype(int),
+        "over_units": df["over_units"].where(qty, 0), "short_units": df["short_units"].where(qty, 0),
+        "scored_units": df["scored_units"].where(rej, 0), "scored_rejected": df["scored_rejected"].where(rej, 0),
+        "short_value": (df["short_units"] * agreed_unit).where(qty, 0),
+        "over_value": (df["over_units"] * agreed_unit).where(qty, 0),
+        "late_value": (df["qty_received"] * agreed_unit).where(rec & late, 0).fillna(0),
+        "scored_agreed": scored_agreed, "scored_variance": scored_variance,
         "n_deliveries": rec.astype(int), "on_time": df["on_time"].fillna(False).astype(int),
         "n_qty_lines": qty.astype(int), "in_full": df["in_full"].fillna(False).astype(int),
         "otif": df["otif"].fillna(False).astype(int), "n_partial": df["partial"].fillna(False).astype(int),
         "n_early": (df["days_late"] < 0).astype(int),
-        "qty_ordered": df["qty_ordered"].where(qty, 0), "qty_received_q": df["qty_received"].where(qty, 0),
+        "qty_ordered": df["qty_ordered"].where(qty, 0), "qty_received_q": df["fill_rate"].mul(df["qty_ordered"]).where(qty, 0),
         "qty_received": df["qty_received"].where(rej, 0), "qty_rejected": df["qty_rejected"].where(rej, 0),
         "agreed_value": df["agreed_value"], "price_variance": df["price_variance"],
         "lead_time_days": df["lead_time_days"], "promised_lead_days": df["promised_lead_days"].where(rec),
@@ -351,27 +397,30 @@ def supplier_kpis(lines: pd.DataFrame, *, window: Period | None = None, by: str 
     else:
         grouped = work.assign(_all=0).groupby("_all")
     sums = grouped[["n_lines", "n_open", "n_open_late", "n_deliveries", "on_time", "n_qty_lines", "in_full", "otif",
-                    "n_partial", "n_early", "qty_ordered", "qty_received_q", "qty_received", "qty_rejected"]].sum()
+                    "n_partial", "n_early", "n_late", "n_over_delivered", "qty_ordered", "qty_received_q",
+                    "qty_received", "qty_rejected", "scored_units", "scored_rejected", "over_units", "short_units",
+                    "short_value", "over_value", "late_value"]].sum()
     if not keys:  # one overall row, even when no line is due in the window
         sums = sums.reindex(pd.Index([0], name="_all"), fill_value=0)
-    money = grouped[["agreed_value", "price_variance"]].sum(min_count=1)
+    money = grouped[["agreed_value", "price_variance", "scored_agreed", "scored_variance"]].sum(min_count=1)
     lead = grouped["lead_time_days"]
     late = grouped["days_late"]
     out = sums.assign(
         fill_rate=sums["qty_received_q"] / sums["qty_ordered"].where(sums["qty_ordered"] > 0),
-        reject_ppm=1e6 * sums["qty_rejected"] / sums["qty_received"].where(sums["qty_received"] > 0),
+        reject_ppm=1e6 * sums["scored_rejected"] / sums["scored_units"].where(sums["scored_units"] > 0),
         lead_time_mean=lead.mean(), lead_time_median=lead.median(), lead_time_p90=lead.quantile(0.9),
         lead_time_sd=lead.std(), promised_lead_mean=grouped["promised_lead_days"].mean(),
         days_late_mean=late.mean(), days_late_median=late.median(), days_late_p90=late.quantile(0.9),
         agreed_value=money["agreed_value"], price_variance=money["price_variance"],
     ).drop(columns="qty_received_q")
+    out["money_at_stake"] = out["short_value"] + out["price_variance"].fillna(0).clip(lower=0)
     out["lead_time_cv"] = out["lead_time_sd"] / out["lead_time_mean"].where(out["lead_time_mean"] > 0)
-    out["price_variance_pct"] = out["price_variance"] / out["agreed_value"].where(out["agreed_value"] > 0)
+    out["price_variance_pct"] = money["scored_variance"] / money["scored_agreed"].where(money["scored_agreed"] > 0)
     for name, hits, trials in (("on_time", "on_time", "n_deliveries"), ("in_full", "in_full", "n_qty_lines"),
                                ("otif", "otif", "n_qty_lines")):
         out[f"{name}_rate"] = out[hits] / out[trials].where(out[trials] > 0)
         out[f"{name}_low"], out[f"{name}_high"] = wilson_interval(out[hits], out[trials], alpha=alpha)
-    lo, hi = wilson_interval(out["qty_rejected"], out["qty_received"], alpha=alpha)
+    lo, hi = wilson_interval(out["scored_rejected"], out["scored_units"], alpha=alpha)
     out["reject_ppm_low"], out["reject_ppm_high"] = 1e6 * lo, 1e6 * hi
     out = out.reset_index()
     if not keys:
@@ -403,56 +452,57 @@ def is_quality_return(returns: pd.DataFrame) -> pd.Series:
     return pd.Series((reason == "quality_defect").to_numpy(), index=returns.index, name="quality")
 
 
-def quality_return_rates(returns: pd.DataFrame, order_items: pd.DataFrame, orders: pd.DataFrame,
-                         products: pd.DataFrame, *, window: Period | None = None,
-                         by: str | Sequence[str] | None = "supplier_id", statuses: Sequence[str] = SOLD_STATUSES,
-                         alpha: float = 0.05) -> pd.DataFrame:
-    """Units returned for a quality reason per unit sold, per supplier of the SKU (or per SKU).
+RETURN_COLUMNS = ("return_id", "order_id", "sku", "returned_at", "quantity", "refund_amount", "reason_code",
+                  "reason_text")
+
+
+def quality_return_rates(returns: pd.DataFrame | None, order_items: pd.DataFrame, orders: pd.DataFrame,
+                         products: pd.DataFrame, *, window: Period | None = None, as_of: pd.Timestamp | str | None = None,
+                         by: str | Sequence[str] | None = "supplier_id", alpha: float = 0.05) -> pd.DataFrame:
+    """Units returned for a quality reason per unit sold, matched to the sales they came from — the returns review's
+    definition (:func:`ecomlib.returns.return_rates` with reason ``quality_defect``), per supplier of the SKU.
 
     Parameters
     ----------
-    returns, order_items, orders, products : contract tables.
-    window : units sold are order lines whose ``order_time`` falls in it; returns count when ``returned_at``
-        does (a flow ratio: some returns in the window belong to earlier sales). None = everything.
-    by : ``"supplier_id"``, ``"sku"``, ``["supplier_id", "sku"]``, ``"category"`` or None (products columns).
-    statuses : order statuses whose units count as sold.
+    returns : contract ``returns`` table; None or empty means the shop has no returns (rates are 0).
+    order_items, orders, products : contract tables (sales: :func:`ecomlib.returns.sold_lines`).
+    window : the sales whose returns are counted (usually :func:`ecomlib.returns.sales_window` of the period,
+        so every sale has had time to come back); None = all sales.
+    as_of : count only returns received before it (the period's end); None = all.
+    by : ``"supplier_id"``, ``"sku"``, ``["supplier_id", "sku"]``, ``"category"`` or None (one total row).
     alpha : 1 − confidence level of the Wilson interval.
 
     Returns
     -------
-    One row per group: ``units_sold``, ``returned_units`` (any reason), ``quality_returns`` (units),
-    ``quality_return_rate`` (fraction) and ``quality_return_low``/``quality_return_high`` (Wilson bounds).
+    One row per group: ``units_sold``, ``quality_returns`` (units), ``quality_return_rate`` (fraction) and
+    ``quality_return_low``/``quality_return_high`` (Wilson bounds).
 
     Example
     -------
-    >>> orders = pd.DataFrame({"order_id": ["O1"], "order_time": pd.to_datetime(["2026-01-01"]), "status": ["completed"]})
-    >>> items = pd.DataFrame({"order_id": ["O1"], "sku": ["A"], "quantity": [4]})
-    >>> products = pd.DataFrame({"sku": ["A"], "supplier_id": ["S1"], "category": ["X"]})
-    >>> returns = pd.DataFrame({"sku": ["A"], "returned_at": pd.to_datetime(["2026-01-09"]), "quantity": [1],
-    ...                         "reason_code": ["DEFECTIVE"], "reason_text": [None]})
+    >>> orders = pd.DataFrame({"order_id": ["O1"], "order_time": pd.to_datetime(["2026-01-01"]), "status": ["completed"],
+    ...                        "channel": ["web"], "shipping_fee": [0.0]})
+    >>> items = pd.DataFrame({"order_id": ["O1"], "sku": ["A"], "quantity": [4], "unit_price": [10.0]})
+    >>> products = pd.DataFrame({"sku": ["A"], "supplier_id": ["S1"], "category": ["X"], "product_name": ["a"],
+    ...                          "unit_cost": [5.0]})
+    >>> returns = pd.DataFrame({"return_id": ["R1"], "order_id": ["O1"], "sku": ["A"], "quantity": [1],
+    ...     "returned_at": pd.to_datetime(["2026-01-09"]), "refund_amount": [10.0], "reason_code": ["DEFECTIVE"],
+    ...     "reason_text": [None]})
     >>> quality_return_rates(returns, items, orders, products)["quality_return_rate"].tolist()
     [0.25]
     """
+    from . import returns as rt
+
+    if returns is None or returns.empty:
+        returns = pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "returned_at" else "object")
+                                for c in RETURN_COLUMNS}).astype({"quantity": "int64", "refund_amount": "float64"})
+    sold = rt.sold_lines(orders, order_items, products)
+    returned = rt.return_lines(returns, sold, as_of=as_of)
+    rates = rt.return_rates(sold, returned, by=by, window=window, reason="quality_defect", alpha=alpha)
     keys = _keys(by)
-    prod = products[["sku"] + [k for k in keys if k != "sku"]]
-    sold = order_items[["order_id", "sku", "quantity"]].merge(
-        orders.loc[orders["status"].isin(list(statuses)), ["order_id", "order_time"]], on="order_id")
-    sold = _in_window(sold, "order_time", window).merge(prod, on="sku")
-    ret = _in_window(returns, "returned_at", window)
-    ret = ret.assign(quality_returns=ret["quantity"].where(is_quality_return(ret), 0))[
-        ["sku", "quantity", "quality_returns"]].merge(prod, on="sku")
-    if keys:
-        units = sold.groupby(keys, observed=True)["quantity"].sum().rename("units_sold")
-        back = ret.groupby(keys, observed=True)[["quantity", "quality_returns"]].sum()
-        out = pd.concat([units, back], axis=1).fillna(0).reset_index()
-    else:
-        out = pd.DataFrame({"units_sold": [sold["quantity"].sum()], "quantity": [ret["quantity"].sum()],
-                            "quality_returns": [ret["quality_returns"].sum()]})
-    out = out.rename(columns={"quantity": "returned_units"})
-    out["quality_return_rate"] = out["quality_returns"] / out["units_sold"].where(out["units_sold"] > 0)
-    out["quality_return_low"], out["quality_return_high"] = wilson_interval(
-        np.minimum(out["quality_returns"], out["units_sold"]), out["units_sold"], alpha=alpha)
-    return out
+    out = rates[keys + ["units_sold", "units_returned", "unit_rate", "unit_rate_low", "unit_rate_high"]].rename(
+        columns={"units_returned": "quality_returns", "unit_rate": "quality_return_rate",
+                 "unit_rate_low": "quality_return_low", "unit_rate_high": "quality_return_high"})
+    return out.reset_index(drop=True)
 
 
 # Scorecard --------------------------------------------------------------------------------------------
@@ -527,15 +577,14 @@ def grade(score, *, grades: Sequence[tuple[float, str]] = GRADES) -> np.ndarray:
     return out
 
 
-def scorecard(kpis: pd.DataFrame, *, previous: pd.DataFrame | None = None, weights: Mapping[str, float] | None = None,
-              min_deliveries: int = 5, suppliers: pd.DataFrame | None = None, by: str = "supplier_id") -> pd.DataFrame:
-    """Rank suppliers by a weighted KPI score, grade them, and compare with the previous window.
+def scorecard(kpis: pd.DataFrame, *, weights: Mapping[str, float] | None = None, min_deliveries: int = 5,
+              suppliers: pd.DataFrame | None = None, by: str = "supplier_id") -> pd.DataFrame:
+    """Rank suppliers by a weighted KPI score and grade them (the comparison with the previous result is
+    :func:`supplier_changes`).
 
     Parameters
     ----------
     kpis : output of :func:`supplier_kpis` (one row per ``by`` value) for the review window.
-    previous : the same for the comparison window; adds ``score_prev``, ``grade_prev``, ``score_change``,
-        ``otif_prev``, ``otif_change`` and ``otif_p_value`` (two-proportion z-test of the OTIF rates).
     weights : KPI → weight (≥ 0, rescaled to sum 1); keys from :data:`SCALES`. Default :data:`DEFAULT_WEIGHTS`.
     min_deliveries : suppliers with fewer received lines in the window are marked ``too_few`` and get no
         grade and no rank; their KPIs are shown with Wilson intervals.
@@ -551,7 +600,8 @@ def scorecard(kpis: pd.DataFrame, *, previous: pd.DataFrame | None = None, weigh
     -------
     One row per supplier, ranked ones first (rank 1 = best), then unranked: ``rank`` (nullable int),
     ``by``, [``supplier_name``], ``grade``, ``score``, ``score_low``, ``score_high``, ``status``
-    (``"ranked"``/``"too_few"``), the KPI columns, the ``s_<kpi>`` sub-scores and the comparison columns.
+    (``"ranked"``/``"too_few"``), the KPI columns and the ``s_<kpi>`` sub-scores. An empty ``kpis`` gives an
+    empty card with the same columns.
 
     Example
     -------
@@ -568,19 +618,6 @@ def scorecard(kpis: pd.DataFrame, *, previous: pd.DataFrame | None = None, weigh
     card["status"] = np.where(enough, "ranked", "too_few")
     card["grade"] = np.where(enough, grade(card["score"]), None)
     card["rank"] = card["score"].where(enough).rank(ascending=False, method="min").astype("Int64")
-    if previous is not None and len(previous):
-        prev = kpi_scores(previous, weights=weights)
-        prev_ok = prev["n_deliveries"] >= min_deliveries
-        prev = pd.DataFrame({by: prev[by], "score_prev": prev["score"],
-                             "grade_prev": np.where(prev_ok, grade(prev["score"]), None),
-                             "_otif_prev_hits": prev["otif"], "_otif_prev_n": prev["n_qty_lines"]})
-        card = card.merge(prev, on=by, how="left")
-        card["score_change"] = card["score"] - card["score_prev"]
-        test = two_proportion_test(card["_otif_prev_hits"], card["_otif_prev_n"], card["otif"], card["n_qty_lines"])
-        card["otif_prev"] = test["rate_1"].to_numpy()
-        card["otif_change"] = test["diff"].to_numpy()
-        card["otif_p_value"] = test["p_value"].to_numpy()
-        card = card.drop(columns=["_otif_prev_hits", "_otif_prev_n"])
     if suppliers is not None and "supplier_name" not in card:
         card = card.merge(suppliers[["supplier_id", "supplier_name"]], on="supplier_id", how="left")
     front = ["rank", by] + (["supplier_name"] if "supplier_name" in card else []) + [
@@ -878,7 +915,8 @@ def translate_codes(df: pd.DataFrame, msg: Messages, *, columns: Sequence[str] =
     out = df.copy()
     for col in columns:
         if col in out:
-            out[col] = out[col].map(lambda v: msg(f"suppliers.code.{v}") if isinstance(v, str) else v)
+            prefix = "suppliers.kpi." if col == "kpi" else "suppliers.code."
+            out[col] = out[col].map(lambda v, prefix=prefix: msg(f"{prefix}{v}") if isinstance(v, str) else v)
     return out
 
 
@@ -890,6 +928,25 @@ def _bucket_label(lower: float, upper: float, msg: Messages) -> str:
     return msg("suppliers.bucket_mid", a=f"{lower:g}", b=f"{upper:g}")
 
 
+def fold_suppliers(data: pd.DataFrame, *, by: str = "supplier_id", weight: str | None = None, top: int = 12,
+                   msg: Messages | None = None) -> pd.DataFrame:
+    """A copy of ``data`` whose ``by`` values outside the ``top`` largest (by row count, or by the sum of ``weight``)
+    read "Other (N)", so a store with 3,000 suppliers does not draw 3,000 rows in a chart.
+
+    Example
+    -------
+    >>> d = pd.DataFrame({"supplier_id": ["A", "A", "B", "C", "D"]})
+    >>> fold_suppliers(d, top=1)["supplier_id"].tolist()
+    ['A', 'A', 'Other (3)', 'Other (3)', 'Other (3)']
+    """
+    size = data.groupby(by, observed=True)[weight].sum() if weight else data.groupby(by, observed=True).size()
+    if len(size) <= top + 1:
+        return data
+    keep = set(size.sort_values(ascending=False, kind="stable").index[:top])
+    label = (msg or Messages("en"))("vocab.other_n", n=len(size) - top)
+    return data.assign(**{by: data[by].astype(object).where(data[by].isin(keep), label)})
+
+
 def _no_data(ax: Axes, msg: Messages) -> Axes:
     ax.text(0.5, 0.5, msg("common.no_data"), ha="center", va="center", transform=ax.transAxes)
     ax.set_axis_off()
@@ -897,15 +954,21 @@ def _no_data(ax: Axes, msg: Messages) -> Axes:
 
 
 def plot_otif_trend(data: pd.DataFrame, *, x: str = "month", y: str = "supplier_id", value: str = "otif_rate",
-                    min_lines: int = 3, ax: Axes | None = None, msg: Messages | None = None, **kwargs) -> Axes:
+                    min_lines: int = 3, top: int = 12, ax: Axes | None = None, msg: Messages | None = None,
+                    **kwargs) -> Axes:
     """Heatmap of the monthly OTIF rate per supplier (output of :func:`otif_trend`), red for low, green for high.
 
+    Suppliers beyond the ``top`` with the most lines are folded into one row "Other (N)".
     Months where a supplier had fewer than ``min_lines`` delivered lines are left blank (too few to read).
     Ten suppliers over many months read better as a heatmap than as crossing lines. Returns the Axes.
     """
     msg = msg or Messages("en")
     if ax is None:
         ax = plt.gca()
+    if {"otif", "n_qty_lines"} <= set(data.columns):  # fold a long tail of suppliers into "Other (N)"
+        data = fold_suppliers(data, by=y, weight="n_qty_lines", top=top, msg=msg)
+        data = data.groupby([x, y], observed=True)[["otif", "n_qty_lines"]].sum().reset_index()
+        data[value] = data["otif"] / data["n_qty_lines"]
     shown = data[data["n_qty_lines"] >= min_lines] if "n_qty_lines" in data else data
     if shown.empty:
         return _no_data(ax, msg)
@@ -925,11 +988,12 @@ def plot_otif_trend(data: pd.DataFrame, *, x: str = "month", y: str = "supplier_
 
 
 def plot_lead_times(data: pd.DataFrame, *, x: str = "lead_time_days", y: str = "supplier_id",
-                    promised: str = "promised_lead_days", order: Sequence | None = None, ax: Axes | None = None,
-                    msg: Messages | None = None, **kwargs) -> Axes:
+                    promised: str = "promised_lead_days", order: Sequence | None = None, top: int = 12,
+                    ax: Axes | None = None, msg: Messages | None = None, **kwargs) -> Axes:
     """Box and strip plot of lead times per supplier, with each supplier's median promised lead time marked.
 
-    ``data``: received lines from :func:`delivery_lines`. Returns the Axes.
+    ``data``: received lines from :func:`delivery_lines`; suppliers beyond the ``top`` with the most lines are
+    folded into "Other (N)". Returns the Axes.
     """
     msg = msg or Messages("en")
     if ax is None:
@@ -937,6 +1001,7 @@ def plot_lead_times(data: pd.DataFrame, *, x: str = "lead_time_days", y: str = "
     data = data[data["status"] == "received"] if "status" in data else data
     if data.empty:
         return _no_data(ax, msg)
+    data = fold_suppliers(data, by=y, top=top, msg=msg)
     order = list(order) if order is not None else sorted(data[y].dropna().unique())
     sns.boxplot(data=data, x=x, y=y, order=order, showfliers=False, color="0.85", width=0.6, ax=ax, **kwargs)
     sns.stripplot(data=data, x=x, y=y, order=order, size=2.5, alpha=0.45, jitter=0.25, ax=ax)
@@ -949,15 +1014,19 @@ def plot_lead_times(data: pd.DataFrame, *, x: str = "lead_time_days", y: str = "
     return ax
 
 
-def plot_days_late(data: pd.DataFrame, *, y: str = "supplier_id", ax: Axes | None = None, msg: Messages | None = None,
-                   **kwargs) -> Axes:
+def plot_days_late(data: pd.DataFrame, *, y: str = "supplier_id", top: int = 12, ax: Axes | None = None,
+                   msg: Messages | None = None, **kwargs) -> Axes:
     """Stacked horizontal bars of the share of deliveries per band of days late (output of
-    :func:`days_late_distribution`), early in blue through very late in red. Returns the Axes."""
+    :func:`days_late_distribution`), early in blue through very late in red; suppliers beyond the ``top`` with the
+    most deliveries are folded into "Other (N)". Returns the Axes."""
     msg = msg or Messages("en")
     if ax is None:
         ax = plt.gca()
     if data.empty:
         return _no_data(ax, msg)
+    data = fold_suppliers(data, by=y, weight="n", top=top, msg=msg)
+    data = data.groupby([y, "bucket", "lower", "upper"], observed=True)["n"].sum().reset_index()
+    data["share"] = data["n"] / data.groupby(y)["n"].transform("sum")
     wide = data.pivot(index=y, columns="bucket", values="share").sort_index(ascending=False)
     bands = data.drop_duplicates("bucket").set_index("bucket").loc[wide.columns]
     colors = sns.color_palette("RdYlBu_r", len(wide.columns))
@@ -977,22 +1046,27 @@ def plot_days_late(data: pd.DataFrame, *, y: str = "supplier_id", ax: Axes | Non
 
 # Sentences --------------------------------------------------------------------------------------------
 
-def window_note(window: Period, compare_window: Period, msg: Messages, *, period: Period | None = None) -> str:
-    """Sentences saying which lines the KPIs judge, what they are compared with and (given the review ``period``)
-    why the window is longer than the period.
+def window_note(now: Result, before: Result | None, msg: Messages) -> str:
+    """Sentences saying which lines the KPIs judge, what the previous values are, and why the window is longer than
+    the period.
 
     Example
     -------
-    >>> p = Period(pd.Timestamp("2026-11-16"), pd.Timestamp("2026-11-23"), "week")
-    >>> w, c = review_windows(p, window_days=90)
-    >>> note = window_note(w, c, Messages("en"), period=p)
-    >>> note.startswith("Delivery KPIs judge the purchase-order lines promised in the 90 days")
+    >>> from ecomlib.periods import parse_period
+    >>> p = parse_period("2026-W47")
+    >>> now = Result(NAME, p, notes={"window": trailing_window(p, window_days=90)})
+    >>> before = Result(NAME, p.previous(), notes={"window": trailing_window(p.previous(), window_days=90)})
+    >>> window_note(now, before, Messages("en")).startswith("Delivery KPIs judge the purchase-order lines promised "
+    ...                                                       "in the 90 days Aug 25, 2026 – Nov 22, 2026")
     True
     """
-    text = msg("suppliers.s.window", days=window.days, start=msg.date(window.start), end=msg.date(window.last_day),
-               cstart=msg.date(compare_window.start), cend=msg.date(compare_window.last_day))
-    if period is not None and window.days > period.days:
-        text += msg("suppliers.s.window_why", days=period.days)
+    window = now.notes["window"]
+    text = msg("suppliers.s.window", days=window.days, start=msg.date(window.start), end=msg.date(window.last_day))
+    if before is not None:
+        prev = before.notes["window"]
+        text += msg("suppliers.s.window_prev", days=prev.days, start=msg.date(prev.start), end=msg.date(prev.last_day))
+    if window.days > now.period.days:
+        text += msg("suppliers.s.window_why", days=now.period.days)
     return text
 
 
@@ -1050,106 +1124,559 @@ def below_reorder_point(reorder: pd.DataFrame, inventory: pd.DataFrame | None, l
     return out[out["shortfall"] > 0].sort_values("shortfall", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def sentences(card: pd.DataFrame, *, overall: pd.DataFrame | None = None, overall_prev: pd.DataFrame | None = None,
-              open_po: pd.DataFrame | None = None, lead_test: GroupComparison | None = None,
-              late_test: GroupComparison | None = None, reject_test: GroupComparison | None = None,
-              reorder: pd.DataFrame | None = None, below: pd.DataFrame | None = None,
-              weights: Mapping[str, float] | None = None,
-              by: str = "supplier_id", alpha: float = 0.05, msg: Messages) -> list[str]:
-    """Conclusions written from the numbers, in the language of ``msg``.
+# Comparisons between suppliers and between periods ------------------------------------------------------------
 
-    Parameters
-    ----------
-    card : :func:`scorecard` output.
-    overall, overall_prev : :func:`supplier_kpis` with ``by=None`` for the review and comparison windows.
-    open_po : :func:`open_lines` output at the review's end.
-    lead_test, late_test : :func:`compare_lead_times` on ``lead_time_days`` / ``days_late``.
-    reject_test : :func:`compare_rejections` output.
-    reorder : :func:`reorder_points` output.
-    weights : the scorecard's weights (to name the worst supplier's weakest KPIs).
-    alpha : significance level for the tests.
+#: KPI of :func:`versus_rest` → (hits column, trials column, direction of "worse": +1 = higher is worse).
+REST_KPIS: dict[str, tuple[str, str, int]] = {
+    "otif_rate": ("otif", "n_qty_lines", -1), "reject_rate": ("scored_rejected", "scored_units", +1),
+    "quality_return_rate": ("quality_returns", "units_sold", +1)}
+
+
+def detectable_change(n1, n2, rate, *, alpha: float = 0.05, power: float = 0.8) -> np.ndarray:
+    """The smallest difference between two rates (fractions) that a two-sided two-proportion test at level ``alpha``
+    detects with probability ``power``, at volumes ``n1`` and ``n2`` around ``rate`` (the minimum detectable effect).
+
+    MDE = (z₁₋α/₂ + z_power) · √(p(1 − p)(1/n₁ + 1/n₂)); NaN where a volume is 0.
+
+    Example
+    -------
+    >>> round(float(detectable_change(400, 400, 0.5)), 3)
+    0.099
+    """
+    n1, n2, rate = (np.asarray(a, dtype=float) for a in (n1, n2, rate))
+    z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = z * np.sqrt(rate * (1 - rate) * (1 / n1 + 1 / n2))
+    return np.where((n1 > 0) & (n2 > 0), out, np.nan)
+
+
+def versus_rest(card: pd.DataFrame, *, by: str = "supplier_id", alpha: float = 0.05) -> pd.DataFrame:
+    """Each ranked supplier's OTIF, reject rate and quality-return rate against all other ranked suppliers pooled,
+    with Holm-corrected p-values over the whole family (ranked suppliers × the three KPIs).
+
+    Two-proportion z-tests (:func:`ecomlib.stats.two_proportion_test`): OTIF over delivered lines, rejects over
+    units received (up to the ordered quantity; units of one delivery are not independent, so read that p-value
+    as approximate), quality returns over units sold. ``worse`` is True where the corrected p-value is below
+    ``alpha`` and the supplier is on the bad side.
 
     Returns
     -------
-    A list of sentences (strings), most important first.
+    Long table: ``by``, kpi, hits, trials, rate, rest_rate, diff (rate − rest_rate), p_value, p_adjusted, worse;
+    empty when fewer than two suppliers are ranked.
+
+    Example
+    -------
+    >>> card = pd.DataFrame({"supplier_id": ["A", "B", "C"], "status": "ranked", "otif": [10, 90, 85],
+    ...                      "n_qty_lines": [100, 100, 100]})
+    >>> t = versus_rest(card)
+    >>> t.loc[t["worse"], ["supplier_id", "kpi"]].values.tolist()
+    [['A', 'otif_rate']]
     """
-    out: list[str] = []
+    columns = [by, "kpi", "hits", "trials", "rate", "rest_rate", "diff", "p_value", "p_adjusted", "worse"]
     ranked = card[card["status"] == "ranked"] if len(card) else card
-    if overall is not None and len(overall) and overall["n_qty_lines"].iloc[0] > 0:
-        o = overall.iloc[0]
-        if overall_prev is not None and len(overall_prev) and overall_prev["n_qty_lines"].iloc[0] > 0:
-            p = overall_prev.iloc[0]
-            t = two_proportion_test([p["otif"]], [p["n_qty_lines"]], [o["otif"]], [o["n_qty_lines"]]).iloc[0]
-            key = "suppliers.s.otif_overall_change" if t["p_value"] < alpha else "suppliers.s.otif_overall_same"
-            out.append(msg(key, rate=o["otif_rate"], n=o["n_qty_lines"], before=p["otif_rate"], pval=t["p_value"],
-                           fill=o["fill_rate"]))
-        else:
-            out.append(msg("suppliers.s.otif_overall", rate=o["otif_rate"], n=o["n_qty_lines"], fill=o["fill_rate"]))
+    if len(ranked) < 2:
+        return pd.DataFrame(columns=columns)
+    parts = []
+    for kpi, (hits, trials, sign) in REST_KPIS.items():  # three KPIs
+        if hits not in ranked or trials not in ranked:
+            continue
+        x, n = ranked[hits].astype(float).fillna(0), ranked[trials].astype(float).fillna(0)
+        test = two_proportion_test(x.sum() - x, n.sum() - n, x, n)
+        parts.append(pd.DataFrame({by: ranked[by].to_numpy(), "kpi": kpi, "hits": x.to_numpy(), "trials": n.to_numpy(),
+                                   "rate": test["rate_2"].to_numpy(), "rest_rate": test["rate_1"].to_numpy(),
+                                   "diff": test["diff"].to_numpy(), "p_value": test["p_value"].to_numpy(),
+                                   "_sign": sign}))
+    out = pd.concat(parts, ignore_index=True)
+    out["p_adjusted"] = adjust_pvalues(out["p_value"], method="holm")
+    out["worse"] = (out["p_adjusted"] < alpha) & (np.sign(out["diff"]) == out["_sign"])
+    return out[columns]
+
+
+def supplier_changes(now: Result, before: Result | None, *, by: str = "supplier_id") -> pd.DataFrame:
+    """Each supplier's grade, score and OTIF in ``now`` against ``before`` (the same review for the comparison
+    period), with the OTIF change tested and Holm-corrected over the suppliers compared.
+
+    Returns
+    -------
+    One row per supplier of ``now``'s scorecard: ``by``, grade, grade_prev, score, score_prev, score_change,
+    otif_rate, otif_prev, otif_change, n_qty_lines, n_prev, p_value (two-proportion z-test), p_adjusted (Holm over
+    the suppliers with a test), mde (the smallest OTIF change detectable at these volumes, 80 % power).
+    Empty when either result has no scorecard.
+    """
+    columns = [by, "grade", "grade_prev", "score", "score_prev", "score_change", "otif_rate", "otif_prev",
+               "otif_change", "n_qty_lines", "n_prev", "p_value", "p_adjusted", "mde"]
+    if before is None or not now.has("scorecard") or not before.has("scorecard"):
+        return pd.DataFrame(columns=columns)
+    alpha = now.notes.get("alpha", 0.05)
+    card = now.tables["scorecard"]
+    prev = before.tables["scorecard"][[by, "grade", "score", "otif", "n_qty_lines"]].rename(
+        columns={"grade": "grade_prev", "score": "score_prev", "otif": "_hits_prev", "n_qty_lines": "n_prev"})
+    out = card[[by, "grade", "score", "otif", "n_qty_lines", "otif_rate"]].merge(prev, on=by, how="left")
+    test = two_proportion_test(out["_hits_prev"], out["n_prev"], out["otif"], out["n_qty_lines"])
+    pooled = (out["_hits_prev"] + out["otif"]) / (out["n_prev"] + out["n_qty_lines"])
+    out = out.assign(score_change=out["score"] - out["score_prev"], otif_prev=test["rate_1"].to_numpy(),
+                     otif_change=test["diff"].to_numpy(), p_value=test["p_value"].to_numpy(),
+                     p_adjusted=adjust_pvalues(test["p_value"], method="holm"),
+                     mde=detectable_change(out["n_prev"].fillna(0), out["n_qty_lines"], pooled, alpha=alpha))
+    out.loc[out["p_value"].isna(), "mde"] = np.nan
+    return out[columns]
+
+
+def overall_change(now: Result, before: Result | None) -> dict:
+    """OTIF of all suppliers in ``now`` against ``before``: rates, difference, two-proportion p-value (a family of
+    one) and the smallest change detectable at these volumes (``mde``); empty dict when either has no deliveries."""
+    if before is None or not now.value("n_qty_lines") or not before.value("n_qty_lines"):
+        return {}
+    x1, n1 = before.value("otif_hits"), before.value("n_qty_lines")
+    x2, n2 = now.value("otif_hits"), now.value("n_qty_lines")
+    t = two_proportion_test([x1], [n1], [x2], [n2]).iloc[0]
+    alpha = now.notes.get("alpha", 0.05)
+    mde = float(detectable_change(n1, n2, (x1 + x2) / (n1 + n2), alpha=alpha))
+    return {"rate": x2 / n2, "before": x1 / n1, "diff": x2 / n2 - x1 / n1, "p_value": float(t["p_value"]),
+            "significant": bool(t["p_value"] < alpha), "mde": mde, "n": n2, "n_prev": n1}
+
+
+# The review interface (ecomlib.review) -------------------------------------------------------------------------
+
+NAME = "supplier_performance"
+#: Received lines a supplier needs in each group of the Kruskal–Wallis tests.
+MIN_GROUP = 5
+MINIMUM_DATA: dict[str, str] = {
+    "scorecard": "at least one received purchase-order line promised in the trailing window; a supplier is "
+                 "graded and ranked with at least min_deliveries (default 5) received lines in it",
+    "outliers": "at least two ranked suppliers (each with min_deliveries received lines in the window)",
+    "quality": "the orders, order_items and products tables (sales per SKU and its supplier); an absent or empty "
+               "returns table means no returns",
+    "trend": "at least one received purchase-order line with a quantity",
+    "lead_times": "at least one received purchase-order line promised in the trailing window",
+    "tests": f"at least two suppliers with {MIN_GROUP} or more received lines each in the trailing window",
+    "reorder": "the orders, order_items and products tables, and 2 or more received lines of the SKU's supplier "
+               "in the past year (lead-time variation)",
+    "below_rop": "an inventory table with a stock count at or before the period's end",
+}
+
+#: Each column's unit, declared once: table formats (:func:`formats`), axes and headlines use it.
+UNITS: dict[str, str] = {
+    "rank": "int", "score": "num", "score_low": "num", "score_high": "num", "score_prev": "num", "score_change": "num",
+    "n_deliveries": "int", "n_lines": "int", "n_qty_lines": "int", "n_prev": "int", "n_open_late": "int",
+    "n_over_delivered": "int", "n_late": "int", "otif_rate": "pct", "otif_low": "pct", "otif_high": "pct",
+    "otif_prev": "pct", "otif_change": "pp", "mde": "pp", "on_time_rate": "pct", "in_full_rate": "pct",
+    "fill_rate": "pct", "reject_ppm": "int", "quality_return_rate": "pct", "price_variance_pct": "pct",
+    "lead_time_cv": "num", "lead_time_mean": "num", "price_variance": "money", "short_value": "money",
+    "late_value": "money", "over_value": "money", "money_at_stake": "money", "over_units": "int",
+    "p_value": "p", "p_adjusted": "p", "promised_at": "date", "qty_ordered": "int", "open_value": "money",
+    "days_overdue": "num", "demand_mean": "num", "demand_sd": "num", "lead_time_sd": "num", "cycle_stock": "int",
+    "safety_stock": "int", "reorder_point": "int", "days_of_cover": "num", "on_hand": "int", "on_order": "int",
+    "position": "int", "shortfall": "int", "n": "int", "median": "num", "mean_rank": "num", "z": "num",
+    "rejected": "int", "accepted": "int", "reject_rate": "pct", "residual": "num", "rate": "pct",
+    "rest_rate": "pct", "diff": "pp", "hits": "int", "trials": "int",
+}
+#: The compact scorecard on the page; the full one (:data:`SCORECARD_DETAIL`) goes in a collapsed details cell.
+SCORECARD_COLUMNS = ["rank", "supplier_id", "supplier_name", "grade", "score", "n_deliveries", "otif_rate",
+                     "fill_rate", "reject_ppm", "quality_return_rate", "money_at_stake", "status"]
+SCORECARD_DETAIL = ["rank", "supplier_id", "grade", "score", "score_low", "score_high", "n_deliveries", "otif_rate",
+                    "otif_low", "otif_high", "on_time_rate", "in_full_rate", "fill_rate", "n_over_delivered",
+                    "over_units", "reject_ppm", "quality_return_rate", "price_variance_pct", "lead_time_cv",
+                    "n_open_late", "short_value", "late_value", "price_variance", "money_at_stake", "status"]
+
+
+def minimum_data_note(now: Result, msg: Messages) -> str:
+    """The minimum-data rules of :data:`MINIMUM_DATA`, in the run's language, as one line for the page."""
+    rules = [msg(f"suppliers.min.{k}", n=now.notes.get("min_deliveries", 5), group=MIN_GROUP) for k in MINIMUM_DATA]
+    return msg("suppliers.minimum_data", rules=msg("suppliers.s.list_sep").join(rules))
+
+
+def formats(df: pd.DataFrame) -> dict[str, str]:
+    """Display formats of ``df``'s columns from :data:`UNITS` (for ``el.styled(..., formats=...)``)."""
+    return {c: UNITS[c] for c in df.columns if c in UNITS}
+
+
+def table(df: pd.DataFrame, msg: Messages, *, caption: str | None = None, rows: int | None = None):
+    """A result table ready to show: codes translated, columns formatted by :data:`UNITS`, headers translated, at most
+    ``rows`` rows (the caption should say how many of how many)."""
+    from .report import styled
+
+    shown = translate_codes(df if rows is None else df.head(rows), msg, columns=("status", "state", "kpi"))
+    return styled(shown, msg, formats=formats(shown), labels=msg.labels(list(shown.columns), "suppliers.col."),
+                  caption=caption)
+
+
+def load(data_dir, **kwargs):
+    """The contract tables of the supplier review (purchase_orders required; the rest optional), validated."""
+    return load_tables(data_dir, NAME, **kwargs)
+
+
+def _table(ds, name: str) -> pd.DataFrame | None:
+    return getattr(ds, name, None)
+
+
+def compute(ds, period: Period, *, window_days: int = 90, on_time_tolerance_days: float = 1.0,
+            fill_threshold: float = 0.95, weights: Mapping[str, float] | None = None, min_deliveries: int = 5,
+            at_risk_days: float = 7.0, service_level: float = 0.95, demand_lookback_days: int = 90,
+            maturity_days: int = 30, alpha: float = 0.05) -> Result:
+    """Everything the supplier page shows for ``period``, as known at its end.
+
+    Parameters
+    ----------
+    ds : a dataset from :func:`load` (``purchase_orders`` required; ``suppliers``, ``products``, ``orders``,
+        ``order_items``, ``returns``, ``inventory`` optional).
+    period : the review period; delivery KPIs use the trailing ``window_days`` ending with it
+        (:func:`trailing_window`); open lines, stock and reorder points are as of its end.
+    window_days, on_time_tolerance_days, fill_threshold, weights, min_deliveries, at_risk_days, service_level,
+    demand_lookback_days : see :func:`delivery_lines`, :func:`scorecard`, :func:`open_lines`, :func:`reorder_points`.
+    maturity_days : quality returns count sales of the ``window_days`` ending this many days before the period's end
+        (the returns review's sales window).
+    alpha : significance level after correction, and 1 − confidence of the intervals.
+
+    Returns
+    -------
+    :class:`~ecomlib.review.Result` with tables ``lines`` (all lines as of the end), ``kpis``, ``overall`` (one
+    row), ``scorecard``, ``worst_kpis``, ``versus_rest``, ``trend``, ``days_late``, ``open``, ``tests`` (one row
+    per test: days late, lead time, rejects), ``late_test``, ``lead_test``, ``reject_test``, ``reorder``,
+    ``below``; headline values; gaps for sections that cannot be computed (see :data:`MINIMUM_DATA`).
+    """
+    window = trailing_window(period, window_days=window_days)
+    _check_range("alpha", alpha, 0, 1, lo_open=True, hi_open=True)
+    res = Result(NAME, period, notes={"window": window, "window_days": window.days, "alpha": alpha,
+                                      "tolerance": on_time_tolerance_days, "min_deliveries": min_deliveries,
+                                      "at_risk_days": at_risk_days, "service_level": service_level,
+                                      "demand_lookback_days": demand_lookback_days})
+    supplier_names = _table(ds, "suppliers")
+    lines = delivery_lines(ds.purchase_orders, as_of=period.end, on_time_tolerance_days=on_time_tolerance_days,
+                           fill_threshold=fill_threshold, suppliers=supplier_names)
+    res.tables["lines"] = lines
+
+    # quality returns: the returns review's definition, over its sales window
+    sales = _table(ds, "orders"), _table(ds, "order_items"), _table(ds, "products")
+    quality = quality_all = None
+    missing = [n for n, t in zip(("orders", "order_items", "products"), sales) if t is None]
+    if missing:
+        res.gaps["quality"] = Gap("suppliers.gap.quality", {"missing": ", ".join(missing)})
+    else:
+        from .returns import sales_window
+        sales_win = sales_window(period, window_days=window.days, maturity_days=maturity_days)
+        res.notes["sales_window"] = sales_win
+        args = (_table(ds, "returns"), ds.order_items, ds.orders, ds.products)
+        quality = quality_return_rates(*args, window=sales_win, as_of=period.end, alpha=alpha)
+        quality_all = quality_return_rates(*args, window=sales_win, as_of=period.end, by=None, alpha=alpha)
+    weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+    if quality is None and weights.get("quality_return_rate"):
+        weights.pop("quality_return_rate")  # no sales data: the other KPIs' weights are rescaled
+    res.notes["weights"] = weights
+
+    kpis = supplier_kpis(lines, window=window, quality=quality, alpha=alpha)
+    overall = supplier_kpis(lines, window=window, by=None, quality=quality_all, alpha=alpha)
+    res.tables.update(kpis=kpis, overall=overall)
+    o = overall.iloc[0]
+    res.values.update(
+        otif_rate=o["otif_rate"], fill_rate=o["fill_rate"], reject_ppm=o["reject_ppm"], otif_hits=int(o["otif"]),
+        n_qty_lines=int(o["n_qty_lines"]), n_deliveries=int(o["n_deliveries"]), price_variance=o["price_variance"],
+        short_value=o["short_value"], late_value=o["late_value"], over_value=o["over_value"],
+        over_units=o["over_units"], n_over_delivered=int(o["n_over_delivered"]), money_at_stake=o["money_at_stake"],
+        quality_return_rate=o.get("quality_return_rate"))
+
+    if o["n_deliveries"] == 0:
+        res.gaps["scorecard"] = Gap("suppliers.gap.scorecard", {"days": window.days})
+        res.tables["scorecard"] = card = scorecard(kpis.iloc[:0], weights=weights, min_deliveries=min_deliveries)
+    else:
+        res.tables["scorecard"] = card = scorecard(kpis, weights=weights, min_deliveries=min_deliveries,
+                                                   suppliers=supplier_names)
+    ranked = card[card["status"] == "ranked"]
+    res.values["n_ranked"] = len(ranked)
+    res.values["n_suppliers"] = len(card)
     if len(ranked) >= 2:
         worst = ranked.iloc[-1]
-        weak = weakest_kpis(card, worst[by], by=by, weights=weights, top=5)
-        phrases = msg("suppliers.s.list_sep").join(_kpi_phrase(r.kpi, r.value, r.peer_median, msg)
-                                                   for r in weak.itertuples())
-        clear = bool(worst["score_high"] < ranked.iloc[:-1]["score_low"].min())
-        out.append(msg("suppliers.s.worst", name=_name(worst, by), n=len(ranked), score=msg.num(worst["score"], 0),
-                       low=msg.num(worst["score_low"], 0), high=msg.num(worst["score_high"], 0), grade=worst["grade"],
-                       kpis=phrases or msg("suppliers.s.no_weak_kpi")))
-        if "n_partial" in worst and worst["n_qty_lines"] > 0:
-            out.append(msg("suppliers.s.worst_partial", name=worst[by], partial=worst["n_partial"] / worst["n_qty_lines"],
-                           late=1 - worst["on_time_rate"], n=worst["n_deliveries"]))
-        out.append(msg("suppliers.s.worst_clear" if clear else "suppliers.s.worst_overlap", name=worst[by]))
-        best = ranked.iloc[0]
-        out.append(msg("suppliers.s.best", name=_name(best, by), score=msg.num(best["score"], 0),
+        res.values.update(worst_supplier=worst["supplier_id"], worst_otif=worst["otif_rate"],
+                          worst_clear=bool(worst["score_high"] < ranked.iloc[:-1]["score_low"].min()))
+        res.tables["worst_kpis"] = weakest_kpis(card, worst["supplier_id"], weights=weights, top=5)
+        res.tables["versus_rest"] = versus_rest(card, alpha=alpha)
+    else:
+        res.gaps["outliers"] = Gap("suppliers.gap.outliers", {"ranked": len(ranked), "needed": min_deliveries})
+        res.tables["worst_kpis"] = pd.DataFrame(columns=["kpi", "value", "peer_median", "sub_score", "shortfall"])
+        res.tables["versus_rest"] = versus_rest(card.iloc[:0], alpha=alpha)
+
+    res.tables["trend"] = trend = otif_trend(lines, alpha=alpha)
+    if trend.empty:
+        res.gaps["trend"] = Gap("suppliers.gap.trend", {})
+    in_window = lines[window.contains(lines["promised_at"]) & (lines["status"] == "received")]
+    res.tables["days_late"] = days_late_distribution(lines, window=window)
+    if in_window.empty:
+        res.gaps["lead_times"] = Gap("suppliers.gap.lead_times", {"days": window.days})
+
+    open_po = open_lines(lines, at_risk_days=at_risk_days)
+    res.tables["open"] = open_po
+    late = open_po[open_po["state"] == "late"]
+    res.values.update(open_late_lines=len(late), open_late_value=float(late["open_value"].sum()),
+                      at_risk_lines=int((open_po["state"] == "at_risk").sum()))
+
+    tests = {"days_late": compare_lead_times(lines, window=window, value="days_late", min_group=MIN_GROUP),
+             "lead_time_days": compare_lead_times(lines, window=window, value="lead_time_days", min_group=MIN_GROUP),
+             "rejects": compare_rejections(lines, window=window)}
+    res.tables["tests"] = pd.DataFrame([{"what": k, "test": t.test, "statistic": t.statistic, "dof": t.dof,
+                                         "p_value": t.p_value, "n": t.n, "reliable": t.reliable, "driver": t.driver,
+                                         "driver_z": t.driver_z} for k, t in tests.items()])
+    res.tables.update(late_test=tests["days_late"].table, lead_test=tests["lead_time_days"].table,
+                      reject_test=tests["rejects"].table)
+    if tests["days_late"].driver is None:
+        res.gaps["tests"] = Gap("suppliers.gap.tests", {"n": MIN_GROUP})
+
+    if missing:
+        res.gaps["reorder"] = Gap("suppliers.gap.reorder", {"missing": ", ".join(missing)})
+        res.tables["reorder"] = reorder = pd.DataFrame(columns=["sku", "product_name", "supplier_id", "reorder_point"])
+    else:
+        reorder = reorder_points(ds.order_items, ds.orders, lines, ds.products, as_of=period.end,
+                                 lookback_days=demand_lookback_days, service_level=service_level)
+        res.tables["reorder"] = reorder
+        if not reorder["reorder_point"].notna().any():
+            res.gaps["reorder"] = Gap("suppliers.gap.reorder_history", {})
+    inventory = _table(ds, "inventory")
+    if inventory is None or inventory.empty:
+        res.gaps["below_rop"] = Gap("suppliers.gap.no_inventory", {})
+        res.tables["below"] = below_reorder_point(reorder.iloc[:0], None, lines, as_of=period.end)
+    elif not res.has("reorder"):
+        res.gaps["below_rop"] = res.gaps["reorder"]
+        res.tables["below"] = below_reorder_point(reorder.iloc[:0], None, lines, as_of=period.end)
+    elif not (inventory["as_of"] < period.end).any():
+        res.gaps["below_rop"] = Gap("suppliers.gap.no_count", {"first": inventory["as_of"].min()})
+        res.tables["below"] = below_reorder_point(reorder.iloc[:0], None, lines, as_of=period.end)
+    else:
+        res.tables["below"] = below_reorder_point(reorder, inventory, lines, as_of=period.end)
+    res.values["n_below_rop"] = len(res.tables["below"])
+    return res
+
+
+def _num(v):
+    """A plain float, or None where the value is missing."""
+    if v is None:
+        return None
+    v = float(v)
+    return None if np.isnan(v) else v
+
+
+def headlines(now: Result, before: Result | None, msg: Messages) -> list[Headline]:
+    """The index cards: OTIF, fill rate, rejects (trailing window), open late lines and the last-ranked supplier's
+    OTIF, each with the same headline of ``before`` (the comparison period's result) as its previous value."""
+    days = now.notes["window_days"]
+
+    def prev(name):
+        return None if before is None else _num(before.value(name))
+
+    worst, worst_prev = now.value("worst_supplier"), None if before is None else before.value("worst_supplier")
+    if worst is not None and worst_prev is not None and worst_prev != worst:
+        worst_label = msg("suppliers.h.worst_otif_changed", name=worst, before=worst_prev, days=days)
+    else:
+        worst_label = msg("suppliers.h.worst_otif", name=worst or "–", days=days)
+    src = "ecomlib.suppliers."
+    return [
+        Headline("otif_rate", msg("suppliers.h.otif_rate", days=days), _num(now.value("otif_rate")), "ratio",
+                 previous=prev("otif_rate"), good="up", source=src + "supplier_kpis"),
+        Headline("fill_rate", msg("suppliers.h.fill_rate", days=days), _num(now.value("fill_rate")), "ratio",
+                 previous=prev("fill_rate"), good="up", source=src + "supplier_kpis"),
+        Headline("open_late_lines", msg("suppliers.h.open_late", grace=now.notes["tolerance"]),
+                 _num(now.value("open_late_lines")), "count", previous=prev("open_late_lines"), good="down",
+                 source=src + "open_lines"),
+        Headline("worst_supplier_otif", worst_label, _num(now.value("worst_otif")), "ratio",
+                 previous=prev("worst_otif"), good="up", source=src + "scorecard"),
+        Headline("reject_ppm", msg("suppliers.h.reject_ppm", days=days), _num(now.value("reject_ppm")), "number",
+                 previous=prev("reject_ppm"), good="down", source=src + "supplier_kpis"),
+    ]
+
+
+def findings(now: Result, before: Result | None, msg: Messages) -> list[Finding]:
+    """Structured conclusions for the index, each with the numbers it rests on and money at stake.
+
+    Money at stake (trailing window, agreed unit cost): for the last-ranked supplier, units short plus price paid
+    above the agreed price (``money_at_stake``); for open late lines, their open value; for price variance, the
+    amount paid above agreed; for over-delivery, the value of the units beyond the order. A supplier finding is
+    ``significant`` when at least one of its KPIs is worse than the other suppliers' after Holm correction over
+    the ranked suppliers × 3 KPIs (:func:`versus_rest`); the OTIF change when its two-proportion test is.
+    """
+    out: list[Finding] = []
+    src = "ecomlib.suppliers."
+    worst = now.value("worst_supplier")
+    if worst is not None:
+        card = now.tables["scorecard"]
+        row = card[card["supplier_id"] == worst].iloc[0]
+        vr = now.tables["versus_rest"]
+        bad = vr[(vr["supplier_id"] == worst) & vr["worse"]]
+        significant = len(bad) > 0
+        severity = "high" if significant and row["grade"] == "D" else "medium" if significant else "low"
+        out.append(Finding(NAME, "worst_supplier", _worst_sentence(now, msg),
+                           numbers={"supplier_id": worst, "score": _num(row["score"]), "grade": row["grade"],
+                                    "otif_rate": _num(row["otif_rate"]), "reject_ppm": _num(row["reject_ppm"]),
+                                    "quality_return_rate": _num(row.get("quality_return_rate")),
+                                    "worse_kpis": sorted(bad["kpi"]),
+                                    "p_adjusted_max": _num(bad["p_adjusted"].max()) if significant else None,
+                                    "family": int(vr["p_adjusted"].notna().sum())},
+                           money=_num(row["money_at_stake"]), severity=severity,
+                           confidence="significant" if significant else "not_significant",
+                           anchor="sec-outliers", source=src + "versus_rest"))
+    if now.value("open_late_lines"):
+        out.append(Finding(NAME, "open_late", _open_sentence(now, msg),
+                           numbers={"lines": now.value("open_late_lines"), "value": now.value("open_late_value")},
+                           money=_num(now.value("open_late_value")), severity="medium", confidence="descriptive",
+                           anchor="sec-open", source=src + "open_lines"))
+    change = overall_change(now, before)
+    if change:
+        worse = change["significant"] and change["diff"] < 0
+        out.append(Finding(NAME, "otif_change", _overall_sentence(now, before, msg),
+                           numbers={k: _num(v) if not isinstance(v, bool) else v for k, v in change.items()},
+                           money=None, severity="medium" if worse else "info",
+                           confidence="significant" if change["significant"] else "not_significant",
+                           anchor="sec-trend", source=src + "overall_change"))
+    pv = _num(now.value("price_variance"))
+    if pv and pv > 0:
+        out.append(Finding(NAME, "price_variance", msg("suppliers.s.price_variance", value=pv,
+                                                       days=now.notes["window_days"]),
+                           numbers={"price_variance": pv}, money=pv, severity="low", confidence="descriptive",
+                           anchor="sec-scorecard", source=src + "supplier_kpis"))
+    if now.value("n_over_delivered"):
+        out.append(Finding(NAME, "over_delivery", _over_sentence(now, msg),
+                           numbers={"lines": now.value("n_over_delivered"), "units": _num(now.value("over_units"))},
+                           money=_num(now.value("over_value")), severity="low", confidence="descriptive",
+                           anchor="sec-scorecard", source=src + "supplier_kpis"))
+    if now.has("below_rop") and now.value("n_below_rop"):
+        out.append(Finding(NAME, "below_reorder_point", _below_sentence(now, msg),
+                           numbers={"skus": now.value("n_below_rop")}, money=None, severity="medium",
+                           confidence="descriptive", anchor="sec-reorder", source=src + "below_reorder_point"))
+    return out
+
+
+# Sentences (read only numbers already in the results) ----------------------------------------------------------
+
+def _worst_sentence(now: Result, msg: Messages) -> str:
+    card, worst = now.tables["scorecard"], now.value("worst_supplier")
+    row = card[card["supplier_id"] == worst].iloc[0]
+    weak = now.tables["worst_kpis"]
+    phrases = msg("suppliers.s.list_sep").join(_kpi_phrase(r.kpi, r.value, r.peer_median, msg)
+                                               for r in weak.itertuples())
+    return msg("suppliers.s.worst", name=_name(row, "supplier_id"), n=now.value("n_ranked"),
+               score=msg.num(row["score"], 0), low=msg.num(row["score_low"], 0), high=msg.num(row["score_high"], 0),
+               grade=row["grade"], kpis=phrases or msg("suppliers.s.no_weak_kpi"))
+
+
+def _open_sentence(now: Result, msg: Messages) -> str:
+    open_po = now.tables["open"]
+    late = open_po[open_po["state"] == "late"]
+    if not len(late):
+        return msg("suppliers.s.open_none", at_risk=now.value("at_risk_lines"), grace=now.notes["tolerance"])
+    top = late.groupby("supplier_id", observed=True).size().sort_values(ascending=False)
+    return msg("suppliers.s.open_late", n=len(late), value=late["open_value"].sum(), name=top.index[0],
+               n_top=int(top.iloc[0]), days=late["days_overdue"].max(), at_risk=now.value("at_risk_lines"),
+               grace=now.notes["tolerance"])
+
+
+def _overall_sentence(now: Result, before: Result | None, msg: Messages) -> str:
+    days = now.notes["window_days"]
+    change = overall_change(now, before)
+    if not change:
+        return msg("suppliers.s.otif_overall", rate=now.value("otif_rate"), n=now.value("n_qty_lines"),
+                   fill=now.value("fill_rate"), days=days)
+    key = "suppliers.s.otif_overall_change" if change["significant"] else "suppliers.s.otif_overall_same"
+    return msg(key, rate=change["rate"], n=change["n"], before=change["before"], pval=change["p_value"],
+               fill=now.value("fill_rate"), days=days, mde=change["mde"])
+
+
+def _over_sentence(now: Result, msg: Messages) -> str:
+    return msg("suppliers.s.over_delivery", n=now.value("n_over_delivered"), units=now.value("over_units"),
+               value=now.value("over_value"))
+
+
+def _below_sentence(now: Result, msg: Messages) -> str:
+    below = now.tables["below"]
+    if not len(below):
+        return msg("suppliers.s.none_below_rop")
+    first = below.iloc[0]
+    return msg("suppliers.s.below_rop", n=len(below), sku=first["sku"], product=first["product_name"],
+               position=first["position"], rop=first["reorder_point"], short=first["shortfall"])
+
+
+def sentences(now: Result, before: Result | None, msg: Messages) -> list[str]:
+    """The page's conclusions, most important first, in the language of ``msg``, read from the two results.
+
+    ``before`` is the same review computed for the comparison period (its trailing window ends at the comparison
+    period's end); every p-value quoted is in a result table or computed from the results' counts by
+    :func:`overall_change` / :func:`supplier_changes` / :func:`versus_rest` (families named in the sentence).
+    """
+    out: list[str] = []
+    alpha = now.notes.get("alpha", 0.05)
+    card = now.tables["scorecard"]
+    if now.value("n_qty_lines"):
+        out.append(_overall_sentence(now, before, msg))
+    worst = now.value("worst_supplier")
+    if worst is not None:
+        row = card[card["supplier_id"] == worst].iloc[0]
+        out.append(_worst_sentence(now, msg))
+        vr = now.tables["versus_rest"]
+        family = int(vr["p_adjusted"].notna().sum())
+        bad = vr[(vr["supplier_id"] == worst) & vr["worse"]]
+        if len(bad):
+            out.append(msg("suppliers.s.worse_than_rest", name=worst, kpis=msg("suppliers.s.list_sep").join(
+                msg("suppliers.s.rest_phrase", kpi=msg(f"suppliers.kpi.{r.kpi}"), rate=r.rate, rest=r.rest_rate,
+                    p=r.p_adjusted) for r in bad.itertuples()), family=family, n=now.value("n_ranked")))
+        else:
+            out.append(msg("suppliers.s.not_worse_than_rest", name=worst, family=family, n=now.value("n_ranked")))
+        if row["n_qty_lines"] > 0:
+            out.append(msg("suppliers.s.worst_partial", name=worst, partial=row["n_partial"] / row["n_qty_lines"],
+                           late=1 - row["on_time_rate"], n=row["n_deliveries"], short=row["short_value"],
+                           pv=row["price_variance"] if pd.notna(row["price_variance"]) else 0.0))
+        out.append(msg("suppliers.s.worst_clear" if now.value("worst_clear") else "suppliers.s.worst_overlap",
+                       name=worst))
+        best = card[card["status"] == "ranked"].iloc[0]
+        out.append(msg("suppliers.s.best", name=_name(best, "supplier_id"), score=msg.num(best["score"], 0),
                        grade=best["grade"], otif=best["otif_rate"]))
     elif len(card):
-        out.append(msg("suppliers.s.too_few_to_rank", n=len(ranked)))
-    if "grade_prev" in card:
+        out.append(msg("suppliers.s.too_few_to_rank", n=now.value("n_ranked")))
+    changes = supplier_changes(now, before)
+    tested = changes[changes["p_adjusted"].notna()]
+    if len(tested):
+        moved = tested[tested["p_adjusted"] < alpha]
+        if len(moved):
+            out.append(msg("suppliers.s.otif_changed", family=len(tested), names=msg("suppliers.s.list_sep").join(
+                msg("suppliers.s.change_phrase", name=r.supplier_id, before=r.otif_prev, after=r.otif_rate,
+                    p=r.p_adjusted) for r in moved.itertuples())))
+        else:
+            out.append(msg("suppliers.s.otif_unchanged", family=len(tested), low=tested["mde"].min(),
+                           high=tested["mde"].max()))
         order = {"A": 0, "B": 1, "C": 2, "D": 3}
-        down = card[card["grade"].map(order) > card["grade_prev"].map(order)]
+        down = changes[changes["grade"].map(order) > changes["grade_prev"].map(order)]
         if len(down):
             out.append(msg("suppliers.s.grade_down", names=msg("suppliers.s.list_sep").join(
-                f"{r[by]} ({r['grade_prev']} → {r['grade']})" for _, r in down.iterrows())))
+                f"{r.supplier_id} ({r.grade_prev} → {r.grade})" for r in down.itertuples())))
     few = card[card["status"] == "too_few"] if len(card) else card
-    for _, r in few.head(3).iterrows():  # at most three small suppliers
-        out.append(msg("suppliers.s.too_few", name=_name(r, by), n=r["n_deliveries"], otif=r["otif_rate"],
+    for _, r in few[few["n_deliveries"] > 0].head(3).iterrows():  # at most three small suppliers
+        out.append(msg("suppliers.s.too_few", name=_name(r, "supplier_id"), n=r["n_deliveries"], otif=r["otif_rate"],
                        low=r["otif_low"], high=r["otif_high"]))
-    if open_po is not None:
-        late = open_po[open_po["state"] == "late"]
-        if len(late):
-            top = late.groupby(by, observed=True).size().sort_values(ascending=False)
-            out.append(msg("suppliers.s.open_late", n=len(late), value=late["open_value"].sum(),
-                           name=top.index[0], n_top=int(top.iloc[0]), days=late["days_overdue"].max(),
-                           at_risk=int((open_po["state"] == "at_risk").sum())))
-        else:
-            out.append(msg("suppliers.s.open_none", at_risk=int((open_po["state"] == "at_risk").sum())))
-    for test, what in ((late_test, "days_late"), (lead_test, "lead_time_days")):
-        if test is None or test.driver is None or np.isnan(test.p_value):
+    if now.value("n_over_delivered"):
+        out.append(_over_sentence(now, msg))
+    out.append(_open_sentence(now, msg))
+    tests = now.tables["tests"].set_index("what")
+    for what, table in (("days_late", now.tables["late_test"]), ("lead_time_days", now.tables["lead_test"])):
+        t = tests.loc[what]
+        if t["driver"] is None or pd.isna(t["p_value"]):
             continue
-        hi, lo = test.table.loc[test.table["z"].idxmax()], test.table.loc[test.table["z"].idxmin()]
-        key = "suppliers.s.kw_differ" if test.p_value < alpha else "suppliers.s.kw_same"
-        out.append(msg(key, what=msg(f"suppliers.what.{what}"), h=msg.num(test.statistic, 1), pval=test.p_value,
-                       k=test.dof + 1, hi_name=hi[by], hi_median=msg.num(hi["median"], 1), hi_z=msg.num(hi["z"], 1),
-                       lo_name=lo[by], lo_median=msg.num(lo["median"], 1), lo_z=msg.num(lo["z"], 1)))
-    if reject_test is not None and reject_test.driver is not None and not np.isnan(reject_test.p_value):
-        row = reject_test.table.iloc[0]
-        overall_rate = reject_test.table["rejected"].sum() / (reject_test.table[["rejected", "accepted"]].to_numpy().sum())
-        key = "suppliers.s.chi_differ" if reject_test.p_value < alpha else "suppliers.s.chi_same"
-        out.append(msg(key, chi2=msg.num(reject_test.statistic, 1), dof=reject_test.dof, pval=reject_test.p_value,
-                       name=reject_test.driver, rate=row["reject_rate"], overall=overall_rate,
-                       resid=msg.num(reject_test.driver_z, 1),
-                       direction=msg("suppliers.s.more" if reject_test.driver_z > 0 else "suppliers.s.fewer")))
-        if not reject_test.reliable:
+        hi, lo = table.loc[table["z"].idxmax()], table.loc[table["z"].idxmin()]
+        key = "suppliers.s.kw_differ" if t["p_value"] < alpha else "suppliers.s.kw_same"
+        out.append(msg(key, what=msg(f"suppliers.what.{what}"), h=msg.num(t["statistic"], 1), pval=t["p_value"],
+                       k=int(t["dof"]) + 1, hi_name=hi["supplier_id"], hi_median=msg.num(hi["median"], 1),
+                       hi_z=msg.num(hi["z"], 1), lo_name=lo["supplier_id"], lo_median=msg.num(lo["median"], 1),
+                       lo_z=msg.num(lo["z"], 1)))
+    t = tests.loc["rejects"]
+    if t["driver"] is not None and not pd.isna(t["p_value"]):
+        rt = now.tables["reject_test"]
+        row = rt.iloc[0]
+        overall_rate = rt["rejected"].sum() / rt[["rejected", "accepted"]].to_numpy().sum()
+        key = "suppliers.s.chi_differ" if t["p_value"] < alpha else "suppliers.s.chi_same"
+        out.append(msg(key, chi2=msg.num(t["statistic"], 1), dof=int(t["dof"]), pval=t["p_value"], name=t["driver"],
+                       rate=row["reject_rate"], overall=overall_rate, resid=msg.num(t["driver_z"], 1),
+                       direction=msg("suppliers.s.more" if t["driver_z"] > 0 else "suppliers.s.fewer")))
+        if not t["reliable"]:
             out.append(msg("suppliers.s.chi_unreliable"))
-    if reorder is not None and len(reorder) and reorder["reorder_point"].notna().any():
+    reorder = now.tables.get("reorder")
+    if now.has("reorder") and reorder is not None and reorder["reorder_point"].notna().any():
         top = reorder.dropna(subset=["reorder_point"]).iloc[0]
         out.append(msg("suppliers.s.reorder", sku=top["sku"], product=top["product_name"], rop=top["reorder_point"],
                        ss=top["safety_stock"], days=top["days_of_cover"], level=float(sps.norm.cdf(top["z"]))))
-        if below is None:
-            out.append(msg("suppliers.s.no_inventory"))
-        elif len(below):
-            first = below.iloc[0]
-            out.append(msg("suppliers.s.below_rop", n=len(below), sku=first["sku"], product=first["product_name"],
-                           position=first["position"], rop=first["reorder_point"], short=first["shortfall"]))
-        else:
-            out.append(msg("suppliers.s.none_below_rop"))
+        if now.has("below_rop") and "below" in now.tables:
+            out.append(_below_sentence(now, msg))
     return out

@@ -18,6 +18,7 @@ import ecomlib as el  # noqa: E402
 from ecomlib import suppliers as su  # noqa: E402
 from ecomlib.errors import ContractError, ParameterError  # noqa: E402
 from ecomlib.periods import Period, parse_period  # noqa: E402
+from ecomlib.review import Result  # noqa: E402
 
 T = pd.Timestamp
 AS_OF = T("2026-02-01")
@@ -124,6 +125,20 @@ def test_open_lines_are_late_or_at_risk(lines):
     assert su.open_lines(lines, at_risk_days=3)["state"].tolist() == ["late"]  # due in 4 days > 3
 
 
+def test_open_line_inside_the_on_time_grace_is_at_risk_not_late():
+    """One lateness definition (issue 14): a line 0.6 days past its promise is within the 1-day grace OTIF allows,
+    so it is not "late" in the open-line list nor in the scorecard's n_open_late (the old list called it late)."""
+    po = po_rows([("P1", "S1", "A", "2026-01-20", "2026-01-31 09:36", None, 10, None, None, 2.0, None),
+                  ("P2", "S1", "B", "2026-01-20", "2026-01-29 00:00", None, 10, None, None, 2.0, None)])
+    lines = su.delivery_lines(po, as_of=AS_OF)  # P1: 0.6 days past promise; P2: 3 days
+    out = su.open_lines(lines).set_index("po_id")
+    assert out.loc["P1", "state"] == "at_risk" and out.loc["P1", "days_overdue"] == pytest.approx(0.6)
+    assert out.loc["P2", "state"] == "late"
+    assert su.supplier_kpis(lines)["n_open_late"].item() == 1
+    strict = su.delivery_lines(po, as_of=AS_OF, on_time_tolerance_days=0.0)
+    assert su.open_lines(strict)["state"].tolist() == ["late", "late"]
+
+
 def test_zero_quantity_open_line_is_not_listed():
     po = po_rows([("P1", "S1", "A", "2026-01-01", "2026-01-10", None, 0, None, None, 1.0, None)])
     assert su.open_lines(su.delivery_lines(po, as_of=AS_OF)).empty
@@ -189,20 +204,50 @@ def test_quality_reason_rule():
     assert su.is_quality_return(r).tolist() == [True, True, False, True, True, True, True, False, False, False]
 
 
-def test_quality_return_rates_by_hand():
-    orders = pd.DataFrame({"order_id": ["O1", "O2", "O3"], "status": ["completed", "cancelled", "completed"],
-                           "order_time": pd.to_datetime(["2026-01-05", "2026-01-06", "2026-02-10"])})
-    items = pd.DataFrame({"order_id": ["O1", "O1", "O2", "O3"], "sku": ["A", "B", "A", "A"], "quantity": [3, 2, 5, 1]})
-    products = pd.DataFrame({"sku": ["A", "B"], "supplier_id": ["S1", "S2"], "category": ["x", "y"]})
-    returns = pd.DataFrame({"sku": ["A", "A", "B", "B"], "quantity": [1, 1, 1, 1],
-                            "returned_at": pd.to_datetime(["2026-01-10", "2026-01-11", "2026-01-12", "2026-02-15"]),
-                            "reason_code": ["DEFECTIVE", "SIZE_TOO_SMALL", None, "DEFECTIVE"],
-                            "reason_text": [None, None, "用了两天就坏了", None]})
+def sales_tables():
+    orders = pd.DataFrame({"order_id": ["O0", "O1", "O2", "O3"], "status": ["completed", "completed", "cancelled", "completed"],
+                           "order_time": pd.to_datetime(["2025-12-20", "2026-01-05", "2026-01-06", "2026-02-10"]),
+                           "channel": "web", "shipping_fee": 0.0})
+    items = pd.DataFrame({"order_id": ["O0", "O1", "O1", "O2", "O3"], "sku": ["A", "A", "B", "A", "A"],
+                          "quantity": [4, 3, 2, 5, 1], "unit_price": 10.0})
+    products = pd.DataFrame({"sku": ["A", "B"], "supplier_id": ["S1", "S2"], "category": ["x", "y"],
+                             "product_name": ["a", "b"], "unit_cost": 5.0})
+    return orders, items, products
+
+
+def test_quality_return_rates_match_returns_to_their_sales():
+    """The returns review's definition (issue 14): returns matched to the sales they came from, over sales of the
+    window. The old flow ratio (returns filed in the window / units sold in it) counted O0's December sale's
+    quality return against January's sales: S1 2 of 3 instead of 1 of 3."""
+    orders, items, products = sales_tables()
+    returns = pd.DataFrame({"return_id": ["R0", "R1", "R2", "R3", "R4"], "order_id": ["O0", "O1", "O1", "O1", "O3"],
+                            "sku": ["A", "A", "A", "B", "A"], "quantity": [1, 1, 1, 1, 1], "refund_amount": 10.0,
+                            "returned_at": pd.to_datetime(["2026-01-08", "2026-01-10", "2026-01-11", "2026-01-12",
+                                                           "2026-02-15"]),
+                            "reason_code": ["DEFECTIVE", "DEFECTIVE", "SIZE_TOO_SMALL", None, "DEFECTIVE"],
+                            "reason_text": [None, None, None, "用了两天就坏了", None]})
     out = su.quality_return_rates(returns, items, orders, products, window=Period(T("2026-01-01"), T("2026-02-01")))
     out = out.set_index("supplier_id")
-    # S1 sold 3 (cancelled O2 and February O3 left out), 1 quality return of 2; S2 sold 2, 1 quality return
-    assert out.loc["S1", ["units_sold", "returned_units", "quality_returns"]].tolist() == [3, 2, 1]
+    # S1 sold 3 in January (cancelled O2, December O0 and February O3 left out), 1 quality return of them
+    assert out.loc["S1", ["units_sold", "quality_returns"]].tolist() == [3, 1]
     assert out.loc["S1", "quality_return_rate"] == pytest.approx(1 / 3) and out.loc["S2", "quality_return_rate"] == 0.5
+    # the same numbers as the returns review's own function
+    from ecomlib import returns as rt
+    sold = rt.sold_lines(orders, items, products)
+    theirs = rt.return_rates(sold, rt.return_lines(returns, sold), by="supplier_id", reason="quality_defect",
+                             window=Period(T("2026-01-01"), T("2026-02-01"))).set_index("supplier_id")
+    assert out["quality_return_rate"].tolist() == theirs["unit_rate"].tolist()
+    # as known at Jan 11: R3 (Jan 12) not yet filed
+    early = su.quality_return_rates(returns, items, orders, products, as_of="2026-01-11",
+                                    window=Period(T("2026-01-01"), T("2026-02-01"))).set_index("supplier_id")
+    assert early.loc["S2", "quality_returns"] == 0
+
+
+def test_no_returns_table_or_an_empty_one_means_no_returns():
+    orders, items, products = sales_tables()
+    for returns in (None, pd.DataFrame(columns=list(su.RETURN_COLUMNS))):
+        out = su.quality_return_rates(returns, items, orders, products).set_index("supplier_id")
+        assert out["quality_returns"].tolist() == [0, 0] and out.loc["S1", "units_sold"] == 8
 
 
 # Scorecard ------------------------------------------------------------------------------------------------------
@@ -242,13 +287,48 @@ def test_missing_kpi_rescales_the_weights():
     assert su.kpi_scores(k, weights={"otif_rate": 3, "fill_rate": 1})["score"].item() == pytest.approx(60)
 
 
-def test_trend_against_the_previous_window(small_kpis):
+def carded(kpis, period="2026-W47", weights=EQUAL):
+    return Result(su.NAME, parse_period(period), tables={"scorecard": su.scorecard(kpis, weights=weights)})
+
+
+def test_trend_against_the_previous_result_is_holm_corrected(small_kpis):
     prev = small_kpis.assign(otif=[16, 10, 0], otif_rate=[0.8, 0.5, 0.0], otif_low=np.nan, otif_high=np.nan)
-    card = su.scorecard(small_kpis, previous=prev, weights=EQUAL).set_index("supplier_id")
+    ch = su.supplier_changes(carded(small_kpis), carded(prev, "2026-W46")).set_index("supplier_id")
     # S1 before: (0.8 + 1.0) / 2 = 90 → +5; OTIF 16/20 → 18/20
-    assert card.loc["S1", "score_prev"] == pytest.approx(90) and card.loc["S1", "score_change"] == pytest.approx(5)
-    assert card.loc["S1", "otif_prev"] == 0.8 and card.loc["S1", "otif_change"] == pytest.approx(0.1)
-    assert card.loc["S1", "grade_prev"] == "A" and 0 < card.loc["S1", "otif_p_value"] < 1
+    assert ch.loc["S1", "score_prev"] == pytest.approx(90) and ch.loc["S1", "score_change"] == pytest.approx(5)
+    assert ch.loc["S1", "otif_prev"] == 0.8 and ch.loc["S1", "otif_change"] == pytest.approx(0.1)
+    assert ch.loc["S1", "grade_prev"] == "A" and 0 < ch.loc["S1", "p_value"] < 1
+    # Holm over the suppliers tested (S1 and S2; S3's 0 of 2 twice has no test): the smaller p doubles
+    raw = ch["p_value"].dropna()
+    assert len(raw) == 2 and ch.loc["S1", "p_adjusted"] == pytest.approx(min(1, 2 * raw.min()))
+    assert (ch["p_adjusted"].dropna() >= raw).all()
+    # smallest detectable change at 20 vs 20 lines around OTIF 0.85: 2.80 × √(0.85 × 0.15 × 0.1) = 0.316
+    assert ch.loc["S1", "mde"] == pytest.approx(2.8016 * np.sqrt(0.85 * 0.15 * 0.1), abs=1e-3)
+    # a supplier new in this window has no previous grade, and a missing comparison gives an empty table
+    assert su.supplier_changes(carded(small_kpis), carded(prev.iloc[:2], "2026-W46"))["grade_prev"].isna().sum() == 1
+    assert su.supplier_changes(carded(small_kpis), None).empty
+
+
+def test_supplier_otif_change_p_values_are_corrected_over_the_family_named():
+    """Issue 14: S03 raw 0.043 was reported uncorrected; the sentence names the suppliers compared and the p-values
+    are Holm-adjusted over them."""
+    n = 10
+    now = pd.DataFrame({"supplier_id": [f"S{i:02d}" for i in range(n)], "n_deliveries": 60, "n_qty_lines": 60,
+                        "otif": [42] + [45] * (n - 1), "fill_rate": 1.0})
+    now["otif_rate"] = now["otif"] / 60
+    prev = now.assign(otif=[51] + [45] * (n - 1))
+    prev["otif_rate"] = prev["otif"] / 60
+    a, b = carded(now, weights={"otif_rate": 1}), carded(prev, "2026-W46", weights={"otif_rate": 1})
+    a.notes.update(NOTES)
+    ch = su.supplier_changes(a, b).set_index("supplier_id")
+    # S00: 51 of 60 → 42 of 60, raw p = 0.049 (below 0.05, like S03's 0.043 on the demo); Holm over the 10
+    # suppliers compared (the 9 others unchanged, p = 1) multiplies it by 10
+    assert ch.loc["S00", "p_value"] == pytest.approx(0.0491, abs=1e-3)
+    assert ch.loc["S00", "p_adjusted"] == pytest.approx(0.491, abs=1e-2)
+    text = su.sentences(Result(su.NAME, a.period, tables={**a.tables, **EMPTY_TABLES}, values={}, notes=a.notes),
+                        b, el.Messages("en"))
+    assert any(t.startswith("No supplier's OTIF changed significantly against the comparison period's window "
+                            "(Holm-corrected over the 10 suppliers compared)") for t in text)
 
 
 def test_grade_thresholds():
@@ -281,14 +361,14 @@ def test_otif_trend_by_month(lines):
     assert t.loc[("S2", T("2026-01-01")), "n_qty_lines"] == 2
 
 
-def test_review_windows():
-    w, c = su.review_windows(parse_period("2026-W47"), parse_period("2026-W46"), window_days=90)
-    assert (w.start, w.last_day, c.start, c.last_day) == (T("2026-08-25"), T("2026-11-22"), T("2026-05-27"), T("2026-08-24"))
-    # an explicit comparison a year earlier ends there
-    _, c = su.review_windows(parse_period("2026-W47"), parse_period("2025-W47"), window_days=28)
-    assert c.last_day == T("2025-11-23") and c.days == 28
+def test_trailing_windows_end_at_each_period_end():
+    """Issue 14: the comparison is the trailing window ending at the comparison period's end (was: the 90 days
+    before the review window, 27 May – 24 Aug for week 47)."""
+    w = su.trailing_window(parse_period("2026-W47"), window_days=90)
+    c = su.trailing_window(parse_period("2026-W46"), window_days=90)
+    assert (w.start, w.last_day, c.start, c.last_day) == (T("2026-08-25"), T("2026-11-22"), T("2026-08-18"), T("2026-11-15"))
     # a period longer than the window is used whole
-    w, _ = su.review_windows(parse_period("2026-10"), window_days=7)
+    w = su.trailing_window(parse_period("2026-10"), window_days=7)
     assert (w.start, w.days) == (T("2026-10-01"), 31)
 
 
@@ -363,7 +443,7 @@ def test_bad_options_say_what_is_wrong(po, lines, small_kpis):
     with pytest.raises(ParameterError, match=r"on_time_tolerance_days must be in \[0, inf\], not -1"):
         su.delivery_lines(po, on_time_tolerance_days=-1)
     with pytest.raises(ParameterError, match=r"window_days must be a whole number of days ≥ 1, not 0"):
-        su.review_windows(parse_period("2026-W47"), window_days=0)
+        su.trailing_window(parse_period("2026-W47"), window_days=0)
     with pytest.raises(ParameterError, match=r"at_risk_days must be in \[0, inf\]"):
         su.open_lines(lines, at_risk_days=-2)
     with pytest.raises(ParameterError, match=r"edges must increase"):
@@ -402,6 +482,45 @@ def test_weakest_kpis_unknown_supplier(small_kpis):
 
 # Sentences, codes, plots ----------------------------------------------------------------------------------------
 
+NO_TESTS = pd.DataFrame({"what": ["days_late", "lead_time_days", "rejects"], "test": None, "statistic": np.nan,
+                         "dof": 0, "p_value": np.nan, "n": 0, "reliable": False, "driver": None, "driver_z": np.nan})
+EMPTY_TABLES = {"tests": NO_TESTS, "late_test": pd.DataFrame(), "lead_test": pd.DataFrame(),
+                "reject_test": pd.DataFrame(), "open": pd.DataFrame(columns=["supplier_id", "open_value", "days_overdue",
+                                                                             "state"]),
+                "versus_rest": su.versus_rest(pd.DataFrame(columns=["status"]))}
+NOTES = {"window_days": 90, "tolerance": 1.0, "alpha": 0.05}
+
+
+def assembled(card, *, weights, period="2026-W47", overall=None, open_po=None, late_test=None, reject_test=None):
+    """A Result assembled by hand from a scorecard and test results (what compute would hold), for sentence tests."""
+    tables = dict(EMPTY_TABLES, scorecard=card)
+    tests = NO_TESTS.copy()
+    for what, t in (("days_late", late_test), ("rejects", reject_test)):
+        if t is not None:
+            tests.loc[tests["what"] == what, ["test", "statistic", "dof", "p_value", "n", "reliable", "driver",
+                                              "driver_z"]] = [t.test, t.statistic, t.dof, t.p_value, t.n, t.reliable,
+                                                              t.driver, t.driver_z]
+            tables["late_test" if what == "days_late" else "reject_test"] = t.table
+    tables["tests"] = tests
+    values = {}
+    if overall is not None:
+        o = overall.iloc[0]
+        values.update(otif_rate=o["otif_rate"], n_qty_lines=o["n_qty_lines"], otif_hits=o["otif"],
+                      fill_rate=o["fill_rate"])
+    ranked = card[card["status"] == "ranked"]
+    values["n_ranked"] = len(ranked)
+    if len(ranked) >= 2:
+        worst = ranked.iloc[-1]
+        values.update(worst_supplier=worst["supplier_id"], worst_otif=worst["otif_rate"],
+                      worst_clear=bool(worst["score_high"] < ranked.iloc[:-1]["score_low"].min()))
+        tables["worst_kpis"] = su.weakest_kpis(card, worst["supplier_id"], weights=weights, top=5)
+        tables["versus_rest"] = su.versus_rest(card)
+    if open_po is not None:
+        tables["open"] = open_po
+        values.update(at_risk_lines=int((open_po["state"] == "at_risk").sum()))
+    return Result(su.NAME, parse_period(period), tables=tables, values=values, notes=dict(NOTES))
+
+
 @pytest.fixture
 def story():
     """A scorecard of four suppliers (Chinese names, so zh sentences must hold no English), tests and open lines."""
@@ -411,12 +530,12 @@ def story():
                       "otif_rate": [0.9, 0.75, 0.1, 1.0], "otif_low": [0.77, 0.6, 0.04, 0.34],
                       "otif_high": [0.96, 0.86, 0.23, 1.0], "fill_rate": [0.99, 0.97, 0.8, 1.0],
                       "reject_ppm": [3000, 5000, 45000, 0], "reject_ppm_low": [2500, 4500, 43000, 0],
-                      "reject_ppm_high": [3500, 5500, 47000, 9000]})
+                      "reject_ppm_high": [3500, 5500, 47000, 9000], "short_value": [0.0, 100.0, 9000.0, 0.0],
+                      "price_variance": [0.0, 0.0, 1200.0, np.nan]})
     prev = k.assign(otif=[30, 30, 10, 2], otif_rate=[0.75, 0.75, 0.25, 1.0])
     weights = {"otif_rate": 0.5, "fill_rate": 0.25, "reject_ppm": 0.25}
-    card = su.scorecard(k, previous=prev, weights=weights,
-                        suppliers=pd.DataFrame({"supplier_id": ["S1", "S2", "S3", "S4"],
-                                                "supplier_name": ["甲厂", "乙厂", "丙厂", "丁厂"]}))
+    names = pd.DataFrame({"supplier_id": ["S1", "S2", "S3", "S4"], "supplier_name": ["甲厂", "乙厂", "丙厂", "丁厂"]})
+    card = su.scorecard(k, weights=weights, suppliers=names)
     overall = pd.DataFrame({"n_qty_lines": [122], "otif": [72], "otif_rate": [72 / 122], "fill_rate": [0.92]})
     overall_prev = pd.DataFrame({"n_qty_lines": [122], "otif": [100], "otif_rate": [100 / 122], "fill_rate": [0.95]})
     open_po = pd.DataFrame({"supplier_id": ["S3", "S3", "S1"], "open_value": [12000.0, 3000.0, 500.0],
@@ -425,65 +544,77 @@ def story():
                       received("S3", [8, 9, 7, 8, 9.0])])
     rejects = pd.DataFrame({"supplier_id": ["S1", "S2", "S3"], "status": "received", "promised_at": T("2026-01-01"),
                             "qty_received": [1000.0, 1000.0, 1000.0], "qty_rejected": [5.0, 5.0, 50.0]})
-    return dict(card=card, overall=overall, overall_prev=overall_prev, open_po=open_po,
-                late_test=su.compare_lead_times(late, value="days_late"), reject_test=su.compare_rejections(rejects),
-                weights=weights)
+    now = assembled(card, weights=weights, overall=overall, open_po=open_po,
+                    late_test=su.compare_lead_times(late, value="days_late"), reject_test=su.compare_rejections(rejects))
+    before = assembled(su.scorecard(prev, weights=weights, suppliers=names), weights=weights, period="2026-W46",
+                       overall=overall_prev)
+    return dict(now=now, before=before, weights=weights)
 
 
 def test_sentences_in_english(story):
-    text = su.sentences(**story, msg=el.Messages("en", currency="CNY"))
+    text = su.sentences(story["now"], story["before"], el.Messages("en", currency="CNY"))
     joined = "\n".join(text)
-    assert text[0].startswith("Across all suppliers 59.0% of 122 delivered lines arrived on time and in full (OTIF), "
-                              "against 82.0% in the previous window (p < 0.001)")
+    assert text[0].startswith("Across all suppliers 59.0% of 122 delivered lines of the trailing 90 days arrived on "
+                              "time and in full (OTIF), against 82.0% as of the comparison period's end (p < 0.001)")
     assert ("S3 丙厂 ranks last of 3 suppliers" in joined and "its weakest KPIs: OTIF 10.0% (others' median 82.5%)"
             in joined and "rejects per million units 45,000 (others' median 4,000)" in joined)
-    assert "S3: 75.0% of its 40 deliveries were partial and 80.0% arrived after the on-time tolerance." in text
+    assert ("S3: 75.0% of its 40 deliveries were partial and 80.0% arrived after the on-time tolerance; units short "
+            "are worth CN¥9,000 at agreed cost and invoices came to CN¥1,200 above the agreed prices.") in text
+    assert "S3 is significantly worse than the other suppliers on OTIF 10.0% against 82.5% (p < 0.001)" in joined
+    assert "(Holm-corrected over the 3 tests of 3 ranked suppliers × 3 KPIs)" in joined
     assert "S3's score range lies below every other ranked supplier's" in joined
     assert "S1 甲厂 leads" in joined
     assert ("S4 丁厂 has only 2 deliveries in the window and is not ranked (OTIF 100.0%, "
             "95% interval 34.0%–100.0%)") in joined
-    assert ("2 open purchase-order lines are past their promised date (CN¥15,000 at agreed cost), "
-            "2 of them from S3") in joined
+    assert ("2 open purchase-order lines are late — more than 1.0 days past their promised date, the grace OTIF "
+            "allows (CN¥15,000 at agreed cost), 2 of them from S3") in joined
     assert "highest S3 (median 8.0 days" in joined and "Goods-receipt rejection rates differ" in joined
     assert "S3 drives it with more rejects than expected: 5.0% of its units against 2.0% overall" in joined
     assert "{" not in joined
 
 
 def test_sentences_in_chinese_have_no_english_left(story):
-    text = su.sentences(**story, msg=el.Messages("zh", currency="CNY"))
+    text = su.sentences(story["now"], story["before"], el.Messages("zh", currency="CNY"))
     joined = "\n".join(text)
     assert "S3 丙厂 在 3 个供应商中排名最后" in joined
     assert "准时足量率 10.0%（其他供应商中位数 82.5%）" in joined
     assert "按约定成本计 ¥1.5万" in joined and "差异主要来自 S3，其拒收高于预期" in joined
-    leftover = set(re.findall(r"[A-Za-z]{3,}", joined)) - {"Kruskal", "Wallis"}
+    leftover = set(re.findall(r"[A-Za-z]{3,}", joined)) - {"Kruskal", "Wallis", "Holm"}
     assert not leftover, leftover
     assert "{" not in joined and "suppliers." not in joined
 
 
 def test_grade_drop_and_no_change_sentences(story):
-    card = story["card"].copy()
-    card.loc[card["supplier_id"] == "S2", "grade_prev"] = "A"
+    now, before = story["now"], story["before"]
+    card = before.tables["scorecard"].copy()
+    card.loc[card["supplier_id"] == "S2", ["grade", "score"]] = ["A", 99.0]
+    before.tables["scorecard"] = card
     en = el.Messages("en")
-    text = su.sentences(card, weights=story["weights"], msg=en)
+    text = su.sentences(now, before, en)
     assert any(s.startswith("Grades fell against the previous window for S2 (A → ") for s in text)
-    same = su.sentences(card, overall=story["overall"], overall_prev=story["overall"], weights=story["weights"], msg=en)
-    assert "no clear change from 59.0% in the previous window (p = 1.000)" in same[0]
+    same = su.sentences(now, now, en)
+    # smallest detectable change at 122 vs 122 lines around 59.0 %: 2.8016 × √(0.590 × 0.410 × 2/122) = 0.176
+    assert ("no clear change from 59.0% as of the comparison period's end (p = 1.000; at these volumes only a "
+            "change of +17.6 pp or more could have been detected)") in same[0]
 
 
 def test_window_note_and_codes_in_both_languages():
     week = parse_period("2026-W47")
-    w, c = su.review_windows(week, window_days=90)
-    en = su.window_note(w, c, el.Messages("en"), period=week)
+    now = Result(su.NAME, week, notes={"window": su.trailing_window(week, window_days=90)})
+    before = Result(su.NAME, week.previous(), notes={"window": su.trailing_window(week.previous(), window_days=90)})
+    en = su.window_note(now, before, el.Messages("en"))
     assert en.startswith("Delivery KPIs judge the purchase-order lines promised in the 90 days Aug 25, 2026 – Nov 22, "
-                         "2026, compared with the 90 days May 27, 2026 – Aug 24, 2026")
+                         "2026 (a trailing window ending with the period)")
+    assert "Previous values are the same figures for the comparison period, as of its end: the 90 days Aug 18, " \
+           "2026 – Nov 15, 2026." in en
     assert en.endswith("The window is longer than the 7-day review period because one period holds too few "
                        "deliveries per supplier to judge them on.")
-    zh = su.window_note(w, c, el.Messages("zh"), period=week)
-    assert "2026年8月25日 – 2026年11月22日（90 天）" in zh
+    zh = su.window_note(now, before, el.Messages("zh"))
+    assert "2026年8月25日 – 2026年11月22日（截至本期末的最近 90 天）" in zh
     assert zh.endswith("窗口长于 7 天的复盘周期，因为单个周期内每个供应商的到货太少，不足以评判。")
     year = Period(T("2025-01-01"), T("2026-01-01"))
-    w, c = su.review_windows(year, window_days=90)
-    assert "longer" not in su.window_note(w, c, el.Messages("en"), period=year)
+    long = Result(su.NAME, year, notes={"window": su.trailing_window(year, window_days=90)})
+    assert "longer" not in su.window_note(long, None, el.Messages("en"))
     codes = pd.DataFrame({"status": ["ranked", "too_few"], "state": ["late", "at_risk"]})
     assert su.translate_codes(codes, el.Messages("zh")).values.tolist() == [["排名", "已逾期"],
                                                                          ["到货太少", "即将到期"]]
@@ -510,24 +641,15 @@ def test_plots_return_axes_with_translated_titles(lines):
 
 # The planted finding on the demo store --------------------------------------------------------------------------
 
-TABLES = ["purchase_orders", "suppliers", "products", "order_items", "orders", "returns"]
+@pytest.fixture(scope="module")
+def store(demo_dir):
+    return su.load(demo_dir)
 
 
 @pytest.fixture(scope="module")
-def store(demo_dir):
-    return el.load_dataset(demo_dir, tables=TABLES, optional=["inventory"])
-
-
-def review(ds, week="2026-W47", **options):
-    period = parse_period(week)
-    window, compare = su.review_windows(period, period.previous(), window_days=90)
-    lines = su.delivery_lines(ds.purchase_orders, as_of=window.end, **options)
-    prev = su.delivery_lines(ds.purchase_orders, as_of=compare.end, **options)
-    q = su.quality_return_rates(ds.returns, ds.order_items, ds.orders, ds.products, window=window)
-    qp = su.quality_return_rates(ds.returns, ds.order_items, ds.orders, ds.products, window=compare)
-    card = su.scorecard(su.supplier_kpis(lines, window=window, quality=q),
-                        previous=su.supplier_kpis(prev, window=compare, quality=qp), suppliers=ds.suppliers)
-    return window, lines, card
+def w47(store):
+    week = parse_period("2026-W47")
+    return su.compute(store, week), su.compute(store, week.previous())
 
 
 def test_demo_s07_raw_numbers_match_the_plant(store):
@@ -545,30 +667,55 @@ def test_demo_s07_raw_numbers_match_the_plant(store):
     assert 0.02 < creep["S07"] < 0.04
 
 
-def test_demo_s07_is_ranked_last_with_a_clear_explanation(store):
-    window, lines, card = review(store)
+def test_demo_s07_is_ranked_last_with_a_clear_explanation(w47):
+    now, before = w47
+    card = now.scorecard
     worst = su.worst_supplier(card)
     assert worst["supplier_id"] == "S07" and worst["grade"] == "D" and (card["status"] == "ranked").all()
     others = card[card["supplier_id"] != "S07"]
     assert worst["score_high"] < others["score_low"].min()  # not down to chance
     assert worst["quality_return_rate"] > 3 * others["quality_return_rate"].max()
-    weak = su.weakest_kpis(card, "S07", top=5)
-    assert {"otif_rate", "reject_ppm", "quality_return_rate", "fill_rate"} <= set(weak["kpi"])
-    late_test = su.compare_lead_times(lines, window=window, value="days_late")
-    reject_test = su.compare_rejections(lines, window=window)
-    assert late_test.table.loc[late_test.table["z"].idxmax(), "supplier_id"] == "S07" and late_test.p_value < 0.001
-    assert reject_test.driver == "S07" and reject_test.driver_z > 10
+    assert {"otif_rate", "reject_ppm", "quality_return_rate", "fill_rate"} <= set(now.worst_kpis["kpi"])
+    tests = now.tests.set_index("what")
+    late = now.late_test
+    assert late.loc[late["z"].idxmax(), "supplier_id"] == "S07" and tests.loc["days_late", "p_value"] < 0.001
+    assert tests.loc["rejects", "driver"] == "S07" and tests.loc["rejects", "driver_z"] > 10
     for lang, start in (("en", "S07 深圳电子 Shenzhen Electronics ranks last of 10 suppliers"),
                         ("zh", "S07 深圳电子 Shenzhen Electronics 在 10 个供应商中排名最后")):
-        text = su.sentences(card, late_test=late_test, reject_test=reject_test, msg=el.Messages(lang, currency="CNY"))
+        text = su.sentences(now, before, el.Messages(lang, currency="CNY"))
         sentence = next(s for s in text if s.startswith(start))
-        for kpi in weak["kpi"]:
+        for kpi in now.worst_kpis["kpi"]:
             assert el.Messages(lang)(f"suppliers.kpi.{kpi}") in sentence
 
 
 def test_demo_s07_is_last_in_an_earlier_window_too(store):
-    _, _, card = review(store, week="2026-W20", on_time_tolerance_days=0.0, fill_threshold=0.9)
-    assert su.worst_supplier(card)["supplier_id"] == "S07"
+    now = su.compute(store, parse_period("2026-W20"), on_time_tolerance_days=0.0, fill_threshold=0.9)
+    assert now.value("worst_supplier") == "S07"
+
+
+def test_demo_previous_values_are_the_comparison_period_reviewed_itself(store, w47):
+    """Issue 14: a headline's previous value is that headline computed for the comparison period as of its end."""
+    now, before = w47
+    msg = el.Messages("en")
+    heads = {h.key: h for h in su.headlines(now, before, msg)}
+    again = su.compute(store, parse_period("2026-W46"))
+    assert before.notes["window"].last_day == T("2026-11-15")  # not 24 Aug: the window ending with week 46
+    for h in su.headlines(again, None, msg):
+        assert heads[h.key].previous == pytest.approx(h.value)
+    assert heads["otif_rate"].label == "OTIF, all suppliers, trailing 90 days"
+    assert all(h.source and h.source.startswith("ecomlib.suppliers.") for h in heads.values())
+    # the headline values of week 47 before and after this change (only the comparison and lateness moved)
+    assert heads["otif_rate"].value == pytest.approx(0.5959, abs=1e-4)
+    assert heads["fill_rate"].value == pytest.approx(0.9658, abs=1e-4)
+    assert heads["reject_ppm"].value == pytest.approx(6259.0, abs=1)
+
+
+def test_demo_open_late_lines_use_the_on_time_grace(w47):
+    now, _ = w47
+    open_po = now.open
+    late = open_po[open_po["state"] == "late"]
+    assert (late["days_overdue"] > 1.0).all()  # none inside the 1-day grace OTIF allows
+    assert now.value("open_late_lines") == len(late) == now.scorecard["n_open_late"].sum()
 
 
 def test_below_reorder_point_counts_open_orders_and_the_latest_count():
@@ -586,13 +733,12 @@ def test_below_reorder_point_counts_open_orders_and_the_latest_count():
     assert su.below_reorder_point(reorder, inventory, lines, as_of="2025-11-01").empty
 
 
-def test_demo_skus_below_reorder_point_are_listed_in_both_languages(store):
-    window, lines, card = review(store)
-    as_of = pd.Timestamp("2026-11-23")
-    reorder = su.reorder_points(store.order_items, store.orders, lines, store.products, as_of=as_of)
-    below = su.below_reorder_point(reorder, store.inventory, lines, as_of=as_of)
+def test_demo_skus_below_reorder_point_are_listed_in_both_languages(w47):
+    now, before = w47
+    below, reorder = now.below, now.reorder
     assert 0 < len(below) < len(reorder) and (below["position"] < below["reorder_point"]).all()
     assert below["shortfall"].is_monotonic_decreasing
-    for msg, start in ((el.Messages("en"), f"{len(below)} SKUs are below their reorder point"), (el.Messages("zh"), "按现有库存加在途采购计算，有")):
-        said = su.sentences(card, reorder=reorder, below=below, msg=msg)
+    for msg, start in ((el.Messages("en"), f"{len(below)} SKUs are below their reorder point"),
+                       (el.Messages("zh"), "按现有库存加在途采购计算，有")):
+        said = su.sentences(now, before, msg)
         assert any(s.startswith(start) for s in said)
