@@ -1,13 +1,20 @@
 """Generate the deterministic demo store: 19 months of a mid-size shop with planted findings for every review.
 
-Same seed → byte-identical files. The planted findings (documented in data/README.md, checked by tests):
+Same seed → byte-identical files; one random stream per table. The planted findings (their measured sizes on
+seeds 42, 7 and 2026 are in data/README.md; tests/test_demo.py checks them on every seed of conftest.SEEDS):
 
-- funnel: from ``CHECKOUT_DROP_START`` mobile begin_checkout → purchase conversion falls from ~62 % to ~45 %;
+- funnel: from ``CHECKOUT_DROP_START`` (the last full week) mobile begin_checkout → purchase conversion falls
+  from ~62 % to ~45 %;
 - cohorts: customers whose first order falls in ``GOOD_COHORT`` churn far less (higher retention);
-- ads: ``display`` earns a store-side ROAS below break-even (≈1/gross margin) on every week;
+- ads: ``display`` earns a store-side ROAS below break-even (≈1/gross margin), and its response curve is so flat
+  that even its first yuan returns less than break-even: no reallocation can profitably add to it;
 - suppliers: ``BAD_SUPPLIER`` delivers late, short and with many rejects; its SKUs draw defect returns;
-- returns: ``CULPRIT_SKU`` (an Electronics SKU of BAD_SUPPLIER) has quality returns far above its category norm;
-  Electronics is made by S07 and S08, so S07 can be judged against its own category.
+- returns: ``CULPRIT_SKU`` (an Electronics SKU of BAD_SUPPLIER) sells a fixed share of all lines
+  (``CULPRIT_SHARE``, enough to be ranked on any seed) and has quality returns far above its category and its
+  supplier; Electronics is made by S07 and S08, so S07 can be judged against its own category.
+
+``generate(seed, plants=False)`` makes the same store without any of them (S07 behaves like S08, display
+responds like the other channels, no cohort, SKU or checkout effect): a control for the reviews' false alarms.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .csvout import write_csv
+
 START = pd.Timestamp("2025-05-01")
 END = pd.Timestamp("2026-11-22 23:59:59")  # a Sunday: the last complete ISO week is 2026-W47
 EVENT_DAYS = 112  # web events cover the last 16 weeks, as analytics exports usually do
@@ -25,7 +34,11 @@ CHECKOUT_DROP_START = pd.Timestamp("2026-11-16")
 GOOD_COHORT = "2025-09"
 BAD_SUPPLIER = "S07"
 CULPRIT_SKU = "SKU-0251"
+#: Share of all order lines that go to CULPRIT_SKU (≈ 0.6 %: a few hundred units per 90 days on any seed).
+CULPRIT_SHARE = 0.006
 BELOW_BREAK_EVEN_CHANNEL = "display"
+#: SKUs counted well below their reorder point at the end of the data (the rest hold weeks of cover).
+N_SHORT_STOCK = 6
 PROMO_DAYS = {"2025-06-18": "618 大促", "2025-11-11": "双11 Singles' Day", "2025-11-28": "Black Friday",
               "2025-12-12": "双12", "2026-03-08": "女神节 Women's Day", "2026-06-18": "618 大促",
               "2026-11-11": "双11 Singles' Day"}
@@ -34,8 +47,8 @@ PROMO_DAYS = {"2025-06-18": "618 大促", "2025-11-11": "双11 Singles' Day", "2
 AD_CHANNELS = pd.DataFrame({
     "channel": ["paid_search", "paid_social", "display", "affiliate", "video"],
     "daily_spend": [1500.0, 1200.0, 800.0, 400.0, 600.0],
-    "k": [1500.0, 1500.0, 2000.0, 600.0, 1200.0],
-    "vmax": [48.0, 32.0, 12.0, 20.0, 19.0],
+    "k": [1500.0, 1500.0, 2800.0, 600.0, 1200.0],
+    "vmax": [48.0, 32.0, 7.0, 20.0, 19.0],
     "cpm": [60.0, 35.0, 12.0, 30.0, 25.0],
     "ctr": [0.045, 0.012, 0.003, 0.02, 0.008],
     "overclaim": [1.3, 1.7, 2.4, 1.2, 1.8],
@@ -96,6 +109,27 @@ REASON_MIX = pd.DataFrame(
 REGIONS = ["华东 East", "华南 South", "华北 North", "西南 Southwest", "海外 Overseas"]
 
 
+def _ad_channels(plants: bool) -> pd.DataFrame:
+    """AD_CHANNELS; without plants, display responds like video (its ROAS lands among the others')."""
+    if plants:
+        return AD_CHANNELS
+    ordinary = AD_CHANNELS.set_index("channel").loc["video", ["k", "vmax"]]
+    out = AD_CHANNELS.copy()
+    out.loc[out["channel"] == BELOW_BREAK_EVEN_CHANNEL, ["k", "vmax"]] = ordinary.to_numpy()
+    return out
+
+
+def _suppliers(plants: bool) -> pd.DataFrame:
+    """SUPPLIERS; without plants, BAD_SUPPLIER delivers, prices and builds like S08, its category partner."""
+    if plants:
+        return SUPPLIERS
+    out = SUPPLIERS.copy()
+    behaviour = ["delay_mean", "delay_sd", "fill_mean", "reject_rate", "price_creep", "defect_multiplier"]
+    bad = out["supplier_id"] == BAD_SUPPLIER
+    out.loc[bad, behaviour] = out.loc[out["supplier_id"] == "S08", behaviour].to_numpy()
+    return out
+
+
 def _days() -> pd.DatetimeIndex:
     return pd.date_range(START.normalize(), END.normalize(), freq="D")
 
@@ -131,31 +165,40 @@ def _products(rng: np.random.Generator) -> pd.DataFrame:
     if not (culprit.any() and (products.loc[culprit, ["category", "supplier_id"]].to_numpy() == [["Electronics", BAD_SUPPLIER]]).all()):
         raise AssertionError(f"{CULPRIT_SKU} must be an Electronics SKU of {BAD_SUPPLIER}")
     products["popularity"] = rng.pareto(1.5, n) + 0.2
+    # The culprit's sales must not depend on the draw: it takes a fixed share of all lines.
+    others = products.loc[~culprit, "popularity"].sum()
+    products.loc[culprit, "popularity"] = others * CULPRIT_SHARE / (1 - CULPRIT_SHARE)
     return products
 
 
-def _ad_spend(rng: np.random.Generator, days: pd.DatetimeIndex) -> pd.DataFrame:
-    """Daily spend per campaign, with budget regimes every ~6 weeks so response curves can be fitted."""
+def _ad_spend(rng: np.random.Generator, days: pd.DatetimeIndex, channels: pd.DataFrame) -> pd.DataFrame:
+    """Daily spend per campaign, with budget regimes every ~6 weeks so response curves can be fitted.
+
+    ``planned`` (dropped before writing) is the day's planned channel spend the budgets are made from.
+    """
     demand = _demand_factor(days)
     frames = []
-    for ch in AD_CHANNELS.itertuples():
+    for ch in channels.itertuples():
         regimes = rng.uniform(0.5, 1.6, len(days) // 42 + 1)[np.arange(len(days)) // 42]
-        channel_spend = ch.daily_spend * regimes * np.sqrt(demand) * rng.lognormal(0, 0.2, len(days))
+        planned = ch.daily_spend * regimes * np.sqrt(demand)
+        channel_spend = planned * rng.lognormal(0, 0.2, len(days))
         shares = rng.dirichlet(np.ones(len(ch.campaigns)) * 4)
         for campaign, share in zip(ch.campaigns, shares):
             spend = np.round(channel_spend * share * rng.lognormal(0, 0.1, len(days)), 2)
             impressions = rng.poisson(spend / ch.cpm * 1000)
             frames.append(pd.DataFrame({"date": days, "channel": ch.channel, "campaign": f"{ch.channel}_{campaign}",
                                         "impressions": impressions,
-                                        "clicks": rng.binomial(impressions, ch.ctr), "spend": spend}))
+                                        "clicks": rng.binomial(impressions, ch.ctr), "spend": spend,
+                                        "planned": planned * share}))
     return pd.concat(frames, ignore_index=True)
 
 
-def _customers(rng: np.random.Generator, days: pd.DatetimeIndex, ad_spend: pd.DataFrame) -> pd.DataFrame:
+def _customers(rng: np.random.Generator, days: pd.DatetimeIndex, ad_spend: pd.DataFrame, channels: pd.DataFrame,
+               plants: bool) -> pd.DataFrame:
     """New customers per day and channel: Hill response to paid spend, demand-driven for unpaid channels."""
     daily = ad_spend.groupby(["channel", "date"], observed=True)["spend"].sum().unstack("date")
     rates = []
-    for ch in AD_CHANNELS.itertuples():
+    for ch in channels.itertuples():
         s = daily.loc[ch.channel].to_numpy()
         rates.append(pd.DataFrame({"date": days, "channel": ch.channel, "rate": ch.vmax * s / (ch.k + s)}))
     demand = _demand_factor(days)
@@ -168,7 +211,7 @@ def _customers(rng: np.random.Generator, days: pd.DatetimeIndex, ad_spend: pd.Da
     acquired["first_order_time"] = acquired["date"] + pd.to_timedelta(seconds, unit="s")
     acquired = acquired.sort_values(["first_order_time", "channel"], kind="stable").reset_index(drop=True)
     n = len(acquired)
-    good = acquired["first_order_time"].dt.strftime("%Y-%m") == GOOD_COHORT
+    good = (acquired["first_order_time"].dt.strftime("%Y-%m") == GOOD_COHORT).to_numpy() & plants
     return acquired.assign(
         customer_id=[f"C{i:06d}" for i in range(1, n + 1)],
         region=rng.choice(REGIONS, n, p=[0.35, 0.25, 0.2, 0.15, 0.05]),
@@ -242,14 +285,15 @@ def _finish_orders(orders: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _returns(rng: np.random.Generator, orders: pd.DataFrame, items: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+def _returns(rng: np.random.Generator, orders: pd.DataFrame, items: pd.DataFrame, products: pd.DataFrame,
+             suppliers: pd.DataFrame, plants: bool) -> pd.DataFrame:
     lines = (items.merge(orders[["order_id", "order_time", "status"]], on="order_id")
              .merge(products[["sku", "category", "supplier_id"]], on="sku"))
     lines = lines[lines["status"].isin(["completed", "partially_refunded", "refunded"])].reset_index(drop=True)
     cat = CATEGORIES.set_index("category")
     mix = REASON_MIX.loc[lines["category"]].to_numpy().copy()
-    defect = SUPPLIERS.set_index("supplier_id")["defect_multiplier"].loc[lines["supplier_id"]].to_numpy()
-    defect = np.where(lines["sku"] == CULPRIT_SKU, 8.0, defect)
+    defect = suppliers.set_index("supplier_id")["defect_multiplier"].loc[lines["supplier_id"]].to_numpy()
+    defect = np.where((lines["sku"] == CULPRIT_SKU) & plants, 8.0, defect)
     quality = list(REASON_MIX.columns).index("quality_defect")
     mix[:, quality] *= defect
     rate = cat.loc[lines["category"], "return_rate"].to_numpy() * mix.sum(axis=1)
@@ -295,8 +339,9 @@ def _reason_words(rng: np.random.Generator, reason: np.ndarray) -> tuple[np.ndar
     return code, text
 
 
-def _purchase_orders(rng: np.random.Generator, products: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
-    sup = SUPPLIERS.set_index("supplier_id")
+def _purchase_orders(rng: np.random.Generator, products: pd.DataFrame, days: pd.DatetimeIndex,
+                     suppliers: pd.DataFrame, plants: bool) -> pd.DataFrame:
+    sup = suppliers.set_index("supplier_id")
     frames = []
     po_counter = 0
     for supplier_id, skus in products.groupby("supplier_id", sort=True)["sku"]:
@@ -315,7 +360,7 @@ def _purchase_orders(rng: np.random.Generator, products: pd.DataFrame, days: pd.
     received = arrives.where(lambda t: t <= END)
     qty = rng.integers(5, 60, n) * 10
     fill = np.minimum(1.0, rng.normal(s["fill_mean"], 0.03))
-    fill = np.where(rng.random(n) < np.where(po["supplier_id"] == BAD_SUPPLIER, 0.35, 0.04), fill * rng.uniform(0.5, 0.9, n), fill)
+    fill = np.where(rng.random(n) < np.where((po["supplier_id"] == BAD_SUPPLIER) & plants, 0.35, 0.04), fill * rng.uniform(0.5, 0.9, n), fill)
     got = np.round(qty * fill)
     rejected = rng.binomial(got.astype(int), s["reject_rate"].to_numpy())
     agreed = products.set_index("sku").loc[po["sku"], "unit_cost"].to_numpy()
@@ -328,7 +373,7 @@ def _purchase_orders(rng: np.random.Generator, products: pd.DataFrame, days: pd.
     )
 
 
-def _events(rng: np.random.Generator, customers: pd.DataFrame) -> pd.DataFrame:
+def _events(rng: np.random.Generator, customers: pd.DataFrame, plants: bool) -> pd.DataFrame:
     """Sessions of the last EVENT_DAYS days with GA4 e-commerce events; the mobile checkout drop is planted."""
     days = pd.date_range(END.normalize() - pd.Timedelta(days=EVENT_DAYS - 1), END.normalize(), freq="D")
     per_day = rng.poisson(2600 * _demand_factor(days) / _demand_factor(days).mean())
@@ -345,7 +390,8 @@ def _events(rng: np.random.Generator, customers: pd.DataFrame) -> pd.DataFrame:
     viewed = rng.random(n) < 0.72
     carted = viewed & (rng.random(n) < np.where(promo, 0.33, 0.25) * np.where(device == "desktop", 1.15, 1.0))
     checkout = carted & (rng.random(n) < 0.52)
-    p_buy = np.where(device == "mobile", np.where(start >= CHECKOUT_DROP_START, 0.45, 0.62),
+    dropped = (start >= CHECKOUT_DROP_START) & plants
+    p_buy = np.where(device == "mobile", np.where(dropped, 0.45, 0.62),
                      np.where(device == "desktop", 0.66, 0.6))
     bought = checkout & (rng.random(n) < p_buy)
     t_view = start + pd.to_timedelta(rng.exponential(20, n).astype(int), unit="s")
@@ -367,43 +413,79 @@ def _events(rng: np.random.Generator, customers: pd.DataFrame) -> pd.DataFrame:
     return events.sort_values(["event_time", "session_id"], kind="stable").reset_index(drop=True)
 
 
-def _inventory(rng: np.random.Generator, orders: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
-    """Stock counted at the end of the data: between 3 and 45 days of recent demand per SKU."""
-    recent = orders.loc[orders["order_time"] > END - pd.Timedelta(days=28), ["order_id"]]
-    daily = items.merge(recent, on="order_id").groupby("sku")["quantity"].sum() / 28
+def _inventory(rng: np.random.Generator, orders: pd.DataFrame, items: pd.DataFrame, products: pd.DataFrame,
+               purchase_orders: pd.DataFrame, suppliers: pd.DataFrame) -> pd.DataFrame:
+    """One stock count per SKU at the end of the data, as a store that reorders in time would hold it.
+
+    Each SKU holds its supplier's lead time of demand plus a generous safety margin and one to four weeks of
+    cycle stock (demand = units of completed orders over the last 90 days, as the supplier review measures it);
+    ``N_SHORT_STOCK`` SKUs without an open purchase order hold a fraction of their lead-time demand: the short
+    "below reorder point" list a buyer acts on.
+    """
+    recent = orders.loc[(orders["order_time"] > END - pd.Timedelta(days=90)) & (orders["status"] == "completed"),
+                        ["order_id"]]
+    daily = items.merge(recent, on="order_id").groupby("sku")["quantity"].sum() / 90
     skus = np.sort(items["sku"].unique())
     demand = daily.reindex(skus, fill_value=0.0).to_numpy()
-    return pd.DataFrame({"sku": skus, "as_of": END.floor("h"),
-                         "on_hand": np.round(demand * rng.uniform(3, 45, len(skus))).astype(int)})
+    sup = suppliers.set_index("supplier_id").loc[products.set_index("sku").loc[skus, "supplier_id"]]
+    lead = sup["promised_lead_days"].to_numpy() + np.maximum(sup["delay_mean"].to_numpy(), 0)
+    lead_sd = sup["delay_sd"].to_numpy()
+    cover = rng.uniform(7, 28, len(skus))
+    on_hand = np.ceil(demand * (lead + 3 * lead_sd + cover) + 3 * np.sqrt(1.5 * demand * lead))
+    open_skus = purchase_orders.loc[purchase_orders["received_at"].isna(), "sku"].unique()
+    candidates = np.flatnonzero((demand * lead >= 5) & ~np.isin(skus, open_skus))
+    short = rng.choice(candidates, min(N_SHORT_STOCK, len(candidates)), replace=False)
+    on_hand[short] = np.floor(demand[short] * lead[short] * rng.uniform(0.1, 0.5, len(short)))
+    return pd.DataFrame({"sku": skus, "as_of": END.floor("h"), "on_hand": on_hand.astype(int)})
 
 
-def generate(seed: int = 42) -> dict[str, pd.DataFrame]:
+def _budgets(rng: np.random.Generator, ad_spend: pd.DataFrame) -> pd.DataFrame:
+    """Monthly budget per paid channel: the month's planned spend, rounded to 100, give or take 10 %.
+
+    Actual spend wanders around the plan (daily noise), so some months end over and some under budget.
+    """
+    plan = (ad_spend.assign(period=ad_spend["date"].dt.strftime("%Y-%m"))
+            .groupby(["channel", "period"], sort=True, as_index=False)["planned"].sum())
+    amount = np.round(plan["planned"].to_numpy() * rng.uniform(0.9, 1.1, len(plan)), -2)
+    return pd.DataFrame({"channel": plan["channel"], "period": plan["period"], "amount": amount})
+
+
+def generate(seed: int = 42, *, plants: bool = True) -> dict[str, pd.DataFrame]:
     """Build every table of the demo store in memory, as contract tables (column order as in the contract).
+
+    Parameters
+    ----------
+    seed : random seed; the same seed (and ``plants``) gives the same tables, one random stream per table.
+    plants : plant the findings of every review (module docstring, data/README.md); ``False`` makes the same
+        store without them.
 
     Example
     -------
     >>> tables = generate(seed=1)            # doctest: +SKIP
     >>> sorted(tables)[:3]                   # doctest: +SKIP
-    ['ad_spend', 'customers', 'events']
+    ['ad_spend', 'budgets', 'customers']
     """
     def stream(step: int) -> np.random.Generator:
         # one independent stream per table, so changing one table's recipe leaves the others' bytes alone
         return np.random.default_rng([seed, step])
 
+    channels, suppliers = _ad_channels(plants), _suppliers(plants)
     days = _days()
     products = _products(stream(1))
-    spend = _ad_spend(stream(2), days)
-    customers = _customers(stream(3), days, spend)
+    spend = _ad_spend(stream(2), days, channels)
+    customers = _customers(stream(3), days, spend, channels, plants)
     orders = _orders(stream(4), customers)
     items = _order_items(stream(5), orders, products)
     orders_out = _finish_orders(orders, items)
-    returns = _returns(stream(6), orders_out, items, products)
+    returns = _returns(stream(6), orders_out, items, products, suppliers, plants)
+    purchase_orders = _purchase_orders(stream(8), products, days, suppliers, plants)
+    budgets = _budgets(stream(10), spend)
     # Platforms over-claim: they report more conversions and revenue than the store sees for their channel.
     paid_orders = orders_out.assign(date=orders_out["order_time"].dt.normalize()).groupby(["date", "channel"])
     store_side = paid_orders.agg(n=("order_id", "size"), rev=("revenue", "sum")).reset_index()
-    spend = spend.merge(store_side, on=["date", "channel"], how="left").fillna({"n": 0, "rev": 0})
+    spend = spend.drop(columns="planned").merge(store_side, on=["date", "channel"], how="left").fillna({"n": 0, "rev": 0})
     share = spend["spend"] / spend.groupby(["date", "channel"])["spend"].transform("sum").where(lambda s: s > 0, 1)
-    over = AD_CHANNELS.set_index("channel")["overclaim"].loc[spend["channel"]].to_numpy()
+    over = channels.set_index("channel")["overclaim"].loc[spend["channel"]].to_numpy()
     spend = spend.assign(platform_conversions=np.round(spend["n"] * share * over, 1),
                          platform_revenue=np.round(spend["rev"] * share * over, 2)).drop(columns=["n", "rev"])
     return {
@@ -412,37 +494,39 @@ def generate(seed: int = 42) -> dict[str, pd.DataFrame]:
         "products": products[["sku", "product_name", "category", "supplier_id", "unit_cost"]],
         "customers": pd.DataFrame({"customer_id": customers["customer_id"], "first_seen": customers["first_order_time"],
                                    "acquisition_channel": customers["channel"], "region": customers["region"]}),
-        "events": _events(stream(7), customers),
+        "events": _events(stream(7), customers, plants),
         "ad_spend": spend,
-        "purchase_orders": _purchase_orders(stream(8), products, days),
+        "purchase_orders": purchase_orders,
         "suppliers": SUPPLIERS[["supplier_id", "supplier_name", "country"]],
         "returns": returns,
         "promotions": pd.DataFrame({"promo_id": [f"P{i:02d}" for i in range(1, len(PROMO_DAYS) + 1)],
                                     "name": list(PROMO_DAYS.values()),
                                     "start_date": pd.to_datetime(list(PROMO_DAYS)),
                                     "end_date": pd.to_datetime(list(PROMO_DAYS))}),
-        "inventory": _inventory(stream(9), orders_out, items),
+        "inventory": _inventory(stream(9), orders_out, items, products, purchase_orders, suppliers),
+        "budgets": budgets,
     }
 
 
 STORE = {"name": "Demo Store 示例商店", "currency": "CNY", "timezone": "Asia/Shanghai", "lang": "en"}
 
 
-def write_demo(out: str | Path, *, seed: int = 42) -> dict[str, Path]:
+def write_demo(out: str | Path, *, seed: int = 42, plants: bool = True) -> dict[str, Path]:
     """Generate the demo store and write it to ``out`` (CSV per table, events as Parquet, store.yaml).
 
-    Returns table → written path. Same seed → byte-identical files.
+    ``plants=False`` writes the store without planted findings (``ecomlib demo-data --no-plants``).
+    Returns table → written path. Same seed and ``plants`` → byte-identical files.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name, df in generate(seed).items():
+    for name, df in generate(seed, plants=plants).items():
         if name == "events":
             path = out / "events.parquet"
             df.to_parquet(path, index=False, compression="zstd")
         else:
             path = out / f"{name}.csv"
-            df.to_csv(path, index=False, date_format="%Y-%m-%d %H:%M:%S", float_format="%.2f", lineterminator="\n")
+            write_csv(df, path, date_format="%Y-%m-%d %H:%M:%S", float_format="%.2f")
         written[name] = path
     (out / "store.yaml").write_text(yaml.safe_dump(STORE, allow_unicode=True, sort_keys=False), encoding="utf-8")
     written["store"] = out / "store.yaml"
