@@ -53,6 +53,7 @@ from .errors import EcomlibError
 from .i18n import Messages
 from .periods import Period
 from .report import Headline
+from .review import Finding, Gap, Result
 from .stats import adjust_pvalues, chi_square_residuals, two_proportion_test, wilson_interval
 
 TAXONOMY = ("size_fit", "quality_defect", "damaged_in_transit", "not_as_described", "wrong_item",
@@ -65,11 +66,13 @@ CULPRIT_LEVELS = ("sku", "supplier_id")
 FREQS = {"W": "week", "M": "month"}
 
 __all__ = [
-    "CULPRIT_LEVELS", "describe_mix", "excess_returns", "headlines", "label_values", "load_rules", "map_reasons",
-    "period_summary", "plot_costs", "plot_pareto", "plot_residuals", "plot_time_to_return", "plot_trend",
-    "rate_trend", "reason_mix_test", "reason_summary", "ReasonMixTest", "ReasonRules", "REASONS", "return_costs",
-    "return_lines", "return_rates", "RulesError", "sales_window", "sentences", "sold_lines", "SOLD_STATUSES",
-    "TAXONOMY", "time_to_return", "UNMAPPED", "unmapped_values", "window_change",
+    "compute", "CULPRIT_LEVELS", "data_range", "describe_mix", "excess_returns", "findings", "formats", "headlines",
+    "label_values", "load", "load_rules", "map_reasons", "mde_ratio", "mde_two_proportions", "MINIMUM_DATA", "NAME",
+    "OPTIONS", "page_note", "period_summary", "plot_costs", "plot_pareto", "plot_residuals", "plot_time_to_return",
+    "plot_trend", "quality_return_rate", "rate_trend", "reason_mix_test", "reason_summary", "ReasonMixTest",
+    "ReasonRules", "REASONS", "return_costs", "return_lines", "return_rates", "RulesError", "sales_window",
+    "SECTIONS", "sentences", "sold_lines", "SOLD_STATUSES", "table", "TAXONOMY", "time_to_return", "UNITS",
+    "UNMAPPED", "unmapped_values", "window_change",
 ]
 
 
@@ -331,18 +334,31 @@ def return_lines(returns: pd.DataFrame, sold: pd.DataFrame, *, rules: ReasonRule
     Returns
     -------
     The returns (columns kept) plus ``reason, reason_source``, the sale's ``order_time, channel,
-    shipping_fee, unit_price``, the product's ``product_name, category, supplier_id, supplier_name,
-    unit_cost``, ``matched`` (the return's order line is a sale in ``sold``; only matched returns enter
-    rates) and ``days_to_return`` (days from order to return, fractional).
+    shipping_fee, unit_price`` and ``line_units`` (units sold on the order line), the product's ``product_name,
+    category, supplier_id, supplier_name, unit_cost``, ``matched`` (the return's order line is a sale in
+    ``sold``; only matched returns enter rates), ``days_to_return`` (days from order to return, fractional),
+    ``units_counted`` (units that enter rates: a line's returns count, earliest first, up to its units sold) and
+    ``units_over`` (returned units beyond the units sold on the line: counted and shown, never in a rate).
     """
     r = returns if as_of is None else returns[returns["returned_at"] < pd.Timestamp(as_of)]
     out = map_reasons(r, rules=rules)
     out = out.drop(columns=[c for c in _LINE_COLUMNS + _PRODUCT_COLUMNS if c in out])
-    out = out.merge(sold[["order_id", "sku", *_LINE_COLUMNS]], on=["order_id", "sku"], how="left")
+    out = out.drop(columns=[c for c in ("line_units", "units_counted", "units_over") if c in out])
+    line = sold[["order_id", "sku", *_LINE_COLUMNS, "quantity"]].rename(columns={"quantity": "line_units"})
+    out = out.merge(line, on=["order_id", "sku"], how="left")
     products = sold[["sku", *_PRODUCT_COLUMNS]].drop_duplicates("sku")
     out = out.merge(products, on="sku", how="left")
     out["matched"] = out["order_time"].notna()
     out["days_to_return"] = (out["returned_at"] - out["order_time"]) / pd.Timedelta(days=1)
+    # Returns beyond the units sold on their order line (a data error, or a line returned twice) are counted apart:
+    # the earliest returns of a line count up to its units sold, the rest is ``units_over``, so no rate tops 100 %.
+    order = out.sort_values("returned_at", kind="stable").index
+    before = (out.loc[order].groupby(["order_id", "sku"], observed=True, dropna=False)["quantity"].cumsum()
+              - out.loc[order, "quantity"]).reindex(out.index)
+    room = (out["line_units"] - before).clip(lower=0)
+    counted = np.minimum(out["quantity"].to_numpy(float), room.fillna(np.inf).to_numpy(float))
+    out["units_counted"] = counted.astype("int64") if len(out) else pd.Series(dtype="int64")
+    out["units_over"] = (out["quantity"] - out["units_counted"]).astype("int64")
     return out
 
 
@@ -391,6 +407,13 @@ def _returns_of(returned: pd.DataFrame, window: Period | None, reason=None) -> p
     return r if wanted is None else r[r["reason"].isin(wanted)]
 
 
+def _counted(r: pd.DataFrame) -> pd.DataFrame:
+    """``r`` with ``counted`` (units that enter rates) and ``over`` (units beyond the units sold on the line)."""
+    if "units_counted" in r:
+        return r.assign(counted=r["units_counted"], over=r["units_over"])
+    return r.assign(counted=r["quantity"], over=0)
+
+
 def _grouped(df: pd.DataFrame, keys: list[str]):
     return df.groupby(keys, observed=True, dropna=True) if keys else df.assign(_all=0).groupby("_all")
 
@@ -412,7 +435,9 @@ def return_rates(sold: pd.DataFrame, returned: pd.DataFrame, *, by: str | Sequen
     Returns
     -------
     One row per group: the ``by`` columns, ``units_sold, units_returned, unit_rate, unit_rate_low,
-    unit_rate_high, orders, orders_returned, order_rate, order_rate_low, order_rate_high, refund_amount``.
+    unit_rate_high, orders, orders_returned, order_rate, order_rate_low, order_rate_high, refund_amount,
+    units_over_returned``. ``units_returned`` counts a line's returns up to its units sold (so every rate is in
+    [0, 1]); returned units beyond that are ``units_over_returned`` (see :func:`return_lines`).
 
     Example
     -------
@@ -420,18 +445,22 @@ def return_rates(sold: pd.DataFrame, returned: pd.DataFrame, *, by: str | Sequen
     """
     keys = _keys(by)
     s = _in_window(sold, window)
-    r = _returns_of(returned, window, reason)
+    r = _counted(_returns_of(returned, window, reason))
     gs, gr = _grouped(s, keys), _grouped(r, keys)
     out = pd.concat([gs["quantity"].sum().rename("units_sold"), gs["order_id"].nunique().rename("orders")], axis=1)
-    ret = pd.concat([gr["quantity"].sum().rename("units_returned"), gr["order_id"].nunique().rename("orders_returned"),
-                     gr["refund_amount"].sum().rename("refund_amount")], axis=1)
-    out = out.join(ret, how="left").fillna({"units_returned": 0, "orders_returned": 0, "refund_amount": 0.0})
-    out = out.astype({"units_sold": "int64", "orders": "int64", "units_returned": "int64", "orders_returned": "int64"})
+    ret = pd.concat([gr["counted"].sum().rename("units_returned"), gr["order_id"].nunique().rename("orders_returned"),
+                     gr["refund_amount"].sum().rename("refund_amount"), gr["over"].sum().rename("units_over_returned")],
+                    axis=1)
+    out = out.join(ret, how="left").fillna({"units_returned": 0, "orders_returned": 0, "refund_amount": 0.0,
+                                            "units_over_returned": 0})
+    out = out.astype({"units_sold": "int64", "orders": "int64", "units_returned": "int64", "orders_returned": "int64",
+                      "units_over_returned": "int64"})
     for name, x, n in (("unit_rate", "units_returned", "units_sold"), ("order_rate", "orders_returned", "orders")):
         out[name] = out[x] / out[n].where(out[n] > 0)
         out[f"{name}_low"], out[f"{name}_high"] = wilson_interval(np.minimum(out[x], out[n]), out[n], alpha=alpha)
     cols = ["units_sold", "units_returned", "unit_rate", "unit_rate_low", "unit_rate_high", "orders",
-            "orders_returned", "order_rate", "order_rate_low", "order_rate_high", "refund_amount"]
+            "orders_returned", "order_rate", "order_rate_low", "order_rate_high", "refund_amount",
+            "units_over_returned"]
     out = out[cols].reset_index()
     return out.drop(columns="_all") if not keys else out
 
@@ -752,7 +781,8 @@ def _expected(s: pd.DataFrame, r: pd.DataFrame, by: str, min_units: int, extra: 
         levels = pd.DataFrame({extra: pd.unique(r[extra])})
         cell = cell.merge(levels, how="cross")
     keys = [by, "category", *e]
-    ret = r.groupby(keys, observed=True).agg(x=("quantity", "sum"), refund=("refund_amount", "sum")).reset_index()
+    ret = (_counted(r).groupby(keys, observed=True).agg(x=("counted", "sum"), refund=("refund_amount", "sum"))
+           .reset_index())
     cell = cell.merge(ret, on=keys, how="left").fillna({"x": 0, "refund": 0.0})
     tot = lambda cols, col: cell.groupby(cols)[col].transform("sum") if cols else cell[col].sum()  # noqa: E731
     u_cat, x_cat = tot(["category", *e], "u"), tot(["category", *e], "x")
@@ -770,6 +800,27 @@ def _expected(s: pd.DataFrame, r: pd.DataFrame, by: str, min_units: int, extra: 
                                      use_cat=("use_cat", "mean")).reset_index()
     out["baseline"] = np.where(out["use_cat"] == 1, "category", np.where(out["use_cat"] == 0, "store", "mixed"))
     return out.drop(columns="use_cat")
+
+
+def _peer_expected(s: pd.DataFrame, r: pd.DataFrame, peers: list[str], min_units: int) -> pd.DataFrame:
+    """Per SKU: units sold (``u``), returned (``x``) and expected at the rate of its peers *without itself*.
+
+    Peers are the SKUs sharing the ``peers`` columns (e.g. category and supplier). Where the peers sold fewer than
+    ``min_units``, there is no norm (NaN). ``expected_var`` as in :func:`_expected`.
+    """
+    keys = ["sku", *peers]
+    cell = s.groupby(keys, observed=True)["quantity"].sum().rename("u").reset_index()
+    ret = _counted(r).groupby(keys, observed=True)["counted"].sum().rename("x").reset_index()
+    cell = cell.merge(ret, on=keys, how="left").fillna({"x": 0})
+    rest_u = (cell.groupby(peers)["u"].transform("sum") - cell["u"]).astype(float)
+    rest_x = (cell.groupby(peers)["x"].transform("sum") - cell["x"]).astype(float)
+    ok = (rest_u >= max(int(min_units), 1)).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(ok, rest_x / rest_u, np.nan)
+        var = np.where(ok, (cell["u"] / rest_u) ** 2 * rest_x, np.nan)
+    cell = cell.assign(expected=cell["u"] * rate, expected_var=var)
+    return cell.groupby("sku").agg(u=("u", "sum"), x=("x", "sum"), expected=("expected", "sum"),
+                                   expected_var=("expected_var", "sum"), n=("expected", "count")).reset_index()
 
 
 def _rate_ratio(x: np.ndarray, expected: np.ndarray, var: np.ndarray, alpha: float):
@@ -823,7 +874,12 @@ def excess_returns(sold: pd.DataFrame, returned: pd.DataFrame, *, by: str = "sku
     unit_rate, unit_rate_low, unit_rate_high`` (Wilson), ``expected, expected_rate`` (the norm),
     ``baseline``, ``ratio, ratio_low, ratio_high``, ``excess, excess_low`` (units), ``refund_amount``,
     ``p_value, p_adjusted, significant`` and, when ``reason`` is None, ``main_reason`` (the reason with the
-    largest excess).
+    largest excess). For SKUs also the comparison with the *supplier's other SKUs of the same category*
+    (their rate without this SKU; NaN where they sold fewer than ``min_units``): ``supplier_expected_rate,
+    supplier_ratio, supplier_ratio_low, supplier_ratio_high, supplier_excess, supplier_p_adjusted`` (same exact
+    test, Holm over the SKUs compared), ``supplier_explains`` (significant against the category, but not against
+    the supplier's other SKUs, which return more than the category: the supplier, not the SKU, is the cause) and
+    ``culprit`` (significant and not explained by its supplier).
 
     Example
     -------
@@ -855,6 +911,28 @@ def excess_returns(sold: pd.DataFrame, returned: pd.DataFrame, *, by: str = "sku
     out["p_adjusted"] = adjust_pvalues(out["p_value"], method="holm")
     out["significant"] = (out["p_adjusted"] < alpha) & (out["ratio"] > 1)
     out["reason"] = "all" if reason is None else "+".join(_reasons(reason))
+    supplier_cols: list[str] = []
+    if by == "sku":
+        # The same SKU against its supplier's other SKUs of its category: when those return as much, the excess
+        # is the supplier's, not the SKU's (``supplier_explains``); ``culprit`` keeps the SKUs that stand out of both.
+        peer = _peer_expected(s.dropna(subset=["supplier_id"]), r.dropna(subset=["supplier_id"]),
+                              ["category", "supplier_id"], min_units)
+        peer = peer[peer["n"] > 0]
+        both = out[["sku"]].merge(peer, on="sku", how="left")
+        px, pe = both["x"].to_numpy(float), both["expected"].to_numpy(float)
+        plo, phi, pp = _rate_ratio(px, pe, both["expected_var"].to_numpy(float), alpha)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["supplier_expected_rate"] = pe / both["u"].to_numpy(float)
+            out["supplier_ratio"] = np.where(pe > 0, px / pe, np.nan)
+        out["supplier_ratio_low"], out["supplier_ratio_high"] = plo, phi
+        out["supplier_excess"] = px - pe
+        out["supplier_p_adjusted"] = adjust_pvalues(pp, method="holm")
+        above_peers = (out["supplier_p_adjusted"] < alpha) & (out["supplier_ratio"] > 1)
+        peers_high = out["supplier_expected_rate"] > out["expected_rate"]
+        out["supplier_explains"] = out["significant"] & out["supplier_ratio"].notna() & ~above_peers & peers_high
+        out["culprit"] = out["significant"] & ~out["supplier_explains"]
+        supplier_cols = ["supplier_expected_rate", "supplier_ratio", "supplier_ratio_low", "supplier_ratio_high",
+                         "supplier_excess", "supplier_p_adjusted", "supplier_explains", "culprit"]
     if by == "sku":
         desc = s.drop_duplicates("sku")[["sku", "product_name", "category", "supplier_id", "supplier_name"]]
     else:
@@ -865,7 +943,7 @@ def excess_returns(sold: pd.DataFrame, returned: pd.DataFrame, *, by: str = "sku
     cols = list(desc.columns) + ["reason", "units_sold", "units_returned", "unit_rate", "unit_rate_low",
                                  "unit_rate_high", "expected", "expected_rate", "baseline", "ratio", "ratio_low",
                                  "ratio_high", "excess", "excess_low", "refund_amount", "p_value", "p_adjusted",
-                                 "significant"] + (["main_reason"] if "main_reason" in out else [])
+                                 "significant"] + (["main_reason"] if "main_reason" in out else []) + supplier_cols
     return out[cols].sort_values(["excess_low", "excess"], ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -928,14 +1006,17 @@ def _reason_label(value, msg: Messages) -> str:
 
 def label_values(data: pd.DataFrame, msg: Messages, *, columns: Sequence[str] = ("reason", "main_reason", "baseline")
                  ) -> pd.DataFrame:
-    """A copy with reason and baseline values shown in the run's language (for tables), other columns as they are.
+    """A copy with reason and baseline values, and the contract's codes (channel, status: :func:`ecomlib.report.
+    label_values`), shown in the run's language (for tables); other columns as they are.
 
     Example
     -------
     >>> label_values(pd.DataFrame({"reason": ["size_fit"]}), Messages("zh"))["reason"].tolist()
     ['尺码/不合身']
     """
-    out = data.copy()
+    from .report import label_values as vocab_values
+
+    out = vocab_values(data, msg)  # channel, status… codes of the contract's vocabulary
     reasons = {r: msg(f"returns.reason.{r}") for r in REASONS + ("all",)}
     baselines = {b: msg(f"returns.baseline.{b}") for b in ("category", "store", "mixed")}
     for col in columns:  # at most three columns
@@ -1012,7 +1093,7 @@ def plot_pareto(data: pd.DataFrame, *, x: str = "reason", y: str = "units", ax: 
     ax.bar(pos, d[y], color=kwargs.pop("color", "C0"), **kwargs)
     ax.set_xticks(pos, [_reason_label(v, msg) for v in d[x]], rotation=30, ha="right")
     if y == "refund_amount":
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: msg.money(v)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: msg.money(v, compact=True)))
     ax.set_ylabel(msg(f"returns.col.{y}"))
     ax.set_xlabel("")
     twin = ax.twinx()
@@ -1066,23 +1147,32 @@ def plot_costs(data: pd.DataFrame, *, y: str = "reason", x: Sequence[str] = ("wr
                ax: plt.Axes | None = None, msg: Messages | None = None, **kwargs) -> plt.Axes:
     """Horizontal stacked bars of the cost of returns by ``y`` (reason or category), one colour per component.
 
-    data : :func:`return_costs` output; x : the money columns to stack. kwargs go to ``Axes.barh``.
+    data : :func:`return_costs` output; x : the money columns to stack. More than 13 rows: the 12 costliest are
+    drawn and the rest folded into one bar ("Other (N)"). Amounts on the axis are compact (``CN¥40K``) with at
+    most five ticks, so labels never overlap. kwargs go to ``Axes.barh``.
     """
+    from matplotlib.ticker import MaxNLocator
+
+    from .report import group_tail
+
     if ax is None:
         ax = plt.gca()
     msg = _msg(msg)
-    d = data.sort_values("cost", kind="stable")
+    d = group_tail(data, by=y, value="cost", top=12, msg=msg, sum_columns=[*x, "cost"])  # no 3,000-bar chart
+    d = d.sort_values("cost", kind="stable")
     pos = np.arange(len(d))
     left = np.zeros(len(d))
     for i, col in enumerate(x):  # a handful of cost components
         ax.barh(pos, d[col], left=left, color=f"C{i}", label=msg(f"returns.col.{col}"), **kwargs)
         left = left + d[col].to_numpy(float)
     ax.set_yticks(pos, [_reason_label(v, msg) for v in d[y]])
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: msg.money(v)))
+    # compact amounts (CN¥40K, ¥4万) and at most 5 ticks, so the axis labels never run into each other
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: msg.money(v, compact=True)))
     ax.set_xlabel(msg("returns.col.cost"))
     ax.set_ylabel("")
     ax.set_title(msg("returns.fig.costs", by=msg(f"returns.by.{y}")))
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     return ax
 
 
@@ -1101,11 +1191,13 @@ def _row(df: pd.DataFrame | None) -> pd.Series | None:
     return None if df is None or df.empty else df.iloc[0]
 
 
-def sentences(*, rate: pd.DataFrame, previous_rate: pd.DataFrame | None = None, window: Period,
+def _sentences(*, rate: pd.DataFrame, previous_rate: pd.DataFrame | None = None, window: Period,
               timing: dict | None = None, reasons: pd.DataFrame | None = None, mapping: dict | None = None,
               mix: ReasonMixTest | Sequence[ReasonMixTest] | None = None, suppliers: pd.DataFrame | None = None,
               culprits: pd.DataFrame | None = None, costs: pd.DataFrame | None = None, min_units: int = 100,
-              top: int = 2, alpha: float = 0.05, msg: Messages) -> list[str]:
+              top: int = 2, alpha: float = 0.05, culprit_mde: dict | None = None, supplier_mde: dict | None = None,
+              previous_window: Period | None = None, change_sentence: str | None = None,
+              msg: Messages) -> list[str]:
     """The review's conclusions, written from the numbers in the run's language.
 
     Parameters
@@ -1126,11 +1218,16 @@ def sentences(*, rate: pd.DataFrame, previous_rate: pd.DataFrame | None = None, 
     cur, prev = _row(rate), _row(previous_rate)
     if cur is not None and cur["units_sold"] > 0:
         fields = dict(rate=cur["unit_rate"], lo=cur["unit_rate_low"], hi=cur["unit_rate_high"], units=cur["units_sold"],
-                      orders=cur["order_rate"], start=msg.date(window.start), end=msg.date(window.last_day), conf=conf)
+                      orders=cur["order_rate"], start=msg.date(window.start), end=msg.date(window.last_day), conf=conf,
+                      days=window.days)
         if prev is not None and prev["units_sold"] > 0:
-            out.append(msg("returns.s.rate_vs", prev=prev["unit_rate"], **fields))
+            pw = previous_window if previous_window is not None else window.previous()
+            out.append(msg("returns.s.rate_vs", prev=prev["unit_rate"], pstart=msg.date(pw.start),
+                           pend=msg.date(pw.last_day), **fields))
         else:
             out.append(msg("returns.s.rate", **fields))
+        if change_sentence:
+            out.append(change_sentence)
     if timing and timing.get("n"):
         out.append(msg("returns.s.timing", median=timing["median"], p95=timing["p95"],
                        share=timing["share_within_maturity"], days=timing["maturity_days"]))
@@ -1160,9 +1257,14 @@ def sentences(*, rate: pd.DataFrame, previous_rate: pd.DataFrame | None = None, 
                            lo=row.ratio_low, hi=row.ratio_high, units=row.units_returned, refund=row.refund_amount,
                            category=row.category, conf=conf))
         if hits.empty:
-            out.append(msg("returns.s.no_supplier", phrase=phrase))
+            if supplier_mde is not None and np.isfinite(supplier_mde.get("ratio", np.nan)):
+                out.append(msg("returns.s.no_supplier_mde", phrase=phrase, ratio=supplier_mde["ratio"],
+                               units=supplier_mde["units"]))
+            else:
+                out.append(msg("returns.s.no_supplier", phrase=phrase))
     if culprits is not None:
-        hits = culprits[culprits["significant"]].head(top)
+        own = culprits["culprit"] if "culprit" in culprits else culprits["significant"]
+        hits = culprits[own].head(top)
         for row in hits.itertuples():  # at most `top` rows
             reason = getattr(row, "main_reason", None)
             text = msg("returns.s.culprit", sku=row.sku, name=row.product_name, supplier=row.supplier_id,
@@ -1174,8 +1276,20 @@ def sentences(*, rate: pd.DataFrame, previous_rate: pd.DataFrame | None = None, 
             else:
                 text += msg("returns.s.culprit_end")
             out.append(text)
+        if "supplier_explains" in culprits:
+            explained = culprits[culprits["supplier_explains"]]
+            for supplier, rows in explained.groupby("supplier_id", sort=False):  # one sentence per supplier
+                first = rows.iloc[0]
+                out.append(msg("returns.s.culprit_supplier", n=len(rows), skus=msg("returns.list_and").join(
+                    rows["sku"].astype(str).head(top)), supplier=supplier, name=first["supplier_name"],
+                    ratio=first["ratio"], sku=first["sku"], peer=first["supplier_expected_rate"],
+                    rate=first["unit_rate"], norm=first["expected_rate"]))
         if hits.empty:
-            out.append(msg("returns.s.no_culprit", min_units=min_units))
+            if culprit_mde is not None and np.isfinite(culprit_mde.get("ratio", np.nan)):
+                out.append(msg("returns.s.no_culprit_mde", min_units=min_units, ratio=culprit_mde["ratio"],
+                               units=culprit_mde["units"]))
+            else:
+                out.append(msg("returns.s.no_culprit", min_units=min_units))
     tests = [] if mix is None else [mix] if isinstance(mix, ReasonMixTest) else list(mix)
     for test in (m for m in tests if m.testable):  # one per grouping
         by = msg(f"returns.by.{test.by}")
@@ -1199,34 +1313,652 @@ def sentences(*, rate: pd.DataFrame, previous_rate: pd.DataFrame | None = None, 
     return out
 
 
-def headlines(*, rate: pd.DataFrame, previous_rate: pd.DataFrame | None, flow: dict, previous_flow: dict | None,
-              culprits: pd.DataFrame | None, previous_culprits: pd.DataFrame | None, msg: Messages) -> list[Headline]:
-    """The review's headline numbers with their comparison-period values.
+# The review interface (ecomlib.review): load, compute, headlines, findings, sentences ----------------------------
+NAME = "returns"
 
-    rate / previous_rate : one-row :func:`return_rates` for the sales window of the period / comparison;
-    flow / previous_flow : :func:`period_summary` of returns received in the period / comparison;
-    culprits / previous_culprits : :func:`excess_returns` by SKU (the top culprit's excess now, and the same
-    SKU's excess in the comparison window).
+#: Defaults of :func:`compute`'s options (the notebook's parameters of the same names).
+OPTIONS = {"window_days": 90, "maturity_days": 30, "culprit_days": 365, "min_units": 100,
+           "focus_reason": "quality_defect", "shipping_cost": None, "rules_path": None, "alpha": 0.05,
+           "min_count": 20, "top": 10}
+#: Fewest returns measured (sales ≥ 90 days old) for the time-to-return section.
+MIN_TIMING_RETURNS = 20
+#: Power at which a minimum detectable effect is quoted next to "no significant change".
+POWER = 0.8
 
-    Returns four :class:`~ecomlib.report.Headline`: ``return_rate`` (units, ratio), ``refunds`` (money),
-    ``unmapped_share`` (ratio) and ``top_culprit_excess`` (count; absent when no SKU is ranked).
+MINIMUM_DATA = {
+    "rates": "Return rates need units sold in the sales window: the window_days (90) days of sales ending "
+             "maturity_days (30) before the period ends — younger sales still have returns to come.",
+    "change": "The change by category needs units sold in the sales window and in the window_days before it.",
+    "timing": f"Time to return needs at least {MIN_TIMING_RETURNS} returns of sales at least 90 days old at the "
+              "period end.",
+    "reasons": "Reasons need at least one return of the sales in the window (a header-only returns table means the "
+               "store had none).",
+    "mix": "The reason-mix test needs two categories (or suppliers) and two reasons with at least min_count (20) "
+           "returns each in the sales window.",
+    "mix_supplier": "The reason mix by supplier needs supplier ids on products, and two suppliers and two reasons "
+                    "with at least min_count (20) returns each in the sales window.",
+    "culprits": "Culprit SKUs need a SKU with at least min_units (100) units sold in the culprit window "
+                "(culprit_days, 365, of mature sales).",
+    "suppliers": "The supplier breakdown needs supplier ids on products (names come from the optional suppliers "
+                 "table) and a supplier with at least min_units (100) units sold in the culprit window.",
+    "cost": "The cost of returns needs at least one return of the sales in the window.",
+}
+SECTIONS = ("rates", "timing", "reasons", "mix", "culprits", "suppliers", "cost")
+#: The sections whose figures and tables the notebook guards (``el.gap``): the page sections and their parts.
+GUARDS = ("rates", "change", "timing", "reasons", "mix", "mix_supplier", "culprits", "suppliers", "cost")
+
+#: Every column's display unit, declared once: tables (:func:`formats`), axes and headlines use it.
+UNITS: dict[str, str] = {
+    **{c: "int" for c in ("units_sold", "units_returned", "orders", "orders_returned", "returns", "units",
+                          "nonresellable_units", "units_sold_prev", "units_returned_prev", "units_over_returned")},
+    **{c: "pct" for c in ("unit_rate", "unit_rate_low", "unit_rate_high", "order_rate", "order_rate_low",
+                          "order_rate_high", "unit_rate_prev", "share_units", "share_refund", "nonresellable_share",
+                          "share_cost", "expected_rate", "supplier_expected_rate")},
+    **{c: "money" for c in ("refund_amount", "lost_shipping", "writeoff_value", "cost", "money")},
+    **{c: "pp" for c in ("diff", "ci_low", "ci_high", "mde")},
+    **{c: "p" for c in ("p_value", "p_adjusted", "supplier_p_adjusted")},
+    **{c: "ratio" for c in ("ratio", "ratio_low", "ratio_high", "supplier_ratio", "supplier_ratio_low",
+                            "supplier_ratio_high")},
+    **{c: "num" for c in ("excess", "excess_low", "expected", "supplier_excess", "chi2", "min_expected",
+                          "critical")},
+    **{c: "int" for c in ("dof", "n")},
+    "share_expected_below_5": "pct",
+}
+_HEADLINE_UNIT = {"pct": "ratio", "money": "money", "int": "count", "num": "number", "ratio": "multiple"}
+
+
+def formats(df: pd.DataFrame) -> dict[str, str]:
+    """Display formats of ``df``'s columns from :data:`UNITS` (for :func:`ecomlib.report.styled`)."""
+    return {c: UNITS[c] for c in df.columns if c in UNITS}
+
+
+def load(data_dir, **kwargs):
+    """The tables of the returns review: orders, order_items, products, returns (required), suppliers (optional).
+
+    A header-only returns table is allowed and means "no returns" (the contract's loader refuses an empty
+    *required* table, so it is read as optional here once the file is known to exist).
     """
-    cur, prev = _row(rate), _row(previous_rate)
-    value = lambda row, col: None if row is None else float(row[col])  # noqa: E731
+    from pathlib import Path as _Path
+
+    from .contract import REVIEW_TABLES
+    from .dataset import load_dataset, table_file
+    from .errors import MissingTableError
+
+    required, optional = REVIEW_TABLES[NAME]
+    folder = _Path(data_dir)
+    if folder.is_dir() and table_file(folder, "returns") is None:
+        raise MissingTableError("returns", str(folder), NAME)
+    return load_dataset(data_dir, tables=[t for t in required if t != "returns"],
+                        optional=["returns", *[t for t in optional if t != "returns"]], needed_by=NAME, **kwargs)
+
+
+def data_range(ds) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last timestamp of the review's data (orders, and returns when there are any)."""
+    first, last = ds.orders["order_time"].min(), ds.orders["order_time"].max()
+    if ds.returns is not None and len(ds.returns):
+        last = max(last, ds.returns["returned_at"].max())
+    return first, last
+
+
+_RETURN_COLUMNS = {"return_id": "str", "order_id": "str", "sku": "str", "returned_at": "datetime64[ns]",
+                   "quantity": "int64", "reason_code": "str", "reason_text": "str", "refund_amount": "float64",
+                   "resellable": "bool"}
+
+
+def _returns_table(ds) -> pd.DataFrame:
+    r = ds.returns
+    if r is None:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _RETURN_COLUMNS.items()})
+    return r
+
+
+def _options(options: dict) -> dict:
+    from .errors import ParameterError, check_option
+
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ParameterError(f"unknown option {unknown[0]!r} of returns.compute; options are {list(OPTIONS)}",
+                             name=unknown[0])
+    opts = {**OPTIONS, **options}
+    check_option("focus_reason", opts["focus_reason"], [*TAXONOMY, None])
+    for name, low in (("window_days", 1), ("maturity_days", 0), ("culprit_days", 1), ("min_units", 1),
+                      ("min_count", 1), ("top", 1)):
+        if int(opts[name]) < low:
+            raise ParameterError(f"{name} must be at least {low}, not {opts[name]!r}", name=name)
+    if not 0 < float(opts["alpha"]) < 1:
+        raise ParameterError(f"alpha must be between 0 and 1 (exclusive), not {opts['alpha']!r}", name="alpha")
+    return opts
+
+
+def mde_two_proportions(rate: float, n1: float, n2: float, *, alpha: float = 0.05, power: float = POWER) -> float:
+    """Smallest change of a rate (fraction, either sign) a two-sided two-proportion test at ``alpha`` detects with
+    ``power``, for samples of ``n1`` and ``n2`` around ``rate``. NaN when a sample is empty.
+
+    >>> round(mde_two_proportions(0.06, 10_000, 10_000), 4)
+    0.0094
+    """
+    if not (n1 > 0 and n2 > 0) or not np.isfinite(rate):
+        return float("nan")
+    z = sps.norm.isf(alpha / 2) + sps.norm.ppf(power)
+    return float(z * np.sqrt(max(rate * (1 - rate), 0.0) * (1 / n1 + 1 / n2)))
+
+
+def mde_ratio(expected: float, *, alpha: float = 0.05, power: float = POWER) -> float:
+    """Smallest observed/expected ratio of Poisson counts a one-sided test at ``alpha`` detects with ``power``,
+    when ``expected`` returns are expected (normal approximation: ``e(r − 1) = z_α√e + z_β√(re)``).
+
+    >>> round(mde_ratio(25.0), 2)
+    1.54
+    """
+    if not expected > 0:
+        return float("nan")
+    za, zb = sps.norm.isf(alpha), sps.norm.ppf(power)
+    root = (zb + np.sqrt(zb ** 2 + 4 * (expected + za * np.sqrt(expected)))) / 2
+    return float(root ** 2 / expected)
+
+
+def _culprit_mde(table: pd.DataFrame, alpha: float) -> dict:
+    """The ratio a typical ranked unit (median units sold, median norm) would need to be found, Holm's strictest
+    level over the units ranked."""
+    if table is None or table.empty:
+        return {"ratio": float("nan"), "units": 0}
+    units = float(table["units_sold"].median())
+    expected = units * float(table["expected_rate"].median())
+    return {"ratio": mde_ratio(expected, alpha=alpha / len(table)), "units": int(round(units))}
+
+
+def quality_return_rate(sold: pd.DataFrame, returned: pd.DataFrame, *, by: str | Sequence[str] | None = "supplier_id",
+                        window: Period | None = None, reason: str | Sequence[str] = "quality_defect",
+                        alpha: float = 0.05) -> pd.DataFrame:
+    """THE quality-return rate of the kit (the returns page and the supplier page use this one definition).
+
+    Units returned for a quality reason, *matched to the sales they came from*, per unit sold: the sales are the
+    order lines of ``window`` (usually :func:`sales_window`, so every sale has had time to come back), the returns
+    are those of these very sales known at the time ``returned`` was read (``return_lines(..., as_of=...)``).
+    A line's returns count up to its units sold (no rate above 100 %; the rest is ``units_over_returned``).
+
+    Parameters
+    ----------
+    sold : :func:`sold_lines`; returned : :func:`return_lines` (``as_of`` = the end of the period reviewed).
+    by : ``supplier_id`` (default), ``sku``, ``category``… or None for one row.
+    window : the sales window; reason : the taxonomy reason(s) that count as quality (``quality_defect``).
+    alpha : 1 − confidence of the Wilson intervals.
+
+    Returns
+    -------
+    :func:`return_rates` columns for those reasons: ``units_sold, units_returned, unit_rate`` (the quality-return
+    rate), its ``unit_rate_low/high``, orders, refunds and ``units_over_returned``.
+
+    Example
+    -------
+    >>> sold = sold_lines(ds.orders, ds.order_items, ds.products)                      # doctest: +SKIP
+    >>> ret = return_lines(ds.returns, sold, as_of=period.end)                          # doctest: +SKIP
+    >>> quality_return_rate(sold, ret, window=sales_window(period))                     # doctest: +SKIP
+    """
+    return return_rates(sold, returned, by=by, window=window, reason=reason, alpha=alpha)
+
+
+def _fold_rates(table: pd.DataFrame, by: str, *, top: int, alpha: float, label: str = "other") -> pd.DataFrame:
+    """Keep the ``top`` groups by units sold and fold the rest into one row (rates recomputed from the sums)."""
+    if len(table) <= top + 1:
+        return table
+    ordered = table.sort_values("units_sold", ascending=False, kind="stable")
+    head, tail = ordered.iloc[:top], ordered.iloc[top:]
+    sums = ["units_sold", "units_returned", "orders", "orders_returned", "refund_amount", "units_over_returned"]
+    other = pd.DataFrame([{by: f"{label} ({len(tail)})", **{c: tail[c].sum() for c in sums if c in tail}}])
+    for name, x, n in (("unit_rate", "units_returned", "units_sold"), ("order_rate", "orders_returned", "orders")):
+        other[name] = other[x] / other[n].where(other[n] > 0)
+        other[f"{name}_low"], other[f"{name}_high"] = wilson_interval(other[x], other[n], alpha=alpha)
+    return pd.concat([head.astype({by: "object"}), other[head.columns]], ignore_index=True)
+
+
+def compute(ds, period: Period, **options) -> Result:
+    """Everything the returns page shows for ``period``, as known at its end.
+
+    Parameters
+    ----------
+    ds : :func:`load` output. period : the review period; sales and returns after its end are ignored.
+    options : see :data:`OPTIONS` — ``window_days`` (90) days of sales ending ``maturity_days`` (30) before the
+        period end for rates, tests and reasons; ``culprit_days`` (365) of mature sales for culprit SKUs and
+        suppliers, ranked from ``min_units`` (100) units sold; ``focus_reason`` (quality_defect) for the supplier
+        breakdown; ``shipping_cost`` per return (None: the orders' shipping fee); ``rules_path``; ``alpha``;
+        ``min_count`` (20) returns per row/column of the reason-mix test; ``top`` (10) rows of ranked tables.
+
+    Returns
+    -------
+    :class:`~ecomlib.review.Result`. Tables: ``rate`` (one row, the trailing window), ``rate_change`` (the window
+    against the ``window_days`` before it, with ``mde``), ``trend``, ``change`` (by category), ``by_channel``,
+    ``reasons``, ``unmapped``, ``mix_tests`` (chi², p per grouping), ``mix_drivers``, ``culprits``,
+    ``suppliers``, ``quality_rates`` (:func:`quality_return_rate` by supplier), ``costs`` (by reason),
+    ``costs_category``, ``period_costs`` (returns received in the period). Values: ``return_rate``, ``refunds``,
+    ``unmapped_share``, ``returns_received``, ``period_cost``, the mix tests (``mix_category``,
+    ``mix_supplier_id``), ``timing``, ``culprit_mde``, ``supplier_mde``, ``units_over_returned``. Notes: windows
+    and options. Gaps: sections of :data:`MINIMUM_DATA` that cannot be computed.
+    """
+    o = _options(options)
+    alpha, min_units = float(o["alpha"]), int(o["min_units"])
+    rules = load_rules(o["rules_path"])
+    has_suppliers = ds.suppliers is not None and len(ds.suppliers) > 0
+    sold_all = sold_lines(ds.orders, ds.order_items, ds.products, suppliers=ds.suppliers if has_suppliers else None)
+    sold = sold_all[sold_all["order_time"] < period.end]
+    ret = return_lines(_returns_table(ds), sold, rules=rules, as_of=period.end)
+    window = sales_window(period, window_days=o["window_days"], maturity_days=o["maturity_days"])
+    culprit_window = sales_window(period, window_days=o["culprit_days"], maturity_days=o["maturity_days"])
+    res = Result(NAME, period)
+    res.notes.update(window=window, previous_window=window.previous(), culprit_window=culprit_window,
+                     rules=rules.label, supplier_names=has_suppliers, no_returns=len(_returns_table(ds)) == 0,
+                     **{k: o[k] for k in ("window_days", "maturity_days", "culprit_days", "min_units", "focus_reason",
+                                          "alpha", "min_count", "top", "shipping_cost")})
+    gap = lambda section, key, **fields: res.gaps.__setitem__(section, Gap(f"returns.gap.{key}", fields))  # noqa: E731
+    dates = dict(start=window.start.date().isoformat(), end=window.last_day.date().isoformat())
+
+    # Rates of the trailing window of mature sales
+    rate = return_rates(sold, ret, window=window, alpha=alpha)
+    res.tables["rate"] = rate
+    res.tables["return_lines"] = ret  # every return known at the period end, with its reason and its sale
+    res.tables["trend"] = rate_trend(sold, ret, as_of=period.end, maturity_days=o["maturity_days"], alpha=alpha)
+    units_sold = int(rate["units_sold"].iloc[0]) if len(rate) else 0
+    if units_sold == 0:
+        gap("rates", "no_sales", window=o["window_days"], days=o["maturity_days"], **dates)
+        res.values["return_rate"] = None
+    else:
+        res.values["return_rate"] = float(rate["unit_rate"].iloc[0])
+    res.values["units_over_returned"] = int(rate["units_over_returned"].sum()) if len(rate) else 0
+    res.tables["by_channel"] = _fold_rates(return_rates(sold, ret, by="channel", window=window, alpha=alpha),
+                                           "channel", top=12, alpha=alpha)
+    overall = window_change(sold, ret, window=window, previous=window.previous(), by=None, alpha=alpha)
+    change = window_change(sold, ret, window=window, previous=window.previous(), by="category", alpha=alpha)
+    if units_sold == 0 or not (overall["units_sold_prev"] > 0).all():
+        gap("change", "no_previous", window=o["window_days"], start=window.previous().start.date().isoformat(),
+            end=window.previous().last_day.date().isoformat())
+    else:
+        overall["mde"] = [mde_two_proportions(r.unit_rate_prev, r.units_sold_prev, r.units_sold, alpha=alpha)
+                          for r in overall.itertuples()]  # one row
+        k = max(int(change["p_value"].notna().sum()), 1)  # Holm's strictest level over the categories tested
+        change["mde"] = [mde_two_proportions(r.unit_rate_prev, r.units_sold_prev, r.units_sold, alpha=alpha / k)
+                         for r in change.itertuples()]  # one per category (a handful)
+        res.tables["rate_change"] = overall
+        res.tables["change"] = change.sort_values("units_sold", ascending=False, kind="stable").head(20)
+
+    # The flow of the period: returns received, refunds, reasons mapped, what they cost
+    flow = period_summary(ret, period)
+    res.values.update(refunds=flow["refund_amount"], unmapped_share=flow["unmapped_share"],
+                      returns_received=flow["returns"], flow=flow)
+    received = ret[period.contains(ret["returned_at"])]
+    res.tables["period_costs"] = return_costs(received, by=None, shipping_cost=o["shipping_cost"])
+    res.values["period_cost"] = float(res.tables["period_costs"]["cost"].sum())
+
+    # Timing
+    timing = time_to_return(ret, as_of=period.end, maturity_days=o["maturity_days"])
+    res.values["timing"] = timing
+    if timing["n"] < MIN_TIMING_RETURNS:
+        gap("timing", "timing", n=timing["n"], needed=MIN_TIMING_RETURNS)
+
+    # Reasons, mix and cost of the window's returns
+    in_window = _returns_of(ret, window)
+    res.tables["reasons"] = reason_summary(ret, window=window)
+    res.tables["unmapped"] = unmapped_values(ret, top=o["top"])
+    if in_window.empty:
+        key = "no_returns" if res.notes["no_returns"] else "no_window_returns"
+        for section in ("reasons", "cost"):
+            gap(section, key, **dates)
+    res.tables["costs"] = return_costs(ret, by="reason", window=window, shipping_cost=o["shipping_cost"])
+    costs_category = return_costs(ret, by="category", window=window, shipping_cost=o["shipping_cost"])
+    res.tables["costs_category"] = costs_category
+
+    has_ids = bool(ds.products["supplier_id"].notna().any())
+    tests = []
+    for by in ("category", "supplier_id"):
+        if by == "supplier_id" and not has_ids:
+            continue
+        test = reason_mix_test(ret, by=by, window=window, min_count=o["min_count"], alpha=alpha)
+        res.values[f"mix_{by}"] = test
+        tests.append({"by": by, "chi2": test.chi2, "dof": test.dof, "p_value": test.p_value, "n": test.n,
+                      "reliable": test.reliable, "min_expected": test.min_expected,
+                      "share_expected_below_5": test.share_expected_below_5, "critical": test.critical})
+    res.tables["mix_tests"] = pd.DataFrame(tests, columns=["by", "chi2", "dof", "p_value", "n", "reliable",
+                                                           "min_expected", "share_expected_below_5", "critical"])
+    drivers = [res.values[f"mix_{t['by']}"].drivers().assign(by=t["by"]) for t in tests
+               if res.values[f"mix_{t['by']}"].testable]
+    res.tables["mix_drivers"] = (pd.concat(drivers, ignore_index=True) if drivers
+                                 else pd.DataFrame(columns=["group", "reason", "returns", "residual", "by"]))
+    if not res.values["mix_category"].testable:
+        gap("mix", "mix", min_count=o["min_count"])
+    if not has_ids:
+        gap("mix_supplier", "no_supplier_ids")
+    elif not res.values["mix_supplier_id"].testable:
+        gap("mix_supplier", "mix", min_count=o["min_count"])
+
+    # Culprit SKUs (against their category and their supplier) and suppliers
+    cdates = dict(start=culprit_window.start.date().isoformat(), end=culprit_window.last_day.date().isoformat())
+    culprits = excess_returns(sold, ret, by="sku", window=culprit_window, min_units=min_units, alpha=alpha)
+    res.tables["culprits"] = culprits
+    res.values["culprit_mde"] = _culprit_mde(culprits, alpha)
+    if culprits.empty:
+        gap("culprits", "culprits", min_units=min_units, days=o["culprit_days"], **cdates)
+    if not has_ids:
+        gap("suppliers", "no_supplier_ids")
+        res.tables["suppliers"] = pd.DataFrame()
+        res.tables["quality_rates"] = pd.DataFrame()
+    else:
+        suppliers = excess_returns(sold, ret, by="supplier_id", reason=o["focus_reason"], window=culprit_window,
+                                   min_units=min_units, alpha=alpha)
+        res.tables["suppliers"] = suppliers
+        res.values["supplier_mde"] = _culprit_mde(suppliers, alpha)
+        res.tables["quality_rates"] = quality_return_rate(sold, ret, by="supplier_id", window=window, alpha=alpha)
+        if suppliers.empty:
+            gap("suppliers", "suppliers", min_units=min_units, days=o["culprit_days"], **cdates)
+    return res
+
+
+# Headlines, findings and sentences: read only from results ------------------------------------------------------
+def _top_culprit(now) -> pd.Series | None:
+    """The SKU the headline follows: the first culprit of the ranking, else the first SKU its supplier does not
+    explain (the ranking is by the low end of the excess)."""
+    table = now.tables.get("culprits")
+    if table is None or table.empty:
+        return None
+    own = table[table["culprit"]] if "culprit" in table else table[table["significant"]]
+    rest = table[~table["supplier_explains"]] if "supplier_explains" in table else table
+    pick = own if len(own) else rest
+    return pick.iloc[0] if len(pick) else None
+
+
+def headlines(now, before, msg: Messages) -> list[Headline]:
+    """The index cards: each the same quantity for the period (``now``) and the comparison period (``before``).
+
+    ``return_rate`` — units returned / units sold of the trailing ``window_days`` of mature sales (ending
+    ``maturity_days`` before each period's end; the label says so); ``refunds`` and ``unmapped_share`` — returns
+    received in the period; ``top_culprit_excess`` — excess returned units of the top culprit SKU, and the same
+    SKU's excess as of the comparison period's end.
+    """
+    def val(result, name):
+        v = None if result is None else result.values.get(name)
+        return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
+
+    days = now.notes["window_days"]
     out = [
-        Headline("return_rate", msg("returns.h.return_rate"), value(cur, "unit_rate"), "ratio",
-                 previous=value(prev, "unit_rate"), good="down"),
-        Headline("refunds", msg("returns.h.refunds"), flow["refund_amount"], "money",
-                 previous=None if previous_flow is None else previous_flow["refund_amount"], good="down"),
-        Headline("unmapped_share", msg("returns.h.unmapped_share"), flow["unmapped_share"], "ratio",
-                 previous=None if previous_flow is None else previous_flow["unmapped_share"], good="down"),
+        Headline("return_rate", msg("returns.h.return_rate", days=days), val(now, "return_rate"),
+                 _HEADLINE_UNIT[UNITS["unit_rate"]], previous=val(before, "return_rate"), good="down",
+                 source="ecomlib.returns.return_rates"),
+        Headline("refunds", msg("returns.h.refunds"), val(now, "refunds"), _HEADLINE_UNIT[UNITS["refund_amount"]],
+                 previous=val(before, "refunds"), good="down", source="ecomlib.returns.period_summary"),
+        Headline("unmapped_share", msg("returns.h.unmapped_share"), val(now, "unmapped_share"), "ratio",
+                 previous=val(before, "unmapped_share"), good="down", source="ecomlib.returns.period_summary"),
     ]
-    top = _row(culprits)
+    top = _top_culprit(now)
     if top is not None:
-        before = None
-        if previous_culprits is not None:
-            same = previous_culprits.loc[previous_culprits["sku"] == top["sku"], "excess"]
-            before = float(same.iloc[0]) if len(same) else None
+        previous = None
+        table = None if before is None else before.tables.get("culprits")
+        if table is not None and len(table):
+            same = table.loc[table["sku"] == top["sku"], "excess"]
+            previous = float(same.iloc[0]) if len(same) else None
         out.append(Headline("top_culprit_excess", msg("returns.h.top_culprit_excess", sku=top["sku"]),
-                            float(top["excess"]), "count", previous=before, good="down"))
+                            float(top["excess"]), "count", previous=previous, good="down",
+                            source="ecomlib.returns.excess_returns"))
     return out
+
+
+def _refund_per_unit(row) -> float:
+    return float(row["refund_amount"]) / float(row["units_returned"]) if row["units_returned"] > 0 else 0.0
+
+
+def findings(now, before, msg: Messages) -> list:
+    """The review's structured conclusions, ranked on the index.
+
+    Money at stake, for the period reviewed (store currency):
+
+    - culprit SKU / supplier: excess returned units (observed − norm) in the culprit window × the average refund
+      per returned unit of that SKU/supplier, scaled to the period's length (window days → period days): the
+      sales reversed by the excess, per period;
+    - cost of returns: lost shipping + written-off goods of the returns received in the period (refunds given
+      as a number beside it);
+    - rate change, reason mix, unmapped reasons: no money (None).
+
+    Severity: ``high`` when the exact interval's low end is at least 1.5× the norm, ``medium`` for other
+    significant excess, ``low`` for a SKU its supplier explains, a reason-mix cell or unmapped reasons, ``info``
+    for the cost and an unchanged rate. Confidence ``significant`` only after Holm over the family named
+    (the SKUs ranked, the suppliers ranked, the categories of the change table; the mix cells by Bonferroni).
+    """
+    out: list[Finding] = []
+    alpha = now.notes["alpha"]
+    scale = now.period.days / max(now.notes["culprit_window"].days, 1)
+    conf = _conf(alpha)
+    suppliers = now.tables.get("suppliers")
+    if suppliers is not None and len(suppliers) and now.has("suppliers"):
+        phrase = _phrase(suppliers["reason"].iloc[0], msg)
+        for row in suppliers[suppliers["significant"]].head(now.notes["top"]).to_dict("records"):
+            money = max(row["excess"], 0.0) * _refund_per_unit(row) * scale
+            key = "returns.s.supplier" if row["baseline"] == "category" else "returns.s.supplier_store"
+            text = msg(key, phrase=phrase, supplier=row["supplier_id"], name=row["supplier_name"], ratio=row["ratio"],
+                       lo=row["ratio_low"], hi=row["ratio_high"], units=row["units_returned"],
+                       refund=row["refund_amount"], category=row["category"], conf=conf)
+            out.append(Finding(NAME, f"supplier_{row['supplier_id']}", text,
+                               {"supplier_id": row["supplier_id"], "ratio": row["ratio"], "ratio_low": row["ratio_low"],
+                                "excess_units": row["excess"], "p_adjusted": row["p_adjusted"],
+                                "reason": row["reason"]}, money=money,
+                               severity="high" if row["ratio_low"] >= 1.5 else "medium", confidence="significant",
+                               anchor="sec-suppliers", source="ecomlib.returns.excess_returns"))
+    culprits = now.tables.get("culprits")
+    if culprits is not None and len(culprits) and now.has("culprits"):
+        for row in culprits[culprits["culprit"]].head(now.notes["top"]).to_dict("records"):
+            money = max(row["excess"], 0.0) * _refund_per_unit(row) * scale
+            text = msg("returns.s.culprit", sku=row["sku"], name=row["product_name"], supplier=row["supplier_id"],
+                       rate=row["unit_rate"], norm=row["expected_rate"], category=row["category"],
+                       ratio=row["ratio"], lo=row["ratio_low"], hi=row["ratio_high"], excess=row["excess"], conf=conf,
+                       phrase=_phrase(row["reason"], msg))
+            reason = row.get("main_reason")
+            text += (msg("returns.s.culprit_main", reason=_reason_label(reason, msg)) if isinstance(reason, str)
+                     else msg("returns.s.culprit_end"))
+            out.append(Finding(NAME, f"culprit_{row['sku']}", text,
+                               {"sku": row["sku"], "supplier_id": row["supplier_id"], "ratio": row["ratio"],
+                                "ratio_low": row["ratio_low"], "supplier_ratio": row["supplier_ratio"],
+                                "excess_units": row["excess"], "p_adjusted": row["p_adjusted"]}, money=money,
+                               severity="high" if row["ratio_low"] >= 1.5 else "medium", confidence="significant",
+                               anchor="sec-culprits", source="ecomlib.returns.excess_returns"))
+        explained = culprits[culprits["supplier_explains"]]
+        for supplier, rows in explained.groupby("supplier_id", sort=False):  # one finding per supplier
+            first = rows.iloc[0]
+            text = msg("returns.s.culprit_supplier", n=len(rows), skus=msg("returns.list_and").join(
+                rows["sku"].astype(str).head(now.notes["top"])), supplier=supplier, name=first["supplier_name"],
+                ratio=first["ratio"], sku=first["sku"], peer=first["supplier_expected_rate"],
+                rate=first["unit_rate"], norm=first["expected_rate"])
+            out.append(Finding(NAME, f"explained_{supplier}", text,
+                               {"supplier_id": supplier, "skus": ", ".join(rows["sku"].astype(str)),
+                                "ratio": first["ratio"], "supplier_ratio": first["supplier_ratio"]},
+                               severity="low", confidence="not_significant", anchor="sec-culprits",
+                               source="ecomlib.returns.excess_returns"))
+    change = now.tables.get("rate_change")
+    if change is not None and len(change) and now.has("change"):
+        row = change.iloc[0]
+        significant = bool(row["p_value"] < alpha)
+        text = _change_sentence(now, msg)
+        out.append(Finding(NAME, "rate_change", text,
+                           {"unit_rate": row["unit_rate"], "unit_rate_prev": row["unit_rate_prev"], "diff": row["diff"],
+                            "p_value": row["p_value"], "mde": row["mde"]},
+                           severity="medium" if significant and row["diff"] > 0 else "info",
+                           confidence="significant" if significant else "not_significant", anchor="sec-rates",
+                           source="ecomlib.returns.window_change"))
+    drivers = now.tables.get("mix_drivers")
+    tests = now.tables.get("mix_tests")
+    if drivers is not None and len(drivers):
+        for by, cells in drivers.groupby("by", sort=False):  # category, supplier
+            t = tests.set_index("by").loc[by]
+            if not (t["reliable"] and t["p_value"] < alpha):
+                continue
+            listed = msg("returns.list_sep").join(
+                msg("returns.s.cell", reason=_reason_label(c.reason, msg), group=c.group, residual=c.residual)
+                for c in cells.head(3).itertuples())
+            out.append(Finding(NAME, f"mix_{by}", msg("returns.s.mix", by=msg(f"returns.by.{by}"), chi2=t["chi2"],
+                                                      p=t["p_value"], cells=listed),
+                               {"chi2": t["chi2"], "p_value": t["p_value"], "cells": len(cells)}, severity="low",
+                               confidence="significant", anchor="sec-mix", source="ecomlib.returns.reason_mix_test"))
+    flow = now.values.get("flow") or {}
+    if flow.get("returns") and flow.get("unmapped_share", 0) > 0.05:
+        out.append(Finding(NAME, "unmapped", msg("returns.s.unmapped", share=flow["unmapped_share"], n=flow["unmapped"],
+                                                 total=flow["returns"]),
+                           {"unmapped_share": flow["unmapped_share"], "unmapped": flow["unmapped"]}, severity="low",
+                           anchor="sec-reasons", source="ecomlib.returns.period_summary"))
+    pc = now.tables.get("period_costs")
+    if pc is not None and len(pc) and pc["returns"].sum() > 0:
+        row = pc.iloc[0]
+        out.append(Finding(NAME, "cost", msg("returns.s.period_cost", n=row["returns"], refund=row["refund_amount"],
+                                             cost=row["cost"], writeoff=row["writeoff_value"],
+                                             ship=row["lost_shipping"]),
+                           {"returns": row["returns"], "refund_amount": row["refund_amount"], "cost": row["cost"]},
+                           money=float(row["cost"]), severity="info", anchor="sec-cost",
+                           source="ecomlib.returns.return_costs"))
+    return out
+
+
+def _change_sentence(now, msg: Messages) -> str:
+    row = now.tables["rate_change"].iloc[0]
+    prev = now.notes["previous_window"]
+    fields = dict(prev=row["unit_rate_prev"], rate=row["unit_rate"], diff=row["diff"], p=row["p_value"],
+                  pstart=msg.date(prev.start), pend=msg.date(prev.last_day), mde=abs(row["mde"]) * 100,
+                  window=now.notes["window_days"])
+    if row["p_value"] < now.notes["alpha"]:
+        return msg("returns.s.change", **fields)
+    return msg("returns.s.change_none", **fields)
+
+
+def sentences(now, before, msg: Messages) -> list[str]:
+    """The page's conclusions, in the run's language, read only from the numbers in ``now`` and ``before``."""
+    out: list[str] = []
+    window = now.notes["window"]
+    if now.notes.get("no_returns"):
+        out.append(msg("returns.s.no_returns"))
+    rate = now.tables.get("rate") if now.has("rates") else None
+    previous = before.tables.get("rate") if before is not None and before.has("rates") else None
+    change = _change_sentence(now, msg) if now.has("change") and "rate_change" in now.tables else None
+    over = now.values.get("units_over_returned", 0)
+    t = now.tables
+    rest = _sentences(rate=rate, previous_rate=previous, window=window,
+                      previous_window=None if previous is None else before.notes["window"], change_sentence=change,
+                      timing=now.values.get("timing") if now.has("timing") else None,
+                      reasons=t.get("reasons") if now.has("reasons") else None, mapping=now.values.get("flow"),
+                      mix=[now.values[k] for k in ("mix_category", "mix_supplier_id") if k in now.values],
+                      suppliers=t.get("suppliers") if now.has("suppliers") else None,
+                      culprits=t.get("culprits") if now.has("culprits") else None,
+                      costs=t.get("costs") if now.has("cost") else None, min_units=now.notes["min_units"],
+                      alpha=now.notes["alpha"], culprit_mde=now.values.get("culprit_mde"),
+                      supplier_mde=now.values.get("supplier_mde"), msg=msg)
+    return out + rest + ([msg("returns.s.over_returned", n=over)] if over else [])
+
+
+# Page helpers: tables and notes the notebook shows ---------------------------------------------------------------
+_TABLE_COLUMNS = {
+    "culprits": ["sku", "product_name", "category", "supplier_id", "units_sold", "unit_rate", "expected_rate", "ratio",
+                 "excess", "p_adjusted", "supplier_expected_rate", "supplier_explains", "main_reason"],
+    "culprits_detail": ["sku", "product_name", "category", "supplier_id", "supplier_name", "units_sold",
+                        "units_returned", "unit_rate", "unit_rate_low", "unit_rate_high", "expected", "expected_rate",
+                        "baseline", "ratio", "ratio_low", "ratio_high", "excess", "excess_low", "p_value",
+                        "p_adjusted", "supplier_expected_rate", "supplier_ratio", "supplier_ratio_low",
+                        "supplier_ratio_high", "supplier_excess", "supplier_p_adjusted", "supplier_explains",
+                        "culprit", "main_reason"],
+    "suppliers": ["supplier_id", "supplier_name", "category", "units_sold", "units_returned", "unit_rate",
+                  "expected_rate", "baseline", "ratio", "ratio_low", "ratio_high", "excess", "refund_amount",
+                  "p_adjusted"],
+    "change": ["category", "units_sold_prev", "units_returned_prev", "unit_rate_prev", "units_sold", "units_returned",
+               "unit_rate", "diff", "ci_low", "ci_high", "mde", "p_value", "p_adjusted"],
+    "by_channel": ["channel", "units_sold", "units_returned", "unit_rate", "unit_rate_low", "unit_rate_high",
+                   "orders", "orders_returned", "order_rate", "refund_amount", "units_over_returned"],
+}
+
+
+def table(result, name: str, msg: Messages, *, top: int | None = None):
+    """A result table ready to show: its columns for the page, codes translated, formats from :data:`UNITS`,
+    headers from the catalogue, a caption saying which sales it covers; None when the table is empty (an empty
+    table is not shown).
+
+    name : a table of :func:`compute` (``culprits``, ``suppliers``, ``change``, ``by_channel``, ``reasons``,
+    ``unmapped``, ``costs``, ``costs_category``, ``mix_tests``, ``quality_rates``), or ``culprits_detail`` (every
+    column of the culprit ranking, for the analysts' details). top : rows shown (default: ``top`` of the options
+    for the ranked tables).
+    """
+    from .report import styled
+
+    source = "culprits" if name == "culprits_detail" else name
+    df = result.tables.get(source)
+    if df is None or df.empty:
+        return None
+    cols = [c for c in _TABLE_COLUMNS.get(name, list(df.columns)) if c in df]
+    df = df[cols]
+    if "units_over_returned" in df and not df["units_over_returned"].any():
+        df = df.drop(columns="units_over_returned")  # shown only when some return exceeds its units sold
+    top = top if top is not None else (result.notes["top"] if source in ("culprits", "suppliers") else None)
+    if top is not None:
+        df = df.head(top)
+    if name == "costs_category" and len(df) > 13:
+        from .report import group_tail
+        df = group_tail(df, by="category", value="cost", top=12, msg=msg,
+                        sum_columns=["returns", "units", "refund_amount", "lost_shipping", "nonresellable_units",
+                                     "writeoff_value", "cost", "share_cost"])
+        df["nonresellable_share"] = df["nonresellable_units"] / df["units"].where(df["units"] > 0)
+    flags = {True: msg("returns.flag.yes"), False: msg("returns.flag.no")}
+    for col in ("supplier_explains", "culprit", "reliable"):
+        if col in df:
+            df = df.assign(**{col: df[col].map(flags)})
+    if "by" in df:
+        df = df.assign(by=df["by"].map(lambda b: msg(f"returns.by.{b}")))
+    if "channel" in df:
+        df = df.assign(channel=df["channel"].map(lambda v: _other_label(v, msg)))
+    shown = label_values(df, msg)
+    w, cw, pw = result.notes["window"], result.notes["culprit_window"], result.notes["previous_window"]
+    dates = dict(start=msg.date(w.start), end=msg.date(w.last_day))
+    captions = {"change": msg("returns.cap.change", window=result.notes["window_days"], pstart=msg.date(pw.start),
+                              pend=msg.date(pw.last_day), **dates),
+                "by_channel": msg("returns.cap.channel", **dates), "reasons": msg("returns.cap.reasons", **dates),
+                "costs": msg("returns.cap.costs", by=msg("returns.by.reason"), **dates),
+                "costs_category": msg("returns.cap.costs", by=msg("returns.by.category"), **dates),
+                "culprits": msg("returns.cap.culprits", start=msg.date(cw.start), end=msg.date(cw.last_day),
+                                n=len(shown), total=len(result.tables[source])),
+                "culprits_detail": msg("returns.cap.culprits", start=msg.date(cw.start), end=msg.date(cw.last_day),
+                                       n=len(shown), total=len(result.tables[source])),
+                "suppliers": msg("returns.cap.suppliers", start=msg.date(cw.start), end=msg.date(cw.last_day),
+                                 n=len(shown), total=len(result.tables[source])),
+                "mix_tests": msg("returns.cap.mix_tests", **dates),
+                "quality_rates": msg("returns.cap.quality_rates", **dates)}
+    return styled(shown, msg, formats=formats(shown), labels=msg.labels(list(shown.columns), "returns.col."),
+                  caption=captions.get(name))
+
+
+def _other_label(value, msg: Messages):
+    """The folded row of :func:`_fold_rates` (``other (N)``) in the run's language."""
+    m = re.fullmatch(r"other \((\d+)\)", str(value))
+    return msg("vocab.other_n", n=int(m.group(1))) if m else value
+
+
+def page_note(result, key: str, msg: Messages, before=None) -> str:
+    """A note of the page (``window``, ``rules``, ``culprits``, ``suppliers``, ``cost``, ``unmapped``,
+    ``minimum``) with the result's windows and options filled in; ``before`` (the comparison's result) for
+    ``window``."""
+    n = result.notes
+    w, cw = n["window"], n["culprit_window"]
+    if key == "window":
+        text = msg("returns.note.window", start=msg.date(w.start), end=msg.date(w.last_day), window=n["window_days"],
+                   days=n["maturity_days"], as_of=msg.date(result.period.last_day))
+        if before is not None:
+            bw = before.notes["window"]
+            overlap = max((min(w.end, bw.end) - max(w.start, bw.start)).days, 0)
+            text += " " + msg("returns.note.comparison", start=msg.date(bw.start), end=msg.date(bw.last_day),
+                              as_of=msg.date(before.period.last_day), overlap=overlap, window=n["window_days"])
+        return text
+    if key == "rules":
+        return msg("returns.note.rules", path=n["rules"])
+    if key == "culprits":
+        return msg("returns.note.culprits", start=msg.date(cw.start), end=msg.date(cw.last_day),
+                   min_units=n["min_units"], conf=_conf(n["alpha"]), top=n["top"])
+    if key == "suppliers":
+        text = msg("returns.note.suppliers", phrase=_phrase(n["focus_reason"] or "all", msg),
+                   start=msg.date(cw.start), end=msg.date(cw.last_day))
+        return text if n["supplier_names"] else text + msg("returns.note.no_supplier_names")
+    if key == "cost":
+        return msg("returns.note.cost")
+    if key == "unmapped":
+        unmapped = result.tables.get("unmapped")
+        return msg("returns.note.unmapped_table") if unmapped is not None and len(unmapped) else \
+            msg("returns.note.all_mapped")
+    if key == "minimum":
+        return msg("returns.note.minimum") + " " + " ".join(msg(f"returns.min.{s}") for s in MINIMUM_DATA)
+    raise KeyError(f"no page note {key!r}")

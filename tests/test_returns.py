@@ -377,12 +377,12 @@ def test_sparse_tables_are_merged_or_reported_unreliable():
     weak = returns.reason_mix_test(tiny, by="category", min_count=1)
     # Every expected count is 2 < 5: Cochran's rule fails and the test says so.
     assert not weak.reliable and weak.share_expected_below_5 == 1.0
-    text = returns.sentences(rate=pd.DataFrame(), window=Period(T("2026-01-01"), T("2026-02-01")), mix=weak, msg=EN)
+    text = returns._sentences(rate=pd.DataFrame(), window=Period(T("2026-01-01"), T("2026-02-01")), mix=weak, msg=EN)
     assert text == ["The category × reason table is too sparse for a reliable chi-square test (Cochran's rule: "
                     "100.0% of expected counts below 5, smallest 2.0); read its residuals as hints only."]
     one = returns.reason_mix_test(_mix_returns({("X", "size_fit"): 30}), by="category")
-    assert not one.testable and returns.sentences(rate=pd.DataFrame(), window=Period(T("2026-01-01"), T("2026-01-02")),
-                                                  mix=one, msg=EN) == []
+    assert not one.testable and returns._sentences(rate=pd.DataFrame(), window=Period(T("2026-01-01"), T("2026-01-02")),
+                                                   mix=one, msg=EN) == []
 
 
 # Cost and timing ----------------------------------------------------------------------------------------------
@@ -444,9 +444,10 @@ def _sentence_inputs():
 
 
 def test_sentences_in_english():
-    text = returns.sentences(**_sentence_inputs(), msg=EN)
-    assert text[0] == ("6.1% of the 1,000 units sold Jul 26, 2026 – Oct 23, 2026 came back (95% CI 5.0%–7.0%), "
-                       "against 5.5% in the comparison window; 9.0% of orders had a return.")
+    text = returns._sentences(**_sentence_inputs(), msg=EN)
+    assert text[0] == ("Trailing 90 days of mature sales: 6.1% of the 1,000 units sold Jul 26, 2026 – Oct 23, 2026 "
+                       "came back (95% CI 5.0%–7.0%), against 5.5% for the same window as of the comparison period's "
+                       "end (Apr 27, 2026 – Jul 25, 2026); 9.0% of orders had a return.")
     assert "99.4% arrive within 30 days" in text[1]
     assert text[2].startswith("Size / fit (60.0% of returned units) and Quality / defect (40.0%)")
     assert "by refund value the largest is Quality / defect (75.0%)" in text[2]
@@ -461,8 +462,8 @@ def test_sentences_in_english():
 
 
 def test_sentences_in_chinese_leave_no_english_but_data():
-    text = returns.sentences(**_sentence_inputs(), msg=ZH)
-    assert text[0].startswith("2026年7月26日 – 2026年10月23日 售出的 1,000 件商品中有 6.1% 被退回")
+    text = returns._sentences(**_sentence_inputs(), msg=ZH)
+    assert text[0].startswith("滚动 90 天已成熟销售：2026年7月26日 – 2026年10月23日 售出的 1,000 件商品中有 6.1% 被退回")
     assert text[4] == ("供应商 S07（深圳电子）的质量/瑕疵退货是同品类基准的 3.10×（95% 置信区间 2.50×–3.80×）："
                        "412 件，退款 ¥5.8万。")
     assert "主要原因是质量/瑕疵" in text[5]
@@ -478,20 +479,20 @@ def test_sentences_when_nothing_stands_out():
     inputs["culprits"] = inputs["culprits"].iloc[0:0]
     inputs["mapping"] = {"returns": 200, "unmapped": 0, "unmapped_share": 0.0, "code_share": 0.5}
     inputs["previous_rate"] = None
-    text = returns.sentences(**inputs, min_units=150, msg=EN)
+    text = returns._sentences(**inputs, min_units=150, msg=EN)
     assert "No supplier's quality/defect returns are significantly above their norm." in text
     assert "No SKU with at least 150 units sold returns significantly more than its category." in text
     assert "All 200 returns received in the period were mapped to a reason (50.0% by platform code" in " ".join(text)
     assert "comparison window" not in text[0]
-    assert "(90% CI 5.0%–7.0%)" in returns.sentences(**inputs, alpha=0.1, msg=EN)[0]
-    zh = returns.sentences(**inputs, min_units=150, msg=ZH)
+    assert "(90% CI 5.0%–7.0%)" in returns._sentences(**inputs, alpha=0.1, msg=EN)[0]
+    zh = returns._sentences(**inputs, min_units=150, msg=ZH)
     assert "销量至少 150 件的 SKU 中，没有退货显著高于其品类的。" in zh
 
 
 def test_store_baseline_sentence_says_why():
     inputs = _sentence_inputs()
     inputs["suppliers"] = inputs["suppliers"].assign(baseline="store")
-    text = [s for s in returns.sentences(**inputs, msg=EN) if s.startswith("For supplier")][0]
+    text = [s for s in returns._sentences(**inputs, msg=EN) if s.startswith("For supplier")][0]
     assert "the rate of the rest of the store" in text and "S07 is the only supplier of Electronics" in text
 
 
@@ -501,16 +502,6 @@ def test_labels_and_headlines():
     zh = returns.label_values(table, ZH)
     assert zh["reason"].tolist() == ["尺码/不合身", "未匹配", "全部原因"] and zh["baseline"].tolist()[0] == "店铺其余"
     assert zh["category"].tolist() == ["Apparel", "Shoes", "Home"] and table["reason"].tolist()[0] == "size_fit"
-    inputs = _sentence_inputs()
-    prev_culprits = pd.DataFrame({"sku": ["SKU-0001", "SKU-0707"], "excess": [50.0, 30.0]})
-    heads = returns.headlines(rate=inputs["rate"], previous_rate=inputs["previous_rate"],
-                              flow={"refund_amount": 900.0, "unmapped_share": 0.05},
-                              previous_flow={"refund_amount": 800.0, "unmapped_share": 0.1},
-                              culprits=inputs["culprits"], previous_culprits=prev_culprits, msg=EN)
-    assert [h.key for h in heads] == ["return_rate", "refunds", "unmapped_share", "top_culprit_excess"]
-    assert (heads[0].value, heads[0].previous, heads[0].good) == (0.061, 0.055, "down")
-    assert heads[3].value == 45.0 and heads[3].previous == 30.0  # the same SKU, not last week's top
-    assert "SKU-0707" in heads[3].label
 
 
 def test_every_message_has_both_languages_and_the_plots_draw(store):
@@ -572,7 +563,7 @@ def test_demo_quality_supplier_is_found_and_named(demo_review):
     assert top["supplier_id"] == BAD_SUPPLIER and top["significant"] and top["ratio_low"] > 2
     assert table.loc[table["supplier_id"] != BAD_SUPPLIER, "significant"].sum() == 0
     for msg in (EN, ZH):
-        said = " ".join(returns.sentences(rate=pd.DataFrame(), window=window, suppliers=table, msg=msg))
+        said = " ".join(returns._sentences(rate=pd.DataFrame(), window=window, suppliers=table, msg=msg))
         assert f"{BAD_SUPPLIER} (" in said or f"{BAD_SUPPLIER}（" in said
     mix = returns.reason_mix_test(ret, by="supplier_id", window=returns.sales_window(period))
     assert mix.reliable and tuple(mix.drivers().iloc[0][["group", "reason"]]) == (BAD_SUPPLIER, "quality_defect")
@@ -609,7 +600,7 @@ def test_demo_planted_culprit_sku(demo_review):
     top = table.iloc[0]
     assert (top["sku"], top["supplier_id"], top["category"]) == (CULPRIT_SKU, BAD_SUPPLIER, "Electronics")
     assert top["significant"]
-    assert returns.sentences(rate=pd.DataFrame(), window=window, culprits=table, msg=EN)[0].startswith(CULPRIT_SKU)
+    assert returns._sentences(rate=pd.DataFrame(), window=window, culprits=table, msg=EN)[0].startswith(CULPRIT_SKU)
 
 
 def test_demo_young_sales_are_provisional(demo_review):
