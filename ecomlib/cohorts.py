@@ -869,6 +869,8 @@ def compute(ds, period, *, cohort_freq: str = "M", retention_period: int = 3, ti
     # headlines: new and returning customers, pending orders counted in both periods
     with_pending = completed_orders(orders, pending=True).drop(columns="status")
     nr = new_and_returning(with_pending, start=period.start, end=end)
+    if not (len(orders) and data_start < end):  # the period lies before the data: unknown, not zero
+        nr = {"new_customers": None, "returning_share": None, "orders": None}
     res.values.update(new_customers=nr["new_customers"], returning_share=nr["returning_share"], orders=nr["orders"])
 
     # cohorts
@@ -1097,7 +1099,7 @@ def sentences(now, before, msg: Messages) -> list[str]:
     n = now.notes
     unit = msg(f"cohorts.unit.{n['freq']}")
     out: list[str] = []
-    if before is not None and now.value("new_customers") is not None:
+    if before is not None and now.value("new_customers") is not None and before.value("new_customers") is not None:
         out.append(msg("cohorts.sentence.new_customers", now=now.value("new_customers"),
                        before=before.value("new_customers"),
                        change=format_change(now.value("new_customers"), before.value("new_customers"), "count", msg)))

@@ -422,6 +422,8 @@ def test_one_row_three_day_and_no_repeat_stores_degrade_by_section():
             assert {"model", "holdout", "economics"} <= set(gaps)
             assert all(text and "{" not in text for text in gaps.values())
         assert "gap.model" in now.gaps["model"].message
+        if orders.empty or orders["order_time"].min() >= now.period.start:
+            assert before.value("new_customers") is None  # a comparison period before the data: unknown, not 0
     # no repeat customers in 20 months: the advice is not "use a longer period"
     now = cohorts.compute(_store(no_repeat), parse_period("2026-W33"))
     text = now.gaps["model"].text(Messages("en"))
