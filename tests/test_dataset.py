@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from ecomlib import ContractError, FileEncodingError, MissingTableError, load_dataset
-from ecomlib.contract import TABLES
 
 ORDERS = """order_id,customer_id,order_time,channel,status,revenue,discount,shipping_fee,currency
 O1,C1,2026-03-01 10:00:00,organic,completed,100.0,0,0,CNY
@@ -152,14 +151,6 @@ def test_parquet_is_accepted(tmp_path):
     (folder / "orders.csv").unlink()
     orders.to_parquet(folder / "orders.parquet")
     assert load_dataset(folder, tables=["orders"]).orders["order_id"].tolist() == ["O1", "O2", "O3"]
-
-
-def test_data_readme_documents_every_contract_column():
-    readme = (Path(__file__).parents[1] / "data" / "README.md").read_text(encoding="utf-8")
-    for name, spec in TABLES.items():
-        assert f"### `{name}`" in readme, name
-        for column in spec.columns:
-            assert f"`{column}`" in readme, f"{name}.{column}"
 
 
 def test_true_false_is_read_strictly_and_odd_values_are_not_taken_as_true(tmp_path):
