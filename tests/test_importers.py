@@ -851,3 +851,70 @@ def test_uci_credit_notes_become_returns_of_earlier_purchases(tmp_path):
     assert any("1 of 2 became returns" in n and "1 lines with no earlier purchase" in n for n in result.notes)
     off = import_export("uci_online_retail", UCI_ISO, tmp_path / "v", store={"currency": "GBP"}, credit_notes=False)
     assert "returns" not in off
+
+
+# --------------------------------------------------------------------------------------------------- purchase orders
+PO_DIR = FIX / "purchase_orders"
+
+
+def test_purchase_orders_from_an_erp_export_with_a_mapping(tmp_path):
+    result = import_export("purchase_orders", PO_DIR / "erp_goods_receipts.csv", tmp_path / "erp",
+                           mapping=PO_DIR / "erp_mapping.yaml")
+    ds = load_dataset(tmp_path / "erp")
+    po = pd.read_csv(result["purchase_orders"], dtype=str).set_index("po_id")
+    assert list(po.index) == ["000451", "000452", "000453", "000454", "000455"]     # leading zeros kept
+    assert po.loc["000451", ["qty_ordered", "qty_received", "qty_rejected", "received_at", "source_rows"]].tolist() \
+        == ["100", "100.0", "2.0", "2026-09-25 00:00:00", "2"]                    # two receipts, one line
+    assert pd.isna(po.loc["000455", "received_at"]) and pd.isna(po.loc["000455", "qty_received"])    # still open
+    assert ds.suppliers.set_index("supplier_id")["country"].to_dict() == {"S-007": "CN", "S-011": "DE"}
+    assert ds.suppliers.set_index("supplier_id").loc["S-011", "supplier_name"] == "'=Alpine Gear GmbH"
+    notes = "\n".join(result.notes)
+    assert "1 rows left out — the export's total line" in notes and "1 rows with an empty po_id, sku" in notes
+    assert "1 lines left out — promised before ordered" in notes            # 000457
+    assert "1 lines left out — agreed unit cost ≥ 1,000 × the SKU's median" in notes     # 000456 at 1,150.00
+    assert set(result.dropped["reason"].str.split(":").str[0]) == {"purchase_orders"}
+
+
+def test_purchase_orders_malformed_and_mapping_without_the_table(tmp_path):
+    with pytest.raises(ExportFormatError) as info:
+        import_export("purchase_orders", PO_DIR / "erp_goods_receipts_malformed.csv", tmp_path / "a",
+                      mapping=PO_DIR / "erp_mapping.yaml")
+    assert "erp_goods_receipts_malformed.csv" in str(info.value) and "column 'Qty Ordered'" in str(info.value)
+    assert "row 2: 'ten'" in str(info.value) and "Fix:" in str(info.value)
+    with pytest.raises(MappingFileError, match="needs a `purchase_orders:` table"):
+        import_export("purchase_orders", PO_DIR / "erp_goods_receipts.csv", tmp_path / "b",
+                      mapping=example_mapping("taobao_orders"))
+
+
+def test_mapping_filter_rule_errors(tmp_path):
+    m = load_mapping(PO_DIR / "erp_mapping.yaml")
+    bad = {**m, "tables": {"purchase_orders": {**m["tables"]["purchase_orders"], "drop": [{"column": "PO Number"}]}}}
+    with pytest.raises(MappingFileError, match=r"drop\[0\]: give exactly one of `values`"):
+        load_mapping(bad)
+    bad["tables"]["purchase_orders"]["drop"] = [{"column": "PO Number", "values": ["x"], "why": "?"}]
+    with pytest.raises(MappingFileError, match="unknown key"):
+        load_mapping(bad)
+    bad["tables"]["purchase_orders"]["drop"] = []
+    bad["tables"]["purchase_orders"]["columns"] = {**m["tables"]["purchase_orders"]["columns"],
+                                                   "weight": {"column": "Line", "type": "kg"}}
+    with pytest.raises(MappingFileError, match="type"):
+        load_mapping(bad)
+
+
+def test_reference_scms_purchase_orders(reference, tmp_path):
+    src = reference / "usaid_scms_supply_chain_shipments" / "SCMS_Delivery_History_Dataset.csv"
+    result = import_export("purchase_orders", src, tmp_path / "scms", mapping="usaid_scms")
+    po = pd.read_csv(result["purchase_orders"], dtype={"po_id": str})
+    notes = "\n".join(result.notes)
+    # PROVENANCE: 'PO Sent to Vendor Date' is N/A - From RDC in 5,404 rows and Date Not Captured in 328 rows
+    assert "5,404 rows left out — shipped from SCMS's own regional distribution centre stock" in notes
+    assert "328 rows left out — the date the PO was sent to the vendor was not captured" in notes
+    out_of_order = result.dropped[result.dropped["reason"].str.contains("dates out of order")]
+    # every one of the 10,324 lines is accounted for: imported (summed per PO line) or left out with a reason
+    assert po["source_rows"].sum() + 5_404 + 328 + len(out_of_order) == 10_324 and len(out_of_order) == 5
+    assert len(result.dropped[result.dropped["reason"].str.contains("RDC|not captured")]) == 5_404 + 328
+    assert len(po) == 3_665 and po["source_rows"].sum() == 4_587
+    assert po["po_id"].str.startswith("SCMS-").all() and po["supplier_id"].nunique() == 68    # 73 − RDC − 4
+    sup = pd.read_csv(result["suppliers"])
+    assert len(sup) == 68 and "SCMS from RDC" not in set(sup["supplier_id"])
+    assert po["freight_cost_usd"].str.startswith("See ASN-").any()             # text kept as text

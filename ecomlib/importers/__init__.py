@@ -37,6 +37,7 @@ from ._base import (AmbiguousDateError, Converted, ExportFormatError, ImporterEr
 from .ads import import_google_ads, import_meta_ads
 from .mapping import example_mapping, import_mapped, load_mapping
 from .olist import import_olist
+from .purchase_orders import import_purchase_orders
 from .returns import import_amazon_returns
 from .shopify import import_shopify
 from .uci import import_uci_online_retail
@@ -49,6 +50,7 @@ IMPORTERS: dict[str, Callable[..., Converted]] = {
     "google_ads": import_google_ads,
     "meta_ads": import_meta_ads,
     "amazon_returns": import_amazon_returns,
+    "purchase_orders": import_purchase_orders,
 }
 """Import kind → function ``(source, *, store=None, **options) -> Converted``."""
 
@@ -148,6 +150,6 @@ __all__ = [
     "IMPORTERS", "AmbiguousDateError", "Converted", "ExportFormatError", "ImportOptionError", "ImportResult",
     "ImporterError", "MappingFileError", "UnknownValueError", "example_mapping", "import_amazon_returns", "import_export", "import_google_ads",
     "import_mapped", "import_meta_ads",
-    "import_olist", "import_shopify", "import_uci_online_retail", "importer_options", "load_mapping",
+    "import_olist", "import_purchase_orders", "import_shopify", "import_uci_online_retail", "importer_options", "load_mapping",
     "parse_option", "write_dataset",
 ]

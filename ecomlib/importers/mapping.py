@@ -46,11 +46,14 @@ from . import _base as b
 MAPPINGS_DIR = Path(__file__).with_name("mappings")
 TOP_KEYS = ("description", "read", "store", "tables")
 READ_KEYS = {"encoding": str, "delimiter": str, "skip_rows": int, "strip_prefixes": bool, "dates": str,
-             "decimal": str}
+             "decimal": str, "sheet": str}
 READ_DEFAULTS = {"encoding": "auto", "delimiter": ",", "skip_rows": 0, "strip_prefixes": True, "dates": "auto",
-                 "decimal": "."}
-TABLE_KEYS = ("file", "columns", "refunds")
-COLUMN_KEYS = ("column", "value", "fallback", "extract", "values", "other", "default", "minus", "agg", "format")
+                 "decimal": ".", "sheet": None}
+TABLE_KEYS = ("file", "columns", "refunds", "drop", "keep", "aggregate")
+FILTER_KEYS = ("column", "values", "matches", "empty", "reason")
+COLUMN_KEYS = ("column", "value", "fallback", "extract", "values", "other", "default", "minus", "agg", "format",
+               "type")
+EXTRA_TYPES = {"text": "str", "number": "float", "integer": "int", "date": "time", "bool": "bool"}
 AGGS = ("first", "last", "sum", "min", "max")
 REQUIRED = {
     "orders": ("order_id", "order_time", "status", "revenue"),
@@ -73,8 +76,10 @@ def example_mapping(name: str = "taobao_orders") -> Path:
     return path
 
 
-def _kind(table: str, column: str) -> str:
+def _kind(table: str, column: str, cspec: Mapping[str, Any] | None = None) -> str:
     spec = TABLES[table]
+    if column not in spec.columns and cspec and cspec.get("type"):
+        return EXTRA_TYPES[str(cspec["type"])]
     if column in spec.timestamps + spec.dates:
         return "time"
     if column not in spec.columns:
@@ -129,7 +134,7 @@ def load_mapping(mapping: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     for key, value in read.items():
         if key not in READ_KEYS:
             raise err(f"read.{key}", f"unknown key; valid: {', '.join(READ_KEYS)}")
-        if not isinstance(value, READ_KEYS[key]):
+        if value is not None and not isinstance(value, READ_KEYS[key]):
             raise err(f"read.{key}", f"expected {READ_KEYS[key].__name__}, got {value!r}")
     store = dict(data.get("store") or {})
     bad_store = sorted(set(store) - set(b.STORE_KEYS))
@@ -167,8 +172,11 @@ def load_mapping(mapping: str | Path | Mapping[str, Any]) -> dict[str, Any]:
                 raise err(f"{key}.values", "expected a map of export value → contract value")
             if isinstance(cspec.get("minus"), str):
                 cspec["minus"] = [cspec["minus"]]
-            if "minus" in cspec and _kind(table, str(name)) not in ("float", "int"):
+            if "minus" in cspec and _kind(table, str(name), cspec) not in ("float", "int"):
                 raise err(f"{key}.minus", "only numeric contract columns can subtract columns")
+            if "type" in cspec and (cspec["type"] not in EXTRA_TYPES or name in TABLES[table].columns):
+                raise err(f"{key}.type", f"`type` is for extra (non-contract) columns: one of "
+                                         f"{', '.join(EXTRA_TYPES)}")
             if cspec.get("agg", "first") not in AGGS:
                 raise err(f"{key}.agg", f"{cspec['agg']!r} is not one of {', '.join(AGGS)}")
             if "extract" in cspec:
@@ -187,12 +195,47 @@ def load_mapping(mapping: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         missing = [c for c in _required(table) if c not in columns]
         if missing:
             raise err(f"{where}.columns", f"required contract column(s) {missing} not mapped (see data/README.md)")
+        filters = {}
+        for kind in ("drop", "keep"):
+            rules = tspec.get(kind) or []
+            if isinstance(rules, dict):
+                rules = [rules]
+            if not isinstance(rules, list):
+                raise err(f"{where}.{kind}", "expected a list of rules {column, values | matches | empty, reason}")
+            for i, rule in enumerate(rules):
+                key = f"{where}.{kind}[{i}]"
+                if not isinstance(rule, dict) or "column" not in rule:
+                    raise err(key, "expected {column: <header>, values: [...] | matches: <regex> | empty: true, "
+                                   "reason: <why>}")
+                bad = sorted(set(rule) - set(FILTER_KEYS))
+                if bad:
+                    raise err(key, f"unknown key(s) {bad}; valid: {', '.join(FILTER_KEYS)}")
+                tests = [k for k in ("values", "matches", "empty") if k in rule]
+                if len(tests) != 1:
+                    raise err(key, "give exactly one of `values` (a list), `matches` (a regex) or `empty: true`")
+                if "values" in rule and not isinstance(rule["values"], list):
+                    rule = {**rule, "values": [rule["values"]]}
+                if "matches" in rule:
+                    try:
+                        re.compile(str(rule["matches"]))
+                    except re.error as exc:
+                        raise err(f"{key}.matches", f"not a valid regex ({exc})") from None
+                rules[i] = rule
+            filters[kind] = rules
+        aggregate = tspec.get("aggregate", False)
+        if not isinstance(aggregate, bool):
+            raise err(f"{where}.aggregate", "expected true (sum rows to the table's key) or false")
+        if aggregate and table in ("orders", "order_items", "products", "customers"):
+            raise err(f"{where}.aggregate", f"{table} is always one row per key; `agg:` on a column says how")
+        if aggregate and not TABLES[table].key:
+            raise err(f"{where}.aggregate", f"{table} has no key to aggregate to")
         refunds = tspec.get("refunds")
         if refunds is not None:
             if not isinstance(refunds, dict) or "column" not in refunds or set(refunds) - {"column", "paid", "agg"}:
                 raise err(f"{where}.refunds", "expected {column: <refund header>, paid: <paid header>} "
                                               "(paid optional: revenue is used)")
-        out_tables[table] = {"file": tspec.get("file"), "columns": columns, "refunds": refunds}
+        out_tables[table] = {"file": tspec.get("file"), "columns": columns, "refunds": refunds,
+                             "drop": filters["drop"], "keep": filters["keep"], "aggregate": aggregate}
     return {"description": data.get("description", ""), "read": {**READ_DEFAULTS, **read}, "store": store,
             "tables": out_tables, "path": path}
 
@@ -203,24 +246,52 @@ def _headers(tspec: Mapping[str, Any]) -> list[str]:
         names += [cspec[k] for k in ("column", "fallback") if k in cspec] + list(cspec.get("minus", []))
     if tspec.get("refunds"):
         names += [v for k, v in tspec["refunds"].items() if k in ("column", "paid")]
+    names += [rule["column"] for kind in ("drop", "keep") for rule in tspec.get(kind, [])]
     return list(dict.fromkeys(str(n) for n in names))
 
 
 def _read_table(source: Path, tspec: Mapping[str, Any], read: Mapping[str, Any], cache: dict,
                 codecs_used: dict) -> pd.DataFrame:
-    files = [source] if source.is_file() else b.source_files(source, pattern=tspec.get("file") or "*.csv")
+    files = [source] if source.is_file() else b.source_files(source, pattern=tspec.get("file"))
     frames = []
     headers = _headers(tspec)
     for path in files:
         if path not in cache:
             raw, codec = b.read_csv(path, encoding=read["encoding"], delimiter=read["delimiter"],
-                                    skip_rows=read["skip_rows"], strip_prefixes=read["strip_prefixes"])
+                                    skip_rows=read["skip_rows"], strip_prefixes=read["strip_prefixes"],
+                                    sheet=read.get("sheet"))
             cache[path], codecs_used[path] = raw, codec
         frames.append(b.resolve_columns(cache[path], {h: [h] for h in headers}, path=path,
                                         what="the mapping file names it",
                                         fix="change the header in the mapping file to the export's, or re-export "
                                             "with that column"))
     return pd.concat(frames, ignore_index=True)
+
+
+def _filter(raw: pd.DataFrame, table: str, tspec: Mapping[str, Any], notes: list[str],
+            dropped: list[pd.DataFrame]) -> pd.DataFrame:
+    """Apply the table's ``drop`` and ``keep`` rules to the export rows; each left-out row is counted with its reason."""
+    out = raw
+    for kind in ("drop", "keep"):
+        for rule in tspec.get(kind, []):
+            text = out[str(rule["column"])]
+            if "values" in rule:
+                hit = text.isin([str(v) for v in rule["values"]])
+            elif "matches" in rule:
+                hit = text.str.contains(str(rule["matches"]), regex=True, na=False)
+            else:
+                hit = text.isna() if rule["empty"] else text.notna()
+            gone = hit if kind == "drop" else ~hit
+            if gone.any():
+                what = (f"{rule['column']} in {rule['values']}" if "values" in rule
+                        else f"{rule['column']} matches {rule['matches']!r}" if "matches" in rule
+                        else f"{rule['column']} {'empty' if rule['empty'] else 'not empty'}")
+                reason = str(rule.get("reason") or (what if kind == "drop" else f"not ({what})"))
+                notes.append(f"{table}: {int(gone.sum()):,} rows left out — {reason} ({kind}: {what}).")
+                dropped.append(pd.DataFrame({"file": out.loc[gone, "_file"], "row": out.loc[gone, "_row"],
+                                             "reason": f"{table}: {reason}"}))
+                out = out[~gone]
+    return out
 
 
 def _text(raw: pd.DataFrame, cspec: Mapping[str, Any], label: str) -> pd.Series:
@@ -247,7 +318,7 @@ def _convert(raw: pd.DataFrame, table: str, name: str, cspec: Mapping[str, Any],
     label = f"{cspec.get('column', name)}" if "column" in cspec else f"{table}.{name}"
     text = _text(raw, cspec, label)
     tmp = raw[["_file", "_row"]].assign(_v=text)
-    kind = _kind(table, name)
+    kind = _kind(table, name, cspec)
     if kind == "time":
         return b.parse_dates(tmp, "_v", column=label, date_format=cspec.get("format", read["dates"]),
                              timezone=timezone, option="read.dates")
@@ -264,11 +335,17 @@ def _convert(raw: pd.DataFrame, table: str, name: str, cspec: Mapping[str, Any],
 def _group(df: pd.DataFrame, keys: list[str], columns: Mapping[str, Any]) -> pd.DataFrame:
     aggs = {c: columns.get(c, {}).get("agg", "first") for c in df.columns if c not in keys and c != "_row"}
     aggs["_row"] = "first"
-    return df.groupby(keys, sort=False, dropna=False).agg(aggs).reset_index()
+    g = df.groupby(keys, sort=False, dropna=False)
+    out = g.agg(aggs)
+    summed = [c for c, how in aggs.items() if how == "sum"]
+    if summed:   # a sum of nothing is empty, not 0 (an open PO line has received nothing *yet*)
+        out[summed] = out[summed].where(g[summed].count() > 0)
+    return out.reset_index()
 
 
 def import_mapped(source: str | Path, *, mapping: str | Path | Mapping[str, Any], store: dict | None = None,
-                  costs: str | Path | pd.DataFrame | None = None, cost_ratio: float | None = None) -> b.Converted:
+                  costs: str | Path | pd.DataFrame | None = None, cost_ratio: float | None = None,
+                  sheet: str | None = None) -> b.Converted:
     """Convert an export to contract tables with a YAML mapping file.
 
     Parameters
@@ -279,6 +356,7 @@ def import_mapped(source: str | Path, *, mapping: str | Path | Mapping[str, Any]
     store : store facts over the mapping's ``store`` section; ``currency`` is required from one of them unless
         ``orders.currency`` is mapped to an export column (then it must hold one currency).
     costs, cost_ratio : unit costs for ``products`` when the mapping has no ``unit_cost`` column.
+    sheet : XLSX sheet to read (over the mapping's ``read.sheet``; default the first sheet).
 
     Returns
     -------
@@ -295,9 +373,19 @@ def import_mapped(source: str | Path, *, mapping: str | Path | Mapping[str, Any]
     if not source.exists():
         raise b.ImportOptionError("source", f"{source}: no such file or folder.")
     read, tables_spec = spec["read"], spec["tables"]
+    if sheet is not None:
+        read = {**read, "sheet": str(sheet)}
     cache: dict = {}
     codecs_used: dict = {}
     raws = {t: _read_table(source, ts, read, cache, codecs_used) for t, ts in tables_spec.items()}
+    notes: list[str] = []
+    dropped: list[pd.DataFrame] = []
+    raws = {t: _filter(raw, t, tables_spec[t], notes, dropped) for t, raw in raws.items()}
+    for t, raw in raws.items():
+        if raw.empty:
+            raise b.ExportFormatError(", ".join(sorted({Path(p).name for p in cache})),
+                                      f"no rows of {t} are left after the mapping's drop/keep rules",
+                                      fix=f"check tables.{t}.drop / keep in the mapping file")
 
     found_currency = None
     cur_spec = tables_spec.get("orders", {}).get("columns", {}).get("currency")
@@ -311,8 +399,7 @@ def import_mapped(source: str | Path, *, mapping: str | Path | Mapping[str, Any]
     meta = b.resolve_store({**spec["store"], **dict(store or {})}, currency=found_currency)
     tz = meta.get("timezone")
 
-    notes = [f"{Path(p).name}: read as {c}." for p, c in codecs_used.items()]
-    dropped: list[pd.DataFrame] = []
+    notes[:0] = [f"{Path(p).name}: read as {c}." for p, c in codecs_used.items()]
     frames: dict[str, pd.DataFrame] = {}
     for table, tspec in tables_spec.items():
         raw = raws[table]
@@ -359,7 +446,24 @@ def import_mapped(source: str | Path, *, mapping: str | Path | Mapping[str, Any]
         notes.append("customers derived from orders (first_seen = first order that is not cancelled).")
     for table, (df, _) in frames.items():
         if table not in tables:
+            if tables_spec[table]["aggregate"]:
+                key = list(TABLES[table].key)
+                grouped = _group(df.drop(columns="_file"), key, tables_spec[table]["columns"])
+                merged = len(df) - len(grouped)
+                if merged:
+                    notes.append(f"{table}: {len(df):,} rows summed to {len(grouped):,} rows, one per "
+                                 f"({', '.join(key)}) (`aggregate: true`; each column's `agg:` says how).")
+                grouped["source_rows"] = df.groupby(key, sort=False, dropna=False).size().to_numpy()
+                df = grouped.assign(_file="")
             tables[table] = df.drop(columns=["_file", "_row"])
+    for table, df in tables.items():   # optional (nullable) contract columns not mapped: present and empty
+        for col, field_ in TABLES[table].model.to_schema().columns.items():
+            if field_.nullable and col not in df:
+                df[col] = np.nan
+            elif str(field_.dtype) == "int64" and col in df and pd.api.types.is_float_dtype(df[col]):
+                whole = df[col].dropna()
+                if (whole == np.round(whole)).all():
+                    df[col] = df[col].astype("Int64")
     lost = (pd.concat(dropped, ignore_index=True) if dropped
             else pd.DataFrame(columns=["file", "row", "reason"]))
     return b.Converted(tables=tables, store=meta, notes=notes, sources=sorted(cache), dropped=lost)
