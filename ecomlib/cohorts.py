@@ -9,7 +9,8 @@ BG/NBD + Gamma-Gamma model, the holdout check and LTV:CAC. Minimum data per sect
 - comparison: two or more cohorts of at least 30 customers with period k complete (the left-censored first
   cohort of an export that starts mid-life is shown, never compared);
 - repeat: customers acquired at least ``repeat_window_days`` before the period end; aov: a second order;
-- model: 20 customers, 10 with a repeat purchase of positive value; under a year of history, CLV and P(alive)
+- model: 8 weeks of history, 20 customers, 10 with a repeat purchase of positive value; under a year of
+  history, CLV and P(alive)
   are shown with drop-out at both ends of its interval;
 - holdout: history of at least twice ``holdout_weeks``;
 - economics: an ``ad_spend`` table and customers acquired at least ``ltv_months`` before the period end.
@@ -708,6 +709,9 @@ NAME = "cohort_ltv"
 
 MIN_COHORT_SIZE = 30
 SHORT_HISTORY_DAYS = 365
+MIN_MODEL_DAYS = 56
+"""Purchase history (days from the first counted purchase to the period end) below which no model is fitted:
+with fewer than 8 weekly periods BG/NBD cannot tell regular buyers from one-off ones."""
 
 MINIMUM_DATA = {
     "retention": "at least one acquisition cohort with a complete period after its first (for monthly cohorts: "
@@ -717,7 +721,8 @@ MINIMUM_DATA = {
                   f"never compared",
     "repeat": "customers acquired at least repeat_window_days (90) before the end of the period",
     "aov": "at least one customer with a second counted order",
-    "model": "at least 20 customers and 10 with a repeat purchase of positive value (BG/NBD + Gamma-Gamma); with "
+    "model": "8 weeks of purchase history, at least 20 customers and 10 with a repeat purchase of positive value "
+             "(BG/NBD + Gamma-Gamma); with "
              "less than a year of history, drop-out cannot be pinned down and the page shows CLV and P(alive) "
              "with drop-out at both ends of its interval",
     "holdout": "history of at least twice holdout_weeks (26 weeks of calibration, 26 of holdout) and the model's "
@@ -954,7 +959,9 @@ def _model_section(res, counted, acq, period, *, ltv, errors, penalizer, months,
     n = 0 if summary is None else len(summary)
     repeat = 0 if summary is None else int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
     months_of_data = res.values["history_days"] / (365.25 / 12)
-    if n < ltv.MIN_CUSTOMERS:
+    if n and res.values["history_days"] < MIN_MODEL_DAYS:
+        res.gaps["model"] = _gap("model_short", days=res.values["history_days"], needed=MIN_MODEL_DAYS)
+    elif n < ltv.MIN_CUSTOMERS:
         res.gaps["model"] = _gap("model_customers", n=n, needed=ltv.MIN_CUSTOMERS)
     elif repeat < ltv.MIN_REPEAT_CUSTOMERS:
         key = "model_repeat_long" if res.values["history_days"] >= SHORT_HISTORY_DAYS else "model_repeat_short"
@@ -1113,7 +1120,10 @@ def sentences(now, before, msg: Messages) -> list[str]:
         fields = dict(cohort=best["cohort"], k=n["k"], unit=unit, rate=best["retention"], lo=best["ci_low"],
                       hi=best["ci_high"], rest=best["rest_retention"], diff=best["diff"], p=best["p_adjusted"],
                       n=len(tested), mde=best["mde"], excluded=excluded)
-        key = "best_cohort" if best["p_adjusted"] < n["alpha"] and best["diff"] > 0 else "no_best_cohort"
+        if not np.isfinite(best["p_adjusted"]):  # every cohort at the same rate (Olist: nobody returns)
+            key = "same_retention"
+        else:
+            key = "best_cohort" if best["p_adjusted"] < n["alpha"] and best["diff"] > 0 else "no_best_cohort"
         out.append(msg(f"cohorts.sentence.{key}", **fields))
         worst = tested.loc[tested["retention"].idxmin()]
         if worst["p_adjusted"] < n["alpha"] and worst["diff"] < 0 and worst["cohort"] != best["cohort"]:

@@ -451,6 +451,29 @@ def test_minimum_data_edges_of_the_retention_comparison():
     plt.close(fig)
 
 
+def test_model_needs_eight_weeks_of_history():
+    def store(days):
+        rows = [(f"o{c}{k}", f"c{c}", pd.Timestamp("2025-01-01") + pd.Timedelta(days=(c + 5 * k) % days), "email",
+                 "completed", 10.0 + c) for c in range(60) for k in range(3)]
+        rows += [("first", "c0", "2025-01-01", "email", "completed", 10.0)]
+        return _store(_log(rows))
+    end = pd.Timestamp("2025-01-01")
+    below = cohorts.compute(store(55), Period(end + pd.Timedelta(days=48), end + pd.Timedelta(days=55)))
+    at = cohorts.compute(store(56), Period(end + pd.Timedelta(days=49), end + pd.Timedelta(days=56)))
+    assert below.gaps["model"].message == "cohorts.gap.model_short"
+    assert at.gaps.get("model") is None or at.gaps["model"].message != "cohorts.gap.model_short"
+    assert "8 weeks" in below.gaps["model"].text(Messages("en")) and "8 周" in below.gaps["model"].text(Messages("zh"))
+
+
+def test_cohorts_at_the_same_rate_are_said_to_be_alike():
+    t = pd.DataFrame({"cohort": ["2025-01", "2025-02", "2025-03"], "period_number": 3, "complete": True,
+                      "cohort_start": pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"]),
+                      "cohort_size": [100, 100, 100], "active_customers": [0, 0, 0]})
+    res = _result(cohorts.retention_at(t), _repeat().iloc[:0], pd.DataFrame(), gaps=("repeat", "aov"))
+    assert cohorts.sentences(res, None, Messages("en"))[0] == ("All 3 cohorts compared have the same retention in "
+                                                              "month 3, 0.0%, so none stands out.")
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 14), st.integers(0, 400), st.sampled_from(["email", "direct", "paid"])),
                 min_size=1, max_size=60))
@@ -475,6 +498,32 @@ def test_tables_show_translated_channels_and_units():
     html = cohorts.table(now, "repeat_by_channel", Messages("zh", currency="CNY")).to_html()
     assert "付费搜索" in html and "paid_search" not in html
     assert cohorts.formats(now.aov, "aov")["ci_low"] == "money" and cohorts.formats(now.retention)["ci_low"] == "pct"
+
+
+# the ladder of small real-shaped stores (tests/ladder.py) -----------------------------------------------------
+from tests.ladder import RUNGS, make_store  # noqa: E402
+
+
+@pytest.mark.parametrize("rung", RUNGS)
+def test_every_rung_of_the_ladder_renders_by_section(rung, demo_dir, tmp_path):
+    import ecomlib as el
+
+    ds = cohorts.load(make_store(rung, tmp_path / rung, source=demo_dir))
+    period, comparison = el.resolve(None, None, data_end=ds.orders["order_time"].max())
+    now, before = cohorts.compute(ds, period), cohorts.compute(ds, comparison)
+    for lang in ("en", "zh"):
+        msg = Messages(lang, currency="CNY")
+        assert len(cohorts.headlines(now, before, msg)) == 4
+        cohorts.findings(now, before, msg)
+        said = cohorts.sentences(now, before, msg)
+        for text in said + [g.text(msg) for g in now.gaps.values()]:
+            assert text and "{" not in text
+            if lang == "zh":  # no raw channel code in a Chinese sentence
+                assert not any(code in text for code in ("paid_search", "paid_social", "affiliate", "organic"))
+    if rung in ("one_row", "three_days", "two_weeks"):
+        assert {"retention", "model", "holdout"} <= set(now.gaps)
+    if rung == "no_ad_spend":
+        assert now.gaps["economics"].message == "cohorts.gap.no_ad_spend"
 
 
 # the planted findings on the demo store, on several seeds ---------------------------------------------------
