@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 invalid data or a failed notebook, 2 wrong usage or par
 
 from __future__ import annotations
 
+import difflib
 import sys
 from pathlib import Path
 
@@ -25,10 +26,18 @@ def main() -> None:
 @click.option("--tables", help="Comma-separated tables to check (default: every table present).")
 def validate(data_dir: Path, tables: str | None) -> None:
     """Check DATA_DIR against the data contract; print a summary per table."""
+    from .contract import TABLES
     from .dataset import load_dataset
 
+    wanted = list(dict.fromkeys(t.strip() for t in tables.split(",") if t.strip())) if tables else None
+    for table in wanted or []:
+        if table not in TABLES:
+            close = difflib.get_close_matches(table, list(TABLES), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else f"; the contract has {', '.join(TABLES)}"
+            click.echo(f"error: unknown table {table!r}{hint}", err=True)
+            sys.exit(2)
     try:
-        ds = load_dataset(data_dir, tables=tables.split(",") if tables else None)
+        ds = load_dataset(data_dir, tables=wanted)
     except EcomlibError as exc:
         click.echo(f"invalid: {exc}", err=True)
         sys.exit(1)
@@ -57,6 +66,10 @@ def import_(kind: str, source: Path, out: Path, currency: str | None, timezone: 
     from .importers import ImportOptionError, MappingFileError, import_export, parse_option
 
     store = {k: v for k, v in {"currency": currency, "timezone": timezone, "name": name}.items() if v}
+    for option in options:
+        if problem := _unreadable_option(option):
+            click.echo(f"error: --option {option}: {problem}", err=True)
+            sys.exit(2)
     try:
         result = import_export(kind, source, out, store=store or None, overwrite=overwrite,
                                **dict(parse_option(o) for o in options))
@@ -69,6 +82,22 @@ def import_(kind: str, source: Path, out: Path, currency: str | None, timezone: 
     for note in getattr(result, "notes", []):
         click.echo(f"note: {note}", err=True)
     click.echo(f"{out}: {', '.join(sorted(result))} written and valid; next: ecomlib review --data {out}")
+
+
+def _unreadable_option(text: str) -> str | None:
+    """Why an ``--option NAME=VALUE`` value that starts like a YAML list or mapping cannot be read, or None."""
+    import yaml
+
+    _, _, value = text.partition("=")
+    if value.strip()[:1] not in ("[", "{"):
+        return None
+    try:
+        yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "not valid"
+        return (f"the value {value!r} is not a readable list or mapping ({problem}); close the bracket "
+                f"(e.g. [POST, EMS] or {{chargeback: refunded}}) or quote it")
+    return None
 
 
 @main.command("demo-data")
@@ -85,7 +114,8 @@ def demo_data(out: Path, seed: int) -> None:
 
 @main.command()
 @click.option("--params", "params_path", default="params/weekly.yaml", show_default=True,
-              type=click.Path(dir_okay=False, path_type=Path), help="Parameter set (YAML).")
+              help="Parameter set: a YAML file, or the name of a shipped set (weekly, monthly); "
+                   "params/weekly.yaml falls back to the shipped set outside the repository.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Dataset folder (default: the parameter set's `data`, else data/demo).")
 @click.option("--period", help="2026-W47, 2026-11, 2026-11-01..2026-11-14, last-week or last-month "
@@ -99,15 +129,25 @@ def demo_data(out: Path, seed: int) -> None:
               help="Override a parameter (repeatable); NOTEBOOK:NAME=VALUE for one notebook only.")
 @click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 16), help="Notebooks run at once.")
 @click.option("--show-code", is_flag=True, help="Keep the code cells in the HTML pages.")
-def review(params_path: Path, data_dir: Path | None, period: str | None, start: str | None, end: str | None,
-           out_dir: Path, only: str | None, overrides: tuple[str, ...], jobs: int, show_code: bool) -> None:
+@click.option("--timeout", default=900.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds one notebook may run before it is stopped and marked failed.")
+def review(params_path: str, data_dir: Path | None, period: str | None, start: str | None, end: str | None,
+           out_dir: Path, only: str | None, overrides: tuple[str, ...], jobs: int, show_code: bool,
+           timeout: float) -> None:
     """Run a parameter set's notebooks for a period and render HTML reports with an index page."""
-    from .runner import run_review
+    from .runner import Interrupted, run_review
 
+    names = [n.strip() for n in only.split(",") if n.strip()] if only is not None else None
+    if names is not None and not names:
+        click.echo("error: --only names no notebook", err=True)
+        sys.exit(2)
     try:
         result = run_review(params_path, data_dir=data_dir, period=period, start=start, end=end, out_dir=out_dir,
-                            only=only.split(",") if only else None, overrides=list(overrides), jobs=jobs,
-                            show_code=show_code, echo=lambda line: click.echo(line, err=True))
+                            only=names, overrides=list(overrides), jobs=jobs, show_code=show_code,
+                            timeout=timeout, echo=lambda line: click.echo(line, err=True))
+    except (KeyboardInterrupt, Interrupted):
+        click.echo("interrupted: nothing was replaced; the previous report is as it was", err=True)
+        sys.exit(130)
     except (ParameterError, PeriodError, ReviewError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -26,6 +26,12 @@ from babel.numbers import format_compact_currency, format_compact_decimal, forma
 
 LANGS = ("en", "zh")
 LOCALES = {"en": "en_US", "zh": "zh_CN"}
+HTML_LANGS = {"en": "en", "zh": "zh-CN"}
+
+
+def html_lang(lang: str) -> str:
+    """The ``<html lang>`` value of a report language (BCP 47): ``en``, ``zh-CN`` (simplified Chinese fonts)."""
+    return HTML_LANGS.get(lang, lang)
 
 
 @lru_cache(maxsize=1)

@@ -89,6 +89,61 @@ def last_complete(kind: str, data_end: pd.Timestamp) -> Period:
     raise PeriodError(f"kind must be 'week' or 'month', not {kind!r}")
 
 
+def covered_days(period: Period, data_first: pd.Timestamp, data_last: pd.Timestamp) -> int:
+    """Days of ``period`` that lie within the data's days (from the day of ``data_first`` to the day of ``data_last``).
+
+    >>> covered_days(parse_period("2026-W47"), pd.Timestamp("2026-11-18 09:00"), pd.Timestamp("2026-12-01"))
+    5
+    """
+    first = pd.Timestamp(data_first).normalize()
+    end = pd.Timestamp(data_last).normalize() + pd.Timedelta(days=1)
+    return max(0, (min(period.end, end) - max(period.start, first)).days)
+
+
+def default_period(kind: str, data_first: pd.Timestamp, data_last: pd.Timestamp) -> Period:
+    """The period to review when none is given: the last complete ``kind`` that lies inside the data.
+
+    When no whole week (month) lies inside the data — a three-day export, or data that starts mid-week and
+    ends before the next week is over — the period with the most days of data is taken (the later one on a
+    tie); :func:`covered_days` then says how much of it is covered. Never a period before the data begins.
+
+    >>> default_period("week", pd.Timestamp("2026-11-18"), pd.Timestamp("2026-11-20 18:00")).label  # Wed–Fri
+    '2026-W47'
+    >>> default_period("week", pd.Timestamp("2026-11-18"), pd.Timestamp("2026-12-06 18:00")).label
+    '2026-W49'
+    """
+    first, last = pd.Timestamp(data_first), pd.Timestamp(data_last)
+    if last < first:
+        raise PeriodError(f"the data ends ({last.date()}) before it starts ({first.date()})")
+    candidate = last_complete(kind, last)
+    if candidate.start >= first.normalize():
+        return candidate
+    of = week_of if kind == "week" else month_of
+    candidates, period = [], of(first)
+    while period.start <= last:
+        candidates.append(period)
+        period = of(period.end)
+    return max(candidates, key=lambda p: (covered_days(p, first, last), p.start))
+
+
+def check_in_data(period: Period, data_first: pd.Timestamp, data_last: pd.Timestamp, *, kind: str = "week") -> int:
+    """Days of ``period`` covered by the data; raise :class:`PeriodError` naming the data's range when none are.
+
+    >>> check_in_data(parse_period("2026-W47"), pd.Timestamp("2026-01-05"), pd.Timestamp("2026-11-22 23:00"))
+    7
+    """
+    days = covered_days(period, data_first, data_last)
+    if days == 0:
+        first, last = pd.Timestamp(data_first), pd.Timestamp(data_last)
+        where = "after" if period.start > last else "before"
+        suggestion = default_period(kind, first, last)
+        raise PeriodError(f"{period.label} ({period.start.date()} – {period.last_day.date()}) has no data: it lies "
+                          f"{where} the data, which runs from {first.date()} to {last.date()}. Review a period inside "
+                          f"it (e.g. --period {suggestion.label}), or leave --period out for the last complete "
+                          f"{kind} of the data")
+    return days
+
+
 def parse_period(text: str, *, today: pd.Timestamp | None = None) -> Period:
     """Parse ``2026-W47``, ``2026-11``, ``2026-11-01..2026-11-14``, ``last-week`` or ``last-month``.
 
