@@ -1003,6 +1003,16 @@ def _model_section(res, counted, acq, period, *, ltv, errors, penalizer, months,
         return
     try:
         calhold = ltv.calibration_holdout(counted, calibration_end, period.last_day, time_unit=time_unit)
+    except errors[1]:
+        calhold = None
+    n = 0 if calhold is None else len(calhold)
+    repeat = (0 if calhold is None else
+              int(((calhold["frequency_cal"] > 0) & (calhold["monetary_value_cal"] > 0)).sum()))
+    if n < ltv.MIN_CUSTOMERS or repeat < ltv.MIN_REPEAT_CUSTOMERS:
+        res.gaps["holdout"] = _gap("holdout_data", n=n, repeat=repeat, customers=ltv.MIN_CUSTOMERS,
+                                   needed=ltv.MIN_REPEAT_CUSTOMERS, weeks=holdout_weeks)
+        return
+    try:
         held = ltv.CustomerValueModel(penalizer=penalizer, model=model).fit(calhold)
     except errors as e:
         res.gaps["holdout"] = _gap("holdout_failed", reason=str(e))

@@ -428,6 +428,7 @@ def test_one_row_three_day_and_no_repeat_stores_degrade_by_section():
     now = cohorts.compute(_store(no_repeat), parse_period("2026-W33"))
     text = now.gaps["model"].text(Messages("en"))
     assert now.gaps["model"].message == "cohorts.gap.model_repeat_long" and "would not help" in text
+    assert now.gaps["holdout"].message == "cohorts.gap.holdout_data"  # translated, not a FitError in English
 
 
 def test_minimum_data_edges_of_the_retention_comparison():

@@ -521,6 +521,8 @@ def test_sentences_en_and_zh(cdnow_model, shop):
                      "frequency buckets 12.0%).")
     assert en[1].startswith("Spend per order hardly moves with purchase frequency (r = 0.11")
     # CLV is labelled a forecast, LTV history (issue 14: "LTV 593.75 vs CLV 218.04" side by side)
+    m = Messages("en")
+    assert "history" in m("ltv.col.ltv") and "forecast" in m("ltv.col.clv") and "forecast" in m("ltv.col.clv_mean")
     assert en[2].startswith("Forecast: the model expects $") and "predicted CLV" in en[2]
     assert "of repeat customers" in en[3]
     assert en[4].startswith("History: paid acquired the most valuable customers for their cost: customers acquired "
