@@ -795,6 +795,34 @@ def _significant_digits(x: float, msg: Messages, digits: int = 3) -> str:
     return msg.num(x, min(decimals, 8))
 
 
+#: Tables whose channel rows are folded into "Other (N)" beyond the top 12: the column ranked on and the additive
+#: columns summed; rates of the folded row are recomputed from the sums, other ratios left empty.
+_TAILS = {
+    "repeat_by_channel": ("customers", ["customers", "repeat_customers", "eligible_customers", "repeat_in_window"]),
+    "rollup_channel": ("clv_total", ["customers", "clv_total", "clv_share"]),
+    "economics": ("new_customers", ["new_customers", "spend", "ltv_customers"]),
+}
+
+
+def _fold(data: pd.DataFrame, name: str, top: int, msg: Messages) -> pd.DataFrame:
+    """:func:`ecomlib.report.group_tail` on a channel table, with the folded row's rates recomputed."""
+    from .report import group_tail
+
+    value, additive = _TAILS[name]
+    out = group_tail(data, by="acquisition_channel", value=value, top=top, msg=msg, sum_columns=additive)
+    last = out.index[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if name == "repeat_by_channel":
+            out.loc[last, "repeat_rate"] = out.loc[last, "repeat_customers"] / out.loc[last, "customers"]
+            out.loc[last, "repeat_rate_window"] = (out.loc[last, "repeat_in_window"]
+                                                   / out.loc[last, "eligible_customers"])
+        if name == "rollup_channel":
+            out.loc[last, "clv"] = out.loc[last, "clv_total"] / out.loc[last, "customers"]
+        if name == "economics":
+            out["has_spend"] = out["has_spend"].fillna(out.loc[last, "spend"] > 0).astype(bool)
+    return out
+
+
 def table(result, name: str, msg: Messages, *, caption: str | None = None, top: int = 12):
     """One of the result's tables ready to show: its columns (:data:`SHOWN`), units, translated headers and data
     codes (channels via :func:`ecomlib.report.label_values`), long tails folded, every cell escaped."""
@@ -802,15 +830,14 @@ def table(result, name: str, msg: Messages, *, caption: str | None = None, top: 
 
     data = result.tables[name]
     columns, prefix = SHOWN[name]
+    if name in _TAILS and len(data) > top + 1:
+        data = _fold(data, name, top, msg)
     data = data[[c for c in columns if c in data.columns]]
     if name == "params":
         data = data.assign(**{c: data[c].map(lambda v: _significant_digits(v, msg))
                               for c in ("value", "se", "ci_low", "ci_high")})
     if name == "dropout":
         data = data.assign(dropout=data["dropout"].map(lambda v: msg(f"ltv.dropout.{v}")))
-    if name in ("repeat_by_channel", "rollup_channel", "economics") and len(data) > top + 1:
-        value = {"repeat_by_channel": "customers", "rollup_channel": "clv_total", "economics": "new_customers"}[name]
-        data = group_tail(data, by="acquisition_channel", value=value, top=top, msg=msg)
     data = label_values(data, msg)
     return styled(data, msg, formats=formats(data, name), labels=msg.labels(list(data.columns), prefix),
                   caption=caption)

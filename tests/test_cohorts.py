@@ -501,6 +501,20 @@ def test_tables_show_translated_channels_and_units():
     assert cohorts.formats(now.aov, "aov")["ci_low"] == "money" and cohorts.formats(now.retention)["ci_low"] == "pct"
 
 
+
+def test_a_long_tail_of_channels_is_folded_with_rates_recomputed():
+    rows = [(f"o{i}", f"c{i}", pd.Timestamp("2025-01-03") + pd.Timedelta(days=i % 50), f"shop_{i % 30}",
+             "completed", 10.0) for i in range(900)]
+    rows += [(f"r{i}", f"c{i}", pd.Timestamp("2025-04-20"), "email", "completed", 10.0) for i in range(0, 900, 2)]
+    now = cohorts.compute(_store(_log(rows)), parse_period("2025-W30"), fit_model=False)
+    assert len(now.repeat_by_channel) == 30
+    html = cohorts.table(now, "repeat_by_channel", Messages("en")).to_html()
+    assert "Other (18)" in html and html.count("shop_") == 12
+    folded = cohorts._fold(now.repeat_by_channel, "repeat_by_channel", 12, Messages("en")).iloc[-1]
+    assert folded["repeat_rate"] == pytest.approx(folded["repeat_customers"] / folded["customers"])
+    assert 0 <= folded["repeat_rate"] <= 1
+
+
 # the ladder of small real-shaped stores (tests/ladder.py) -----------------------------------------------------
 from tests.ladder import RUNGS, make_store  # noqa: E402
 
