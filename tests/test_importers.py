@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -918,3 +919,72 @@ def test_reference_scms_purchase_orders(reference, tmp_path):
     sup = pd.read_csv(result["suppliers"])
     assert len(sup) == 68 and "SCMS from RDC" not in set(sup["supplier_id"])
     assert po["freight_cost_usd"].str.startswith("See ASN-").any()             # text kept as text
+
+
+# --------------------------------------------------------------------------------------------------- GA4
+GA4 = FIX / "ga4"
+GA4_STORE = {"currency": "GBP", "timezone": "Asia/Shanghai"}
+
+
+@pytest.fixture(scope="module")
+def ga4_daily(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ga4") / "shop"
+    result = import_export("ga4", GA4 / "daily", out, store=GA4_STORE)
+    return result, pd.read_csv(result["events"], dtype=str)
+
+
+def test_ga4_daily_ndjson_folder_to_events(ga4_daily):
+    result, ev = ga4_daily
+    assert len(ev) == 12 and ev["session_id"].nunique() == 5                 # first_visit without a session: out
+    assert ev["event_time"].iloc[0] == "2026-11-01 17:00:00"                  # 09:00 UTC in Shanghai (+8)
+    s1 = ev[ev["session_id"] == "1234567890.1730450000.1730450000"]
+    assert s1["event_name"].tolist() == ["session_start", "page_view", "view_item", "add_to_cart", "purchase"]
+    assert set(s1["channel"]) == {"paid_search"} and s1["campaign"].iloc[0] == "Brand - Search"
+    purchase = s1[s1["event_name"] == "purchase"].iloc[0]
+    assert purchase[["sku", "transaction_id", "n_items", "login_id"]].tolist() == ["0042-BLK", "#1001", "2", "cust-17"]
+    # the same user's next session is another session, with its own channel
+    assert ev.loc[ev["session_id"] == "1234567890.1730450000.1730534400", "channel"].tolist() == ["organic"]
+    # a session crossing midnight into the next daily file keeps its channel
+    assert ev.loc[ev["user_id"] == "888.999", "channel"].tolist() == ["email"] * 3
+    assert ev.loc[ev["user_id"] == "666.777", ["channel", "device"]].values.tolist() == [["social", np.nan]]
+    assert ev.loc[ev["user_id"] == "222.333", "sku"].tolist()[1] == "'=HYPERLINK(\"http://x\")"
+    notes = "\n".join(result.notes)
+    assert "12 events of 5 sessions from 2 file(s)" in notes and "1 events without a ga_session_id" in notes
+    assert "smart tv" in notes and "events 1" in notes
+    assert load_dataset(result.folder, tables=["events"]).events["device"].isna().sum() == 1
+
+
+@pytest.mark.parametrize("name", ["bq_console_results.json", "events_20261101_02.parquet"])
+def test_ga4_json_array_with_string_int64_and_parquet_read_the_same(ga4_daily, tmp_path, name):
+    ev = pd.read_csv(import_export("ga4", GA4 / name, tmp_path / "x", store=GA4_STORE)["events"], dtype=str)
+    pd.testing.assert_frame_equal(ev, ga4_daily[1])
+
+
+def test_ga4_streams_in_small_batches_with_the_same_result(ga4_daily, tmp_path):
+    ev = pd.read_csv(import_export("ga4", GA4 / "daily", tmp_path / "x", store=GA4_STORE, batch_size=2)["events"],
+                     dtype=str)
+    pd.testing.assert_frame_equal(ev, ga4_daily[1])
+
+
+def test_ga4_errors(tmp_path):
+    with pytest.raises(ExportFormatError) as info:
+        import_export("ga4", GA4 / "malformed" / "events_bad_timestamp.json", tmp_path / "a", store=GA4_STORE)
+    msg = str(info.value)
+    assert "events_bad_timestamp.json" in msg and "column 'event_timestamp'" in msg and "row 1: 'yesterday'" in msg
+    with pytest.raises(ImportOptionError, match="--timezone"):
+        import_export("ga4", GA4 / "daily", tmp_path / "b", store={"currency": "GBP"})
+    with pytest.raises(ExportFormatError, match="neither newline-delimited JSON"):
+        import_export("ga4", SHOPIFY, tmp_path / "c", store=GA4_STORE)
+    assert not (tmp_path / "a").exists() and not list(tmp_path.glob(".*"))
+
+
+def test_default_channel_grouping_rules():
+    from ecomlib.importers.ga4 import default_channel
+    src = pd.Series(["google", "google", None, "facebook", "m.facebook.com", "newsletter", "partner", "youtube.com",
+                     "baidu", "blog.example", "weird"])
+    med = pd.Series(["cpc", "organic", None, "cpc", "referral", "email", "affiliate", "referral", "organic",
+                     "referral", "qr"])
+    assert default_channel(src, med).tolist() == ["paid_search", "organic", "direct", "paid_social", "social",
+                                                  "email", "affiliate", "video", "organic", "referral", "other"]
+    assert default_channel(pd.Series(["(direct)"]), pd.Series(["(none)"]),
+                           gclid=pd.Series(["EAIa"])).tolist() == ["paid_search"]

@@ -36,6 +36,7 @@ from ._base import (AmbiguousDateError, Converted, ExportFormatError, ImporterEr
                     MappingFileError, UnknownValueError, write_dataset)
 from .ads import import_google_ads, import_meta_ads
 from .mapping import example_mapping, import_mapped, load_mapping
+from .ga4 import import_ga4
 from .olist import import_olist
 from .purchase_orders import import_purchase_orders
 from .returns import import_amazon_returns
@@ -51,6 +52,7 @@ IMPORTERS: dict[str, Callable[..., Converted]] = {
     "meta_ads": import_meta_ads,
     "amazon_returns": import_amazon_returns,
     "purchase_orders": import_purchase_orders,
+    "ga4": import_ga4,
 }
 """Import kind → function ``(source, *, store=None, **options) -> Converted``."""
 
@@ -148,7 +150,7 @@ def import_export(kind: str, source: str | Path, out: str | Path, *, store: dict
 
 __all__ = [
     "IMPORTERS", "AmbiguousDateError", "Converted", "ExportFormatError", "ImportOptionError", "ImportResult",
-    "ImporterError", "MappingFileError", "UnknownValueError", "example_mapping", "import_amazon_returns", "import_export", "import_google_ads",
+    "ImporterError", "MappingFileError", "UnknownValueError", "example_mapping", "import_amazon_returns", "import_export", "import_ga4", "import_google_ads",
     "import_mapped", "import_meta_ads",
     "import_olist", "import_purchase_orders", "import_shopify", "import_uci_online_retail", "importer_options", "load_mapping",
     "parse_option", "write_dataset",
