@@ -31,7 +31,7 @@ of the page still renders):
 - funnel: at least one unit entering at the first step in the period, and every step name present in the events;
 - segments: a breakdown column with at least two values among the units entering in the period;
 - trend: events on at least 2 days up to the period's end;
-- changes: at least 100 units entering the funnel in both this period and the comparison period
+- changes: at least 100 units entering the funnel in both this and the comparison period
   (without promotion days when they are excluded);
 - revenue: the orders table; revenue per session also needs the events' purchases to reconcile with the orders.
 
@@ -815,7 +815,7 @@ def revenue_summary(events: pd.DataFrame, orders: pd.DataFrame, *, period: Perio
     counted = order_revenue(placed, basis="gross", pending=False)
     revenue = float(counted["revenue"].sum())
     difference = purchases / len(placed) - 1 if len(placed) else None
-    reconciled = difference is not None and abs(difference) <= tolerance
+    reconciled = difference is not None and abs(difference) <= tolerance + 1e-12  # 19 of 20 is 5 % apart
     margin = None
     if order_items is not None and products is not None and len(counted):
         lines = order_items[order_items["order_id"].isin(counted["order_id"])]

@@ -635,3 +635,435 @@ def test_planted_checkout_drop_is_found_on_every_seed(seed_review):
     assert planted is not None, f"seed {seed}: {sorted(found)}"
     assert planted.severity in ("high", "medium") and planted.confidence == "significant"
     assert planted.money and planted.money > 0
+
+
+# --------------------------------------------------------------------------------------------------------
+# Claims (issue 14): promotions, the family corrected, one revenue, sources that reconcile, money at stake
+# --------------------------------------------------------------------------------------------------------
+def _promo_weeks() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """W46: 400 ordinary sessions converting 50 % on Tue 10 Nov and 600 on the promotion day Wed 11 Nov
+    converting 80 %; W47: 400 sessions converting 50 %. Two steps, one device."""
+    ordinary = sessions({2: 200, 1: 200}, device="mobile", day="2026-11-10", prefix="a")
+    peak = sessions({2: 480, 1: 120}, device="mobile", day="2026-11-11", prefix="p")
+    week = sessions({2: 200, 1: 200}, device="mobile", day="2026-11-17", prefix="n")
+    promos = pd.DataFrame({"promo_id": ["P1"], "name": ["双11"], "start_date": [pd.Timestamp("2026-11-11")],
+                           "end_date": [pd.Timestamp("2026-11-11")]})
+    return pd.concat([ordinary, peak, week], ignore_index=True), promos
+
+
+def test_promotion_days_are_kept_out_of_the_tests_by_default_and_shown_both_ways():
+    events, promos = _promo_weeks()
+    steps = ["view_item", "begin_checkout"]
+    w47 = parse_period("2026-W47")
+    ds = dataset(events, promotions=promos)
+    now, before = (funnel.compute(ds, p, steps=steps, breakdowns=[]) for p in (w47, w47.previous()))
+    assert before.promotion_days["name"].tolist() == ["双11"] and len(now.promotion_days) == 0
+    tests = funnel.compare(now, before)
+    row = tests.changes.iloc[0]
+    # without 11 Nov: 200/400 before, 200/400 now → no change at all
+    assert (row["n_1"], row["x_1"], row["n_2"], row["x_2"]) == (400, 200, 400, 200) and not row["significant"]
+    # with it: 680/1000 before → 50 % now: z = −.18 / sqrt(.6286·.3714·(1/1000 + 1/400)) = −6.30, significant
+    other = tests.changes_other.iloc[0]
+    assert (other["n_1"], other["x_1"]) == (1000, 680) and other["significant"]
+    assert tests.values["significant"] == 0 and tests.values["significant_other"] == 1
+    text = funnel.sentences(now, before, EN)
+    assert ("The comparison period includes promotion days (双11 (Nov 11, 2026)): conversion changes are tested "
+            "without the units that entered on them (0 significant step changes; 1 with them).") in text
+    assert "对比周期包含促销日（双11 (2026年11月11日)）" in " ".join(funnel.sentences(now, before, ZH))
+    # the headline counts include every day and say so next to the number
+    heads = {h.key: h for h in funnel.headlines(now, before, EN)}
+    assert heads["units"].previous == 1000
+    assert heads["units"].label == "Sessions — promotion days in the comparison period: 双11 (Nov 11, 2026)"
+    # the parameter: with promotion days in the tests, the other table is the one without
+    now_in, before_in = (funnel.compute(ds, p, steps=steps, breakdowns=[], exclude_promotions=False)
+                         for p in (w47, w47.previous()))
+    tests_in = funnel.compare(now_in, before_in)
+    assert tests_in.changes.iloc[0]["significant"] and not tests_in.changes_other.iloc[0]["significant"]
+    assert any(s.endswith("and the conversion tests include them (1 significant step changes; 0 without them).")
+               for s in funnel.sentences(now_in, before_in, EN))
+
+
+def test_promotion_days_of_a_promotion_spanning_the_period_edge():
+    promos = pd.DataFrame({"name": ["Black Friday", "双12"], "start_date": pd.to_datetime(["2026-11-21", "2026-12-12"]),
+                           "end_date": pd.to_datetime(["2026-11-24", "2026-12-12"])})
+    days = funnel.promotion_days(promos, parse_period("2026-W47"))
+    assert days["date"].dt.strftime("%m-%d").tolist() == ["11-21", "11-22"] and set(days["name"]) == {"Black Friday"}
+    assert len(funnel.promotion_days(None, parse_period("2026-W47"))) == 0
+    assert len(funnel.promotion_days(promos.iloc[:0], parse_period("2026-W47"))) == 0  # empty table: none
+
+
+def test_the_family_corrected_is_the_family_the_sentence_names():
+    """Issue 14: '36 step conversions were tested' while Holm ran over 48 rows (36 steps + 12 whole funnels)."""
+    before = pd.concat([sessions({3: 72, 2: 48, 1: 80}, device=d, day="2026-11-10", prefix="b")
+                        for d in ("mobile", "desktop")])
+    now = pd.concat([sessions({3: 45, 2: 55, 1: 100}, device="mobile", day="2026-11-17", prefix="n"),
+                     sessions({3: 70, 2: 50, 1: 80}, device="desktop", day="2026-11-17", prefix="n")])
+    steps = ["view_item", "begin_checkout", "purchase"]
+    t_now = funnel.segment_conversion(now, breakdowns=["device"], steps=steps)
+    t_before = funnel.segment_conversion(before, breakdowns=["device"], steps=steps)
+    ch = funnel.compare_periods(t_now, t_before)
+    step = ch[ch["kind"] == "step"]
+    whole = ch[ch["kind"] == "overall"]
+    assert len(step) == 6 and len(whole) == 3
+    assert step["family_size"].eq(6).all() and whole["family_size"].eq(3).all()
+    from ecomlib.stats import adjust_pvalues
+    assert step["p_adjusted"].tolist() == pytest.approx(adjust_pvalues(step["p_value"].to_numpy()).tolist())
+    assert whole["p_adjusted"].tolist() == pytest.approx(adjust_pvalues(whole["p_value"].to_numpy()).tolist())
+    note = funnel.change_sentences(ch, msg=EN, steps=steps)[-1]
+    assert note.startswith("6 step conversions were tested across segments and ")
+    assert "p-values are adjusted over these 6 comparisons (Holm, α = 5.0%), and the 3 whole-funnel conversions as " \
+           "a family of their own." in note
+
+
+def test_minimum_detectable_effect_by_hand():
+    # pooled .5, se = sqrt(.25 · (1/100 + 1/100)) = .070711; (1.95996 + .84162) · .070711 = .19810
+    assert funnel.minimum_detectable_effect([50], [100], [50], [100])[0] == pytest.approx(0.19810, abs=1e-4)
+    # at alpha .05 / 10 (a family of ten): z = 2.80703 → (2.80703 + .84162) · .070711 = .25800
+    assert funnel.minimum_detectable_effect([50], [100], [50], [100], alpha=0.005)[0] == pytest.approx(0.2580, abs=1e-4)
+    assert np.isnan(funnel.minimum_detectable_effect([0], [0], [5], [10])).all()  # no units before
+    assert np.isnan(funnel.minimum_detectable_effect([0], [10], [0], [10])).all()  # nobody converts
+
+
+def test_revenue_is_the_contracts_gross_revenue_without_pending_orders():
+    """Issue 14: funnel.py counted pending orders as revenue (its own status list)."""
+    w47 = parse_period("2026-W47")
+    orders = pd.DataFrame({"order_id": ["o1", "o2", "o3", "o4", "o5"],
+                           "order_time": pd.to_datetime(["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19",
+                                                         "2026-11-20"]),
+                           "status": ["completed", "partially_refunded", "pending", "cancelled", "refunded"],
+                           "revenue": [100.0, 60.0, 80.0, 50.0, 40.0]})
+    events = ev([("10:00", "s1", "purchase"), ("10:00", "s2", "purchase"), ("10:00", "s3", "purchase"),
+                 ("10:00", "s4", "purchase"), ("10:00", "s5", "purchase"), ("10:00", "s6", "view_item")])
+    got = funnel.revenue_summary(events, orders, period=w47)
+    # counted: completed 100 + partially refunded 60 = 160 over 2 orders; the pending 80 is left out
+    assert (got["revenue"], got["orders"], got["pending_orders"], got["aov"]) == (160.0, 2, 1, 80.0)
+    # 5 purchase sessions, 5 orders placed (every status): they reconcile; revenue per session 160 / 6
+    assert got["reconciled"] and got["difference"] == 0.0
+    assert got["revenue_per_unit"] == pytest.approx(160 / 6)
+    assert got["margin"] is None  # no order lines and products: no margin
+
+
+def test_revenue_per_session_only_when_events_and_orders_reconcile():
+    w47 = parse_period("2026-W47")
+    orders = pd.DataFrame({"order_id": [f"o{i}" for i in range(20)],
+                           "order_time": pd.Timestamp("2026-11-17 12:00"), "status": "completed",
+                           "revenue": 50.0, "customer_id": None})
+    purchases = [(f"10:{i:02d}", f"s{i}", "purchase") for i in range(19)]  # 19 of 20: 5 % apart
+    events = ev(purchases + [("11:00", "v1", "view_item")])
+    at_edge = funnel.revenue_summary(events, orders, period=w47, tolerance=0.05)
+    assert at_edge["difference"] == pytest.approx(-0.05) and at_edge["reconciled"]
+    assert at_edge["revenue_per_unit"] == pytest.approx(1000 / 20)
+    below = funnel.revenue_summary(events, orders, period=w47, tolerance=0.049)
+    assert not below["reconciled"] and below["revenue_per_unit"] is None
+    ds = dataset(events, orders)
+    now = funnel.compute(ds, w47, steps=["view_item", "purchase"], breakdowns=[], tolerance=0.01)
+    assert now.gaps["revenue_per_unit"].text(EN).startswith(
+        "Revenue per session is not shown: the events record 19 purchases and the orders table 20 orders in this "
+        "period (5.0% apart, more than the 1.0% tolerance)")
+
+
+def test_orders_lost_are_priced_at_the_periods_order_value_and_margin():
+    before = sessions({3: 72, 2: 48, 1: 80}, device="mobile", day="2026-11-10", prefix="b")
+    now = sessions({3: 45, 2: 55, 1: 100}, device="mobile", day="2026-11-17", prefix="n")
+    orders = pd.DataFrame({"order_id": ["o1", "o2", "o3"], "customer_id": None,
+                           "order_time": pd.to_datetime(["2026-11-17", "2026-11-18", "2026-11-19"]),
+                           "status": ["completed", "completed", "pending"], "revenue": [120.0, 80.0, 500.0]})
+    items = pd.DataFrame({"order_id": ["o1", "o2"], "sku": ["A", "B"], "quantity": [2, 1],
+                          "unit_price": [60.0, 80.0]})
+    products = pd.DataFrame({"sku": ["A", "B"], "unit_cost": [36.0, 48.0]})
+    steps = ["view_item", "begin_checkout", "purchase"]
+    w47 = parse_period("2026-W47")
+    for extra, basis, money in (({}, "revenue", 15 * 100.0),
+                                ({"order_items": items, "products": products}, "margin", 15 * 100.0 * 0.4)):
+        ds = dataset(pd.concat([before, now]), orders, **extra)
+        r_now, r_before = (funnel.compute(ds, p, steps=steps, breakdowns=[], alpha=0.1) for p in (w47, w47.previous()))
+        # AOV: (120 + 80) / 2 = 100 (the pending order is out); margin: 1 − (2·36 + 48) / (2·60 + 80) = .4
+        assert r_now.values["aov"] == 100.0
+        fell = [f for f in funnel.findings(r_now, r_before, EN) if f.key.startswith("conversion_fell")]
+        # checkout → purchase fell 60 % → 45 % at 100 checkouts: 15 orders lost (significant at alpha .1)
+        checkout = [f for f in fell if f.key.endswith("begin_checkout.purchase")][0]
+        assert checkout.numbers["money_basis"] == basis and checkout.money == pytest.approx(money)
+        # 15 of 45 completions: at least 5 % → high
+        assert checkout.severity == "high" and checkout.confidence == "significant"
+    assert checkout.text.endswith("At the period's average order value (CN¥100.00) and gross margin (40.0%) that is "
+                                  "about CN¥600.00 of margin.")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Real-shaped data (issue 15): each section degrades alone, thresholds tested below, at and above
+# --------------------------------------------------------------------------------------------------------
+def _uniform(n_now: int, n_before: int, *, device="mobile", channel="organic") -> pd.DataFrame:
+    """n sessions per week, half of them checking out: W46 (Tue 10 Nov) and W47 (Tue 17 Nov)."""
+    parts = []
+    for n, day, prefix in ((n_before, "2026-11-10", "b"), (n_now, "2026-11-17", "n")):
+        if n:
+            parts.append(sessions({2: n // 2, 1: n - n // 2}, device=device, day=day, prefix=prefix)
+                         .assign(channel=channel))
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.mark.parametrize("n, tested", [(99, False), (100, True), (101, True)])
+def test_changes_need_min_units_in_both_periods(n, tested):
+    w47 = parse_period("2026-W47")
+    ds = dataset(_uniform(n, 500))
+    now, before = (funnel.compute(ds, p, steps=["view_item", "begin_checkout"]) for p in (w47, w47.previous()))
+    tests = funnel.compare(now, before)
+    assert tests.has("changes") is tested
+    heads = {h.key for h in funnel.headlines(now, before, EN)}
+    assert {"units", "completions", "conversion", "worst_change"} <= heads  # every headline still computes
+    if not tested:
+        assert tests.gaps["changes"].text(EN) == (
+            "Conversion changes are not tested: 99 units entered the funnel this period and 500 in the comparison "
+            "period, fewer than the 100 each needs; a longer period (a month instead of a week) would make the "
+            "test possible.")
+        assert funnel.sentences(now, before, EN)[1] == tests.gaps["changes"].text(EN)
+    # the same rule in the comparison period
+    ds = dataset(_uniform(500, n))
+    assert funnel.compare(*(funnel.compute(ds, p, steps=["view_item", "begin_checkout"])
+                            for p in (w47, w47.previous()))).has("changes") is tested
+
+
+def test_no_comparison_period_in_the_data():
+    w47 = parse_period("2026-W47")
+    ds = dataset(_uniform(300, 0))
+    now, before = (funnel.compute(ds, p, steps=["view_item", "begin_checkout"]) for p in (w47, w47.previous()))
+    tests = funnel.compare(now, before)
+    assert tests.gaps["changes"].message == "funnel.gap.no_comparison"
+    assert tests.gaps["changes"].text(EN).startswith(
+        "The data has no units in the funnel in the comparison period (Nov 9, 2026 – Nov 15, 2026)")
+    text = funnel.sentences(now, before, EN)
+    assert text[0] == ("300 sessions entered the funnel at “Product view”; 50.0% of them reached “Checkout” (150). "
+                       "The comparison period has no units in the funnel to compare with.")
+    assert funnel.findings(now, before, EN) == []
+
+
+@pytest.mark.parametrize("values, shown", [(["mobile"], False), (["mobile", "desktop"], True)])
+def test_segments_need_a_breakdown_with_two_values(values, shown):
+    w47 = parse_period("2026-W47")
+    events = pd.concat([_uniform(200, 200, device=d, channel="web") for d in values], ignore_index=True)
+    events["session_id"] += events["device"]
+    now = funnel.compute(dataset(events), w47, steps=["view_item", "begin_checkout"])
+    assert now.has("segments") is shown
+    assert now.notes["single_valued"] == ({"device": "mobile", "channel": "web"} if not shown else {"channel": "web"})
+    assert set(now.segments["dimension"]) == ({"all"} if not shown else {"all", "device"})
+    if not shown:
+        assert now.gaps["segments"].text(ZH).startswith("没有可展示的细分：各细分字段（device, channel）在本期最多只有一个取值")
+
+
+def test_events_only_store_has_every_section_but_money():
+    w47 = parse_period("2026-W47")
+    ds = dataset(_uniform(300, 300))  # no orders, no promotions
+    now, before = (funnel.compute(ds, p, steps=["view_item", "begin_checkout"]) for p in (w47, w47.previous()))
+    assert set(now.gaps) == {"revenue", "revenue_per_unit", "segments"}  # one device and channel in this log
+    assert now.gaps["revenue"].text(EN).startswith("No orders table, so there is no revenue or order value")
+    assert {h.key for h in funnel.headlines(now, before, EN)} == {"units", "completions", "conversion", "worst_change"}
+    assert funnel.compare(now, before).has("changes")
+    # customer_type needs orders: left out, not an error
+    assert funnel.compute(ds, w47, breakdowns=["device", "customer_type"],
+                          steps=["view_item", "begin_checkout"]).notes["dropped"] == ["customer_type"]
+
+
+def test_steps_absent_from_the_events_and_a_one_day_trend():
+    w47 = parse_period("2026-W47")
+    events = ev([("10:00", "s1", "session_start"), ("10:01", "s1", "view_item")])
+    now = funnel.compute(dataset(events), w47)
+    assert now.gaps["funnel"].text(EN).startswith("The events never record the step(s) add_to_cart, begin_checkout, "
+                                                  "purchase")
+    assert {"funnel", "segments", "trend"} <= set(now.gaps)
+    assert funnel.headlines(now, funnel.compute(dataset(events), w47.previous()), EN)[0].value == 1
+    # trend: 1 day is below the 2-day rule, 2 days meet it
+    one = funnel.compute(dataset(_uniform(10, 0)), w47, steps=["view_item", "begin_checkout"])
+    assert one.gaps["trend"].text(EN) == ("The daily trend needs events on at least 2 days; the data has 1. A longer "
+                                          "events export would make it possible.")
+    two = funnel.compute(dataset(_uniform(10, 10)), w47, steps=["view_item", "begin_checkout"])
+    assert two.has("trend") and two.trend["date"].nunique() == 2
+
+
+def test_minimum_data_rules_are_stated_for_every_section_in_both_languages():
+    assert set(funnel.MINIMUM_DATA) == {"funnel", "segments", "trend", "changes", "revenue"}
+    for lang in (EN, ZH):
+        table = funnel.minimum_data(lang)
+        assert len(table) == len(funnel.MINIMUM_DATA) and table["rule"].str.len().gt(10).all()
+    assert "100" in funnel.minimum_data(EN).set_index("section").loc["What changed against the comparison period", "rule"]
+    for rule in funnel.MINIMUM_DATA.values():
+        assert rule.split(";")[0] in " ".join(funnel.__doc__.split())  # the module docstring states the same rules
+
+
+# --------------------------------------------------------------------------------------------------------
+# Safety (issue 13): long tails folded, codes translated, readable axes
+# --------------------------------------------------------------------------------------------------------
+def test_a_long_tail_of_channels_is_folded_and_conserves_counts():
+    events = _uniform(600, 0)
+    events["channel"] = events["session_id"].map(lambda s: f"ch{int(s[7:]) % 40:02d}" if s[7:].isdigit() else "x")
+    events.loc[events["session_id"].str.endswith(("0", "1", "2")), "channel"] = "email"  # one big channel
+    w47 = parse_period("2026-W47")
+    table = funnel.segment_conversion(events, breakdowns=["channel"], steps=["view_item", "begin_checkout"],
+                                      period=w47, top=5)
+    channels = table.loc[table["dimension"] == "channel", "segment"].unique()
+    assert len(channels) == 6 and "email" in channels and any(c.startswith("__other__") for c in channels)
+    first = table[table["step"] == "view_item"]
+    assert first.loc[first["dimension"] == "channel", "units"].sum() == first.loc[first["dimension"] == "all", "units"].item()
+    other = [c for c in channels if c.startswith("__other__")][0]
+    n_folded = events["channel"].nunique() - 5
+    assert other == f"__other__{n_folded}"
+    assert funnel.segment_label("channel", other, ZH) == f"其他（{n_folded} 个）"
+    assert funnel.segment_label("channel", other, EN) == f"Other ({n_folded})"
+
+
+def test_channel_and_device_codes_come_from_the_shared_vocabulary():
+    assert funnel.segment_label("channel", "paid_search", ZH) == "付费搜索"
+    assert funnel.segment_label("channel", "affiliate", ZH) == "联盟推广"
+    assert funnel.segment_label("device", "mobile", ZH) == "移动端"
+    assert funnel.segment_label("customer_type", "new", EN) == "New customers"
+    assert funnel.segment_label("channel", "tiktok_cn", EN) == "Channel = tiktok_cn"  # a shop's own name: as it is
+    from ecomlib.i18n import catalogue
+    assert not [k for k in catalogue() if k.startswith("funnel.value.") and k not in ("funnel.value.all",
+                                                                                       "funnel.value.missing")]
+
+
+def test_change_chart_ticks_are_short_in_chinese():
+    """Issue 17: '−25.0个百分点' on every tick overlapped on the Chinese change chart; the unit is in the label."""
+    events = pd.concat([sessions({3: 45, 2: 55, 1: 100}, device="mobile", day="2026-11-17", prefix="n"),
+                        sessions({3: 72, 2: 48, 1: 80}, device="mobile", day="2026-11-10", prefix="b")])
+    steps = ["view_item", "begin_checkout", "purchase"]
+    ch = funnel.compare_periods(funnel.step_conversion(events, steps=steps, period=parse_period("2026-W47")),
+                                funnel.step_conversion(events, steps=steps, period=parse_period("2026-W46")))
+    with matplotlib.rc_context():
+        el.set_theme()
+        fig, ax = plt.subplots(figsize=(10, 5))
+        funnel.plot_changes(ch, ax=ax, msg=ZH)
+        fig.canvas.draw()
+        labels = [t for t in ax.get_xticklabels() if t.get_text()]
+        assert all("百分点" not in t.get_text() and len(t.get_text()) <= 4 for t in labels)
+        assert "百分点" in ax.get_xlabel()
+        boxes = [t.get_window_extent() for t in labels]
+        assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
+        plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Property tests (issue 13): reach never increases, totals conserved across breakdowns, rates in [0, 1]
+# --------------------------------------------------------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_event = st.tuples(st.integers(0, 40), st.integers(0, 11), st.sampled_from(list(funnel.STEPS) + ["session_start"]),
+                   st.sampled_from(["mobile", "desktop", None]), st.sampled_from(["email", "organic", "ads"]))
+
+
+def _log(rows) -> pd.DataFrame:
+    return pd.DataFrame({"event_time": [pd.Timestamp("2026-11-17") + pd.Timedelta(minutes=m) for m, *_ in rows],
+                         "session_id": [f"s{s}" for _, s, *_ in rows], "user_id": [f"u{s % 5}" for _, s, *_ in rows],
+                         "event_name": [e for _, _, e, *_ in rows], "device": [d for *_, d, _ in rows],
+                         "channel": [c for *_, c in rows]})
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(_event, min_size=1, max_size=60), unit=st.sampled_from(["session", "user"]),
+       mode=st.sampled_from(["closed", "open"]))
+def test_properties_of_the_funnel(rows, unit, mode):
+    events = _log(rows)
+    steps = [s for s in funnel.STEPS if (events["event_name"] == s).any()]
+    if len(steps) < 2:
+        return
+    table = funnel.segment_conversion(events, breakdowns=["device", "channel"], steps=steps, unit=unit, mode=mode)
+    rates = table[["conversion_from_previous", "conversion_from_first"]].to_numpy(dtype=float)
+    assert ((rates[~np.isnan(rates)] >= 0) & (rates[~np.isnan(rates)] <= 1 + 1e-12)).all() or mode == "open"
+    assert (table["conversion_from_previous"].dropna().between(0, 1)).all()  # in an open funnel too
+    whole = funnel.overall(table)
+    if mode == "closed":  # reach never increases along the steps
+        assert (np.diff(whole["units"].to_numpy()) <= 0).all()
+        assert whole["conversion_from_first"].dropna().between(0, 1).all()
+    for dim in ("device", "channel"):  # totals conserved across every breakdown, missing values included
+        part = table[table["dimension"] == dim].groupby("step", observed=True)[["units", "entered"]].sum()
+        assert part["units"].tolist() == whole["units"].tolist()
+        assert part["entered"].tolist() == whole["entered"].tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(x1=st.integers(0, 200), extra1=st.integers(0, 200), x2=st.integers(0, 200), extra2=st.integers(0, 200))
+def test_properties_of_the_comparison(x1, extra1, x2, extra2):
+    n1, n2 = x1 + extra1, x2 + extra2
+    from ecomlib.stats import two_proportion_test
+    test = two_proportion_test([x1], [n1], [x2], [n2])
+    mde = funnel.minimum_detectable_effect([x1], [n1], [x2], [n2])[0]
+    assert np.isnan(mde) or 0 < mde <= 3
+    if n1 and n2:
+        assert 0 <= test["rate_1"].item() <= 1 and 0 <= test["rate_2"].item() <= 1
+        p = test["p_value"].item()
+        assert np.isnan(p) or 0 <= p <= 1
+
+
+# --------------------------------------------------------------------------------------------------------
+# The ladder of small real-shaped stores; the notebook's shape
+# --------------------------------------------------------------------------------------------------------
+from .ladder import RUNGS, make_store  # noqa: E402
+
+VOCAB_CODES = ("paid_search", "paid_social", "affiliate", "organic", "desktop", "mobile", "tablet")
+
+
+@pytest.fixture(scope="module")
+def ladder(demo_dir, tmp_path_factory):
+    return {rung: make_store(rung, tmp_path_factory.mktemp(f"funnel-{rung}"), source=demo_dir) for rung in RUNGS}
+
+
+@pytest.mark.parametrize("rung", RUNGS)
+def test_every_rung_computes_every_section_it_can(ladder, rung):
+    ds = funnel.load(ladder[rung])
+    period, comparison = el.resolve(None, None, data_end=ds.events["event_time"].max())
+    now, before = funnel.compute(ds, period), funnel.compute(ds, comparison)
+    tests = funnel.compare(now, before)
+    for msg in (EN, ZH):
+        heads = funnel.headlines(now, before, msg)
+        assert [h.key for h in heads][:3] == ["units", "completions", "conversion"]
+        assert all(h.value is None or np.isfinite(h.value) for h in heads)
+        text = funnel.sentences(now, before, msg)
+        assert text and all("{" not in s and "nan" not in s.lower() and "inf" not in s for s in text)
+        for f in funnel.findings(now, before, msg):
+            assert f.anchor in ANCHORS and f.text
+        for result in (now, tests):
+            for gap in result.gaps.values():
+                assert "{" not in gap.text(msg)
+        funnel.minimum_data(msg)
+        for table in [now.steps, now.segments] + ([funnel.largest_changes(tests.changes)] if tests.has("changes") else []):
+            shown = funnel.for_display(table, msg)
+            el.styled(shown, msg, formats=funnel.formats(shown)).to_html()
+        if now.has("revenue"):
+            shown = funnel.for_display(funnel.revenue_table(now), msg)
+            el.styled(shown, msg, formats=funnel.formats(shown)).to_html()
+    zh = " ".join(funnel.sentences(now, before, ZH))
+    assert not [c for c in VOCAB_CODES if c in zh]
+    if rung == "one_row":
+        assert {"funnel", "segments", "trend"} <= set(now.gaps) and not tests.has("changes")
+    if rung == "three_days":
+        assert tests.gaps["changes"].message == "funnel.gap.no_comparison"
+    if rung == "one_channel":
+        assert now.notes["single_valued"] == {"channel": "paid_search"} and now.has("segments")
+
+
+def _notebook():
+    import json
+    return json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "funnel.ipynb").read_text(encoding="utf-8"))
+
+
+ANCHORS = {f"sec-{tag.split('.')[-1]}" for cell in _notebook()["cells"] for tag in cell["metadata"].get("tags", [])
+           if tag.startswith("heading:funnel.sec.")}
+
+
+def test_notebook_has_the_review_shape():
+    cells = _notebook()["cells"]
+    tags = [c["metadata"].get("tags", []) for c in cells]
+    assert tags[0] == ["about"] and tags[1] == ["parameters"]
+    sources = ["".join(c["source"]) for c in cells]
+    first_heading = next(i for i, t in enumerate(tags) if any(x.startswith("heading:") for x in t))
+    assert any("el.conclusions(funnel.sentences(now, before, msg), msg)" in s for s in sources[:first_heading])
+    assert any("funnel.findings(now, before, msg)" in s for s in sources[:first_heading])
+    headings = [(c["cell_type"], t) for c, t in zip(cells, tags) if any(x.startswith("heading:") for x in t)]
+    assert all(kind == "markdown" for kind, _ in headings)
+    assert ANCHORS == {"sec-funnel", "sec-segments", "sec-trend", "sec-changes", "sec-revenue", "sec-data"}
+    from ecomlib.i18n import catalogue
+    assert all(f"funnel.sec.{a[4:]}" in catalogue() for a in ANCHORS)
+    code = "\n".join(s for c, s in zip(cells, sources) if c["cell_type"] == "code")
+    import re
+    assert not re.search(r"^\s*(def|class|for|while) ", code, re.M)  # no functions, no loops
+    assert "formats={" not in code and "Markdown(" not in code  # units from funnel.UNITS; text through el.note
+    assert all(c.get("execution_count") is None and not c.get("outputs") for c in cells if c["cell_type"] == "code")
