@@ -245,12 +245,13 @@ def _read_raw(path: Path, spec: TableSpec, store: Store) -> pd.DataFrame:
         import pyarrow as pa_
         import pyarrow.parquet as pq
         try:
-            table = pq.read_table(path)
+            file = pq.ParquetFile(path)
+            _duplicate_headers(file.schema_arrow.names, spec.name)
+            table = file.read()
         except (pa_.ArrowException, OSError, ValueError) as exc:
             reason = str(exc).replace(str(path), path.name).split(". ")[0][:160]
             raise _FileProblem(Violation(spec.name, None, f"not a readable Parquet file ({reason})",
                                          fix=f"export it again as Parquet, or save it as {spec.name}.csv")) from None
-        _duplicate_headers(table.column_names, spec.name)
         return table.to_pandas()
     codec = _check_encoding(path, store.encoding)
     with open(path, encoding=codec, newline="") as handle:

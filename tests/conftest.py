@@ -42,6 +42,17 @@ def demo_seed_dir(demo_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def demo_no_plants_dir(tmp_path_factory) -> Path:
+    """The demo store without planted findings (seed 42, ``plants=False``), written once per test session: a review
+    run on it should raise none of the demo's planted findings (false-alarm checks)."""
+    from ecomlib.demo import write_demo
+
+    folder = tmp_path_factory.mktemp("demo-no-plants")
+    write_demo(folder, seed=42, plants=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def demo(demo_dir):
     """The whole demo store, loaded and validated once per test session."""
     from ecomlib import load_dataset

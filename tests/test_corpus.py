@@ -252,6 +252,43 @@ def test_folder_faults_are_errors_never_valid(tmp_path, case):
     assert words in text and ". Fix: " in text and str(folder.parent) in text
 
 
+def _parquet_table(tmp_path, table: str, change) -> Path:
+    folder = build(tmp_path, "na_region_is_text")
+    df = pd.read_csv(folder / f"{table}.csv", dtype=str, keep_default_na=False)
+    (folder / f"{table}.csv").unlink()
+    change(df).to_parquet(folder / f"{table}.parquet")
+    return folder
+
+
+def test_parquet_values_follow_the_same_rules(tmp_path):
+    """Parquet carries its own types, so inf and missing true/false arrive as values, not text: same errors."""
+    def inf_and_null(df):
+        return df.assign(refund_amount=[float("inf"), 30.0], quantity=[1, 1], resellable=[True, None])
+    with pytest.raises(ContractError) as info:
+        load_dataset(_parquet_table(tmp_path, "returns", inf_and_null), now=NOW)
+    assert [(v.table, v.column, v.n_rows) for v in info.value.violations] == [("returns", "refund_amount", 1),
+                                                                            ("returns", "resellable", 1)]
+    assert "returns.parquet" in str(info.value) and "row 1 (return_id=R1): inf" in str(info.value)
+
+
+def test_parquet_with_a_duplicated_column_name(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    folder = build(tmp_path, "na_region_is_text")
+    (folder / "suppliers.csv").unlink()
+    pq.write_table(pa.table([["S1", "S2"], ["a", "b"], ["CN", "VN"], ["x", "y"]],
+                            names=["supplier_id", "supplier_name", "country", "country"]), folder / "suppliers.parquet")
+    with pytest.raises(ContractError, match=r"suppliers\.parquet: table 'suppliers', column 'country': each column "
+                                            r"name once \(duplicated header: 'country' at columns 3, 4\)"):
+        load_dataset(folder, now=NOW)
+
+
+def test_an_unknown_table_name_is_the_kits_error_listing_the_names(tmp_path):
+    with pytest.raises(ContractError, match=r"unknown table name\(s\) \['order'\].*Fix: use table names of the "
+                                            r"contract: orders, order_items"):
+        load_dataset(CORPUS / "base", tables=["order"], now=NOW)
+
+
 def test_large_table_reports_the_one_bad_row_among_many(tmp_path):
     """200,000 order lines with one ``inf`` price and one fractional quantity deep inside (generated, not stored)."""
     folder = build(tmp_path, "na_region_is_text")
