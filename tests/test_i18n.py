@@ -48,3 +48,17 @@ def test_unknown_key_and_language_are_clear_errors():
         Messages("en")("common.nope")
     with pytest.raises(ValueError, match=r"lang must be one of \['en', 'zh'\]"):
         Messages("fr")
+
+
+def test_page_language_codes_and_the_runners_message_keys():
+    from ecomlib.i18n import html_lang
+    from ecomlib.review import CONFIDENCES, SEVERITIES
+
+    assert (html_lang("en"), html_lang("zh")) == ("en", "zh-CN")
+    keys = set(catalogue())
+    needed = {f"common.severity_{s}" for s in SEVERITIES} | {f"common.confidence_{c}" for c in CONFIDENCES}
+    needed |= {"common.this_week", "common.this_month", "common.details_summary", "common.partial_coverage",
+               "common.skipped_missing_table"}
+    assert needed <= keys, sorted(needed - keys)
+    zh = Messages("zh", currency="CNY")
+    assert zh("common.partial_coverage", covered=3, days=7, first="a", last="b").startswith("本周期数据不完整：7 天中仅 3 天")

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from ecomlib.errors import PeriodError
-from ecomlib.periods import Period, date_range, last_complete, parse_period, resolve
+from ecomlib.periods import (Period, check_in_data, covered_days, date_range, default_period, last_complete,
+                             parse_period, resolve)
 
 
 def test_iso_week_and_its_previous():
@@ -68,3 +69,33 @@ def test_half_given_periods_are_errors():
         resolve("2026-11-16", None)
     with pytest.raises(PeriodError, match="ends .* before it starts"):
         Period(pd.Timestamp("2026-11-16"), pd.Timestamp("2026-11-10"))
+
+
+def test_covered_days_counts_the_days_of_the_period_inside_the_data():
+    week = parse_period("2026-W47")  # Mon 16 – Sun 22 Nov
+    assert covered_days(week, pd.Timestamp("2026-11-01"), pd.Timestamp("2026-11-30")) == 7
+    assert covered_days(week, pd.Timestamp("2026-11-18 09:00"), pd.Timestamp("2026-11-30")) == 5
+    assert covered_days(week, pd.Timestamp("2026-11-01"), pd.Timestamp("2026-11-16 00:05")) == 1
+    assert covered_days(week, pd.Timestamp("2026-11-23"), pd.Timestamp("2026-11-30")) == 0
+
+
+@pytest.mark.parametrize("first, last, kind, label", [
+    ("2026-01-05", "2026-11-22 23:59", "week", "2026-W47"),   # long data: the last complete week
+    ("2026-11-18", "2026-11-20 18:00", "week", "2026-W47"),   # three days from a Wednesday: that week, not W46
+    ("2026-11-18", "2026-11-28 10:00", "week", "2026-W48"),   # no whole week inside: the most covered (6 days)
+    ("2026-11-19", "2026-11-29 10:00", "week", "2026-W48"),   # W48 is complete and inside
+    ("2026-10-10", "2026-11-22", "month", "2026-11"),          # October starts before the data: November (22 days)
+    ("2026-09-01", "2026-11-22", "month", "2026-10"),
+])
+def test_default_period_is_the_last_complete_one_inside_the_data(first, last, kind, label):
+    assert default_period(kind, pd.Timestamp(first), pd.Timestamp(last)).label == label
+
+
+def test_a_period_without_data_is_refused_naming_the_range_and_a_period_to_use():
+    first, last = pd.Timestamp("2026-05-01"), pd.Timestamp("2026-11-22 20:00")
+    assert check_in_data(parse_period("2026-W47"), first, last) == 7
+    with pytest.raises(PeriodError, match=r"2026-W48 \(2026-11-23 – 2026-11-29\) has no data: it lies after the data, "
+                                          r"which runs from 2026-05-01 to 2026-11-22.*--period 2026-W47"):
+        check_in_data(parse_period("2026-W48"), first, last)
+    with pytest.raises(PeriodError, match="lies before the data"):
+        check_in_data(parse_period("2025-12"), first, last, kind="month")
