@@ -988,3 +988,58 @@ def test_default_channel_grouping_rules():
                                                   "email", "affiliate", "video", "organic", "referral", "other"]
     assert default_channel(pd.Series(["(direct)"]), pd.Series(["(none)"]),
                            gclid=pd.Series(["EAIa"])).tolist() == ["paid_search"]
+
+
+# --------------------------------------------------------------------------------------------------- transactions
+TX = FIX / "transactions"
+
+
+def test_transactions_fixed_width_cdnow_style(tmp_path):
+    result = import_export("transactions", TX / "cdnow_style_fixed_width.txt", tmp_path / "t",
+                           store={"currency": "USD"})
+    o = load_dataset(tmp_path / "t").orders.set_index("order_id")
+    assert list(o.index[:3]) == ["00001-19970101-1", "00004-19970101-1", "00004-19970101-2"]
+    assert o.loc["00002-19970112-2", ["customer_id", "revenue", "quantity"]].tolist() == ["00002", 77.0, 5]
+    assert len(o) == 10 and o["revenue"].sum() == pytest.approx(277.94) and set(o["status"]) == {"completed"}
+    notes = "\n".join(result.notes)
+    assert "1 rows repeat an earlier row exactly" in notes and "2 rows are a customer's second" in notes
+    assert "1 orders have an amount of 0" in notes
+    merged = import_export("transactions", TX / "cdnow_style_fixed_width.txt", tmp_path / "m",
+                           store={"currency": "USD"}, merge_same_day="true")
+    m = pd.read_csv(merged["orders"], dtype=str).set_index("order_id")
+    assert m.loc["00002-19970112", ["revenue", "quantity", "source_rows"]].tolist() == ["89.0", "6", "2"]
+
+
+def test_transactions_delimited_with_named_columns_and_refunds(tmp_path):
+    result = import_export("transactions", TX / "pos_log_semicolon.csv", tmp_path / "p", store={"currency": "EUR"},
+                           columns={"customer": "Client", "date": "Purchase date", "amount": "Total (EUR)"},
+                           decimal=",")
+    o = pd.read_csv(result["orders"], dtype=str)
+    assert o["customer_id"].tolist() == ["007", "0042", "007"]               # ="007"-style marker removed
+    assert o["revenue"].astype(float).tolist() == [1234.5, 45.1, 99.0]
+    assert o["order_id"].tolist() == ["007-20260301-1", "0042-20260305-1", "007-20260309-1"]
+    assert any("1 rows with a negative amount (refunds; -20.00)" in n for n in result.notes)
+    assert result.dropped["row"].tolist() == [3]
+
+
+def test_transactions_headerless_and_malformed(tmp_path):
+    with pytest.raises(ExportFormatError) as info:
+        import_export("transactions", TX / "no_header_malformed.csv", tmp_path / "a", store={"currency": "USD"},
+                      names=["customer", "date", "amount"])
+    msg = str(info.value)
+    assert "no_header_malformed.csv" in msg and "column 'amount'" in msg and "row 2: 'abc'" in msg
+    with pytest.raises(ExportFormatError, match="no column 'customer_id'.*--option"):
+        import_export("transactions", TX / "no_header_malformed.csv", tmp_path / "b", store={"currency": "USD"})
+    with pytest.raises(ImportOptionError, match="--currency"):
+        import_export("transactions", TX / "cdnow_style_fixed_width.txt", tmp_path / "c")
+
+
+def test_reference_cdnow_master_inside_lifetimes(tmp_path):
+    lifetimes = pytest.importorskip("lifetimes")
+    cdnow = Path(lifetimes.__file__).parent / "datasets" / "CDNOW_master.txt"
+    result = import_export("transactions", cdnow, tmp_path / "cdnow", store={"currency": "USD"})
+    o = pd.read_csv(result["orders"], dtype={"customer_id": str})
+    # published: 69,659 transactions of 23,570 customers, 1997-01-01 … 1998-06-30 (Fader, Hardie & Lee 2005)
+    assert len(o) == 69_659 and o["customer_id"].nunique() == 23_570
+    assert o["order_time"].min().startswith("1997-01-01") and o["order_time"].max().startswith("1998-06-30")
+    assert o["customer_id"].str.len().eq(5).all()                          # 00001 stays 00001

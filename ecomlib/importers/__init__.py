@@ -40,6 +40,7 @@ from .ga4 import import_ga4
 from .olist import import_olist
 from .purchase_orders import import_purchase_orders
 from .returns import import_amazon_returns
+from .transactions import import_transactions
 from .shopify import import_shopify
 from .uci import import_uci_online_retail
 
@@ -53,6 +54,7 @@ IMPORTERS: dict[str, Callable[..., Converted]] = {
     "amazon_returns": import_amazon_returns,
     "purchase_orders": import_purchase_orders,
     "ga4": import_ga4,
+    "transactions": import_transactions,
 }
 """Import kind → function ``(source, *, store=None, **options) -> Converted``."""
 
@@ -152,6 +154,7 @@ __all__ = [
     "IMPORTERS", "AmbiguousDateError", "Converted", "ExportFormatError", "ImportOptionError", "ImportResult",
     "ImporterError", "MappingFileError", "UnknownValueError", "example_mapping", "import_amazon_returns", "import_export", "import_ga4", "import_google_ads",
     "import_mapped", "import_meta_ads",
-    "import_olist", "import_purchase_orders", "import_shopify", "import_uci_online_retail", "importer_options", "load_mapping",
+    "import_olist", "import_purchase_orders", "import_shopify", "import_transactions",
+    "import_uci_online_retail", "importer_options", "load_mapping",
     "parse_option", "write_dataset",
 ]
