@@ -1169,7 +1169,10 @@ def sentences(now, before, msg: Messages) -> list[str]:
                            p=worst["p_adjusted"], excluded=worst["baseline_excluded"] or msg("cohorts.none")))
     elif now.has("retention"):
         out.append(msg("cohorts.sentence.too_young", k=n["k"], unit=unit))
-    if now.has("repeat"):
+    if now.has("repeat") and now.tables["repeat"]["repeat_customers"].sum() == 0:
+        rr = now.tables["repeat"].iloc[0]
+        out.append(msg("cohorts.sentence.repeat_none", n=rr["customers"]))
+    elif now.has("repeat"):
         rr = now.tables["repeat"].iloc[0]
         out.append(msg("cohorts.sentence.repeat", rate=rr["repeat_rate_window"], lo=rr["ci_low"], hi=rr["ci_high"],
                        days=n["window_days"], n=rr["eligible_customers"], median=rr["median_days_to_second"]))

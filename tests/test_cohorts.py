@@ -429,6 +429,7 @@ def test_one_row_three_day_and_no_repeat_stores_degrade_by_section():
     text = now.gaps["model"].text(Messages("en"))
     assert now.gaps["model"].message == "cohorts.gap.model_repeat_long" and "would not help" in text
     assert now.gaps["holdout"].message == "cohorts.gap.holdout_data"  # translated, not a FitError in English
+    assert "None of the 593 customers has ordered a second time yet." in cohorts.sentences(now, None, Messages("en"))  # 600 − 7 after the end
 
 
 def test_minimum_data_edges_of_the_retention_comparison():
