@@ -610,3 +610,14 @@ def test_real_kernel_that_hangs_is_stopped_at_the_timeout(kit):
     assert time.monotonic() - began < 90
     assert result["notebooks"][0]["status"] == "failed" and "timed out after 12 s" in result["notebooks"][0]["error"]
     assert runner.tagged_processes(".2026-W47.tmp-") == []  # the kernel is gone
+
+
+def test_reliability_doc_names_only_tests_that_exist():
+    doc = (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
+    current, missing = None, []
+    for m in re.finditer(r"`(tests/[\w/]+\.py)::(\w+)|`::(\w+)", doc):
+        current = m[1] or current
+        name = m[2] or m[3]
+        if current != "tests/test_x.py" and not re.search(rf"def {name}\(", (ROOT / current).read_text(encoding="utf-8")):
+            missing.append(f"{current}::{name}")
+    assert missing == []
