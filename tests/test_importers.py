@@ -1043,3 +1043,45 @@ def test_reference_cdnow_master_inside_lifetimes(tmp_path):
     assert len(o) == 69_659 and o["customer_id"].nunique() == 23_570
     assert o["order_time"].min().startswith("1997-01-01") and o["order_time"].max().startswith("1998-06-30")
     assert o["customer_id"].str.len().eq(5).all()                          # 00001 stays 00001
+
+
+# --------------------------------------------------------------------------------------------------- mapping grows
+def test_mapping_reads_a_named_xlsx_sheet_and_keeps_ids_as_text(tmp_path):
+    xlsx = FIX / "orders_two_sheets.xlsx"
+    result = import_export("mapping", xlsx, tmp_path / "x", mapping=FIX / "orders_xlsx_mapping.yaml")
+    o = pd.read_csv(result["orders"], dtype=str)
+    assert o["order_id"].tolist() == ["17841", "17842", "17843"]                      # not 17841.0
+    assert o["customer_id"].tolist()[:2] == ["00123", "00124"]                         # leading zeros kept
+    assert o["customer_id"].iloc[2] == "'@cmd|' /C calc'!A0"                          # neutralised
+    assert o["order_time"].tolist()[0] == "2026-11-01 09:30:00"
+    assert pd.read_csv(result["order_items"], dtype=str)["sku"].tolist() == ["A-1", "100000", "A-1"]   # not 1E+05
+    assert any("read as xlsx" in n for n in result.notes)
+    with pytest.raises(ExportFormatError):          # the first sheet is a title page, not the orders
+        import_export("mapping", xlsx, tmp_path / "y", mapping=FIX / "orders_xlsx_mapping.yaml", sheet="Summary")
+    with pytest.raises(ImportOptionError, match="no sheet 'Nope'.*Summary, Orders"):
+        import_export("mapping", xlsx, tmp_path / "z", mapping=FIX / "orders_xlsx_mapping.yaml", sheet="Nope")
+
+
+def test_mapping_optional_columns_need_no_null_value(tmp_path):
+    src = tmp_path / "promo.csv"
+    src.write_text("code,title,from,to\nP1,Spring,2026-03-01,2026-03-07\nP1,Spring,2026-03-01,2026-03-07\n",
+                   encoding="utf-8")
+    mapping = {"store": {"currency": "EUR"}, "tables": {"ad_spend": {"aggregate": True, "columns": {
+        "date": "from", "channel": {"value": "email"}, "campaign": "code", "impressions": {"value": 0},
+        "clicks": {"value": 0}, "spend": {"value": 0}}}}}
+    ads = pd.read_csv(import_export("mapping", src, tmp_path / "o", mapping=mapping)["ad_spend"])
+    assert list(ads.columns[:8]) == ["date", "channel", "campaign", "impressions", "clicks", "spend",
+                                     "platform_conversions", "platform_revenue"]      # optional: present, empty
+    assert len(ads) == 1 and ads["platform_revenue"].isna().all() and ads["source_rows"].tolist() == [2]
+
+
+def test_reference_facebook_kag_to_ad_spend(reference, tmp_path):
+    src = reference / "facebook_ad_conversion_kag" / "KAG_conversion_data.csv"
+    result = import_export("mapping", src, tmp_path / "kag", mapping="facebook_kag")
+    ads = pd.read_csv(result["ad_spend"], dtype={"campaign": str}).set_index("campaign")
+    # PROVENANCE: per campaign (Spent, Clicks, Approved_Conversion); totals Impressions 213,434,828
+    assert ads["spend"].round(2).to_dict() == {"916": 149.71, "936": 2893.37, "1178": 55662.15}
+    assert ads["clicks"].to_dict() == {"916": 113, "936": 1984, "1178": 36068}
+    assert ads["platform_conversions"].to_dict() == {"916": 24.0, "936": 183.0, "1178": 872.0}
+    assert ads["impressions"].sum() == 213_434_828 and ads["source_rows"].sum() == 1_143
+    assert ads["enquiries"].sum() == 3_264

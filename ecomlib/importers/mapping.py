@@ -111,6 +111,8 @@ def load_mapping(mapping: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         data = dict(mapping)
         path = str(data.pop("path", "<mapping>"))   # a dict this function returned names its file
     else:
+        if not Path(mapping).is_file() and (MAPPINGS_DIR / f"{mapping}.yaml").is_file():
+            mapping = MAPPINGS_DIR / f"{mapping}.yaml"       # a shipped mapping by name: usaid_scms, facebook_kag…
         path = str(mapping)
         if not Path(mapping).is_file():
             raise b.ImportOptionError("mapping", f"{mapping}: no such mapping file (examples: "

@@ -71,9 +71,6 @@ def import_purchase_orders(source: str | Path, *, mapping: str | Path | Mapping[
     >>> conv = import_purchase_orders("SCMS_Delivery_History_Dataset.csv", mapping="usaid_scms")   # doctest: +SKIP
     >>> print("\\n".join(conv.notes))                                                             # doctest: +SKIP
     """
-    from .mapping import MAPPINGS_DIR
-    if isinstance(mapping, str) and not Path(mapping).exists() and (MAPPINGS_DIR / f"{mapping}.yaml").is_file():
-        mapping = MAPPINGS_DIR / f"{mapping}.yaml"
     spec = load_mapping(mapping)
     if "purchase_orders" not in spec["tables"]:
         raise b.MappingFileError(spec["path"], "tables", "a purchase-order mapping needs a `purchase_orders:` table "

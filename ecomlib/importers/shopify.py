@@ -75,10 +75,10 @@ _FIX = ("export the orders from Shopify Admin → Orders → Export as 'CSV for 
         "programs', without renaming columns")
 
 
-def _read(files: list[Path]) -> pd.DataFrame:
+def _read(files: list[Path], sheet: str | None = None) -> pd.DataFrame:
     frames = []
     for path in files:
-        raw, _ = b.read_csv(path)
+        raw, _ = b.read_csv(path, sheet=sheet)
         frames.append(b.resolve_columns(raw, FIELDS, path=path, what="every Shopify Orders CSV has it", fix=_FIX,
                                         optional=set(FIELDS) - set(REQUIRED)))
     return pd.concat(frames, ignore_index=True)
@@ -94,7 +94,7 @@ def _channels(orders: pd.DataFrame, channel_map: Mapping[str, str] | None) -> pd
 def import_shopify(source: str | Path, *, store: dict | None = None, costs: str | Path | pd.DataFrame | None = None,
                    cost_ratio: float | None = None, status_map: Mapping[str, str] | None = None,
                    channel_map: Mapping[str, str] | None = None, taxes_included: bool | None = None,
-                   hash_emails: bool = False, refunds: bool = True) -> b.Converted:
+                   hash_emails: bool = False, refunds: bool = True, sheet: str | None = None) -> b.Converted:
     """Convert a Shopify Orders CSV export (one file, or a folder of ``*.csv`` parts) to contract tables.
 
     Parameters
@@ -108,6 +108,7 @@ def import_shopify(source: str | Path, *, store: dict | None = None, costs: str 
     channel_map : extra or overriding Source → channel entries (e.g. ``{"580111": "paid_social"}``).
     taxes_included : True/False forces how Taxes relate to Subtotal; None detects it per order.
     hash_emails : replace e-mail addresses by a stable 16-hex-digit SHA-256 prefix in ``customer_id``.
+    sheet : XLSX sheet to read when the export was saved as a workbook (default the first).
     refunds : write ``returns`` rows from ``Refunded Amount`` at order level (see
         :func:`ecomlib.importers.returns.shopify_refund_returns`); False leaves returns out.
 
@@ -123,8 +124,8 @@ def import_shopify(source: str | Path, *, store: dict | None = None, costs: str 
     >>> conv = import_shopify("orders_export.csv", store={"timezone": "Asia/Shanghai"})   # doctest: +SKIP
     >>> conv.tables["orders"][["order_id", "status", "revenue"]].head(1)                  # doctest: +SKIP
     """
-    files = b.source_files(source)
-    raw = _read(files)
+    files = b.source_files(source, pattern=("*.csv", "*.xlsx"))
+    raw = _read(files, sheet)
     b.fail(raw, raw["order_id"].isna(), raw["item_name"], "Name", "have no order Name",
            "every row of a Shopify export names its order (#1001); check the file was not edited")
 
