@@ -35,8 +35,9 @@ N_EXAMPLES = 5
 _OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 #: A timestamp more than this after the time of the run is a violation (time-zone slack).
 FUTURE_SLACK = pd.Timedelta(days=1)
-#: A timestamp separated from every other value of its column by more than this, at either end, is a violation.
-ISOLATION_GAP = pd.Timedelta(days=365)
+#: A timestamp separated from every other value of its column by more than this (three years), at either end, is a
+#: violation: typo years (0001, 2016 for 2026) are caught, a quiet year in a real history is not.
+ISOLATION_GAP = pd.Timedelta(days=1096)
 _NON_FINITE = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan", "+nan", "-nan"}
 
 

@@ -67,7 +67,9 @@ ERRORS = {
     "typo_year_2300_returns": err("returns.csv", "returns", "returned_at", 1, "not after the time of the run",
                                   "row 2 (return_id=R2): 2300-06-15"),
     "typo_year_0001": err("orders.csv", "orders", "order_time", 1, "within the range of the rest of the column",
-                          "more than 365 days from every other value", "row 3 (order_id=O3): 0001-03-03 09:00:00"),
+                          "more than 1096 days from every other value", "row 3 (order_id=O3): 0001-03-03 09:00:00"),
+    "typo_year_2016": err("orders.csv", "orders", "order_time", 1, "within the range of the rest of the column",
+                          "row 1 (order_id=O1): 2016-03-01 10:00:00", "drop the rows"),
     "future_ad_spend_day": err("ad_spend.csv", "ad_spend", "date", 1, "not after the time of the run",
                                "2026-12-25"),
     "promised_far_future_2300": err("purchase_orders.csv", "purchase_orders", "promised_at", 1,
@@ -159,6 +161,8 @@ LOADS = {
     "promised_next_month_ok": lambda ds: ds.purchase_orders["promised_at"].max() == pd.Timestamp("2027-01-10")
                                          and ds.warnings == [],
     "chinese_yes_resellable_ok": lambda ds: ds.returns["resellable"].tolist() == [True, False],
+    "old_signup_two_years_before_ok": lambda ds: ds.customers["first_seen"].min() == pd.Timestamp("2024-02-01 10:00")
+                                                 and ds.warnings == [],
     "na_region_is_text": lambda ds: ds.customers["region"].tolist()[1] == "NA" and ds.warnings == [],
     "unmatched_ad_channel": lambda ds: (
         unmatched_keys(ds).query("table == 'ad_spend' and other_table == 'orders'")
