@@ -604,7 +604,7 @@ def spend_and_orders(draw):
     return spend_rows(rows), order_rows(order_list) if order_list else order_rows([]), margin
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spend_and_orders())
 def test_property_roas_finite_and_contributions_add_up(data):
     rows, o, margin = data
@@ -723,3 +723,167 @@ def test_plots_use_the_catalogue():
     ads.plot_response(curves.curve_frame(), current=curves.summary({"a": 100.0, "b": 300.0}), ax=ax, msg=ZH)
     assert ax.get_title() == "各渠道收入对花费的响应" and ax.get_xlabel() == "日花费"
     plt.close("all")
+
+
+# The ladder of small real-shaped stores ----------------------------------------------------------------------
+from .ladder import RUNGS, make_store  # noqa: E402
+
+VOCAB_CODES = ("paid_search", "paid_social", "affiliate", "organic", "below_break_even", "on_track", "no_variation")
+
+
+@pytest.fixture(scope="module")
+def ladder(demo_dir, tmp_path_factory):
+    return {rung: make_store(rung, tmp_path_factory.mktemp(f"ads-{rung}"), source=demo_dir) for rung in RUNGS}
+
+
+@pytest.mark.parametrize("rung", RUNGS)
+def test_every_rung_computes_or_is_skipped_with_one_line(ladder, rung):
+    import ecomlib as el
+    from ecomlib.errors import MissingTableError
+
+    if rung == "no_ad_spend":
+        with pytest.raises(MissingTableError, match="no table 'ad_spend'"):
+            ads.load(ladder[rung])
+        return
+    ds = ads.load(ladder[rung])
+    end = max(ds.ad_spend["date"].max(), ds.orders["order_time"].max())
+    period, comparison = el.resolve(None, None, data_end=end)
+    now = ads.compute(ds, period, target_roas=3.0, n_boot=0)
+    before = ads.compute(ds, comparison, target_roas=3.0, n_boot=0)
+    for msg in (EN, ZH):
+        hs = ads.headlines(now, before, msg)
+        assert [h.key for h in hs][:2] == ["spend", "mer"]
+        assert all(h.value is None or np.isfinite(h.value) for h in hs)
+        text = ads.sentences(now, before, msg)
+        assert text and all("{" not in s and "nan" not in s.lower() and "inf" not in s for s in text)
+        for f in ads.findings(now, before, msg):
+            assert f.anchor and f.anchor.startswith("sec-") and f.text
+        for gap in now.gaps.values():
+            assert "{" not in gap.text(msg)
+        for name in ads.TABLES:
+            ads.styled_table(now, name, msg).to_html()
+    zh = " ".join(ads.sentences(now, before, ZH))
+    assert not [c for c in VOCAB_CODES if c in zh]
+    if rung == "one_channel":
+        assert now.gaps["realloc"].message == "ads.gap.one_channel"
+    if rung in ("one_row", "three_days"):
+        assert "curves" in now.gaps and "realloc" in now.gaps
+
+
+# Minimum data at its edges -------------------------------------------------------------------------------------
+def _daily_store(n_days: int, channels=("a", "b"), weeks_end="2026-11-22"):
+    days = pd.date_range(end=weeks_end, periods=n_days)
+    rng = np.random.default_rng(0)
+    rows, orders = [], []
+    for ch in channels:
+        spend = rng.uniform(100, 400, n_days)
+        rows += [(d, ch, f"{ch}1", 1000, 10, float(s), 1.0, 200.0) for d, s in zip(days, spend)]
+        orders += [(f"{ch}{i}", f"{ch}c{i}", d + pd.Timedelta(hours=10), ch, "completed", float(ads.hill(s, 1000, 200)))
+                   for i, (d, s) in enumerate(zip(days, spend))]
+    return store(spend_rows(rows), order_rows(orders))
+
+
+@pytest.mark.parametrize("n_days, fitted", [(27, False), (28, True), (40, True)])
+def test_curves_need_min_days(n_days, fitted):
+    now = ads.compute(_daily_store(n_days), parse_period("2026-W47"), cost_ratio=0.5, n_boot=10)
+    assert ("curves" not in now.gaps) is fitted
+    if not fitted:
+        assert now.gaps["curves"].text(EN) == ("Response curves need at least 28 days of spend per channel with varying "
+                                               "budgets; the data have at most 27.")
+    else:
+        assert "realloc" not in now.gaps and set(now.realloc["channel"]) == {"a", "b"}
+
+
+@pytest.mark.parametrize("n_days, weeks", [(7, 1), (14, 2), (21, 3)])
+def test_trends_need_two_weeks(n_days, weeks):
+    now = ads.compute(_daily_store(n_days), parse_period("2026-W47"), cost_ratio=0.5, n_boot=0)
+    assert now.weekly_chart["date"].nunique() == weeks
+    assert ("over_time" in now.gaps) is (weeks < 2)
+
+
+def test_shift_needs_two_channels_and_spend_in_the_period():
+    one = ads.compute(_daily_store(40, channels=("a",)), parse_period("2026-W47"), cost_ratio=0.5, n_boot=0)
+    assert one.gaps["realloc"].text(EN) == "A budget shift needs at least two ad channels; the data have one."
+    assert "curves" not in one.gaps
+    later = ads.compute(_daily_store(40), parse_period("2026-W49"), cost_ratio=0.5, n_boot=0)  # after the data
+    assert later.gaps["channels"].message == "ads.gap.no_spend" and later.values["spend"] == 0
+    assert np.isnan(later.values["mer"]) and "realloc" in later.gaps
+    assert ads.headlines(later, None, EN)[1].value is None  # MER unknown, never ∞×
+
+
+# The demo store on every seed: display is below break-even and never gets more budget -------------------------
+from .conftest import SEEDS  # noqa: E402
+
+@pytest.fixture(scope="module", params=SEEDS)
+def seeded(request, demo_seed_dir):
+    import ecomlib as el
+
+    ds = ads.load(demo_seed_dir(request.param))
+    end = max(ds.ad_spend["date"].max(), ds.orders["order_time"].max())
+    period, comparison = el.resolve(None, None, data_end=end)
+    now = ads.compute(ds, period, target_roas=3.0, n_boot=100)
+    return request.param, ds, period, comparison, now
+
+
+def test_demo_display_is_below_break_even_on_every_seed(seeded):
+    seed, ds, period, _, now = seeded
+    ch = now.channels.set_index("channel")
+    d = ch.loc["display"]
+    # Independent check of display's store ROAS straight from the tables.
+    o = ds.orders
+    mask = ((o["channel"] == "display") & o["status"].isin(["completed", "partially_refunded"])
+            & period.contains(o["order_time"]))
+    a = ds.ad_spend
+    roas = o.loc[mask, "revenue"].sum() / a.loc[(a["channel"] == "display") & period.contains(a["date"]), "spend"].sum()
+    assert d["store_roas"] == pytest.approx(roas)
+    assert d["flag"] == "below_break_even" and d["contribution"] < 0 and d["shortfall"] == pytest.approx(-d["contribution"])
+    assert ch.loc[ch["below_break_even"]].index.tolist() == ["display"]
+    record = now.weeks_below.set_index("channel")
+    assert record.loc["display", "share_below"] > 0.6 and record.drop("display")["weeks_below"].sum() == 0
+    found = {f.key: f for f in ads.findings(now, None, EN)}
+    f = found["below_break_even:display"]
+    assert f.severity in ("high", "medium") and f.money == pytest.approx(d["shortfall"]) and f.anchor == "sec-channels"
+    shown = ZH.ratio(d["store_roas"])
+    assert any(s.startswith(f"展示广告 低于盈亏平衡：其店铺口径 ROAS 为 {shown}") for s in ads.sentences(now, None, ZH))
+
+
+def test_demo_shift_never_adds_to_display_or_below_break_even_on_every_seed(seeded):
+    seed, _, _, _, now = seeded
+    assert "realloc" not in now.gaps, now.gaps
+    t = now.realloc.set_index("channel")
+    assert t.loc["display", "change"] <= 0
+    up = t[t["change"] > 1e-6]
+    assert (up["proposed_marginal_roas"] >= up["break_even_roas"] * (1 - 1e-4)).all()
+    assert t["proposed_spend"].sum() <= t["current_spend"].sum() + 1e-6
+    curves = now.curves.set_index("channel")
+    assert curves.loc["display", "marginal_high"] < curves.loc["display", "break_even_roas"]
+
+
+def test_demo_headlines_keep_their_definitions(demo_dir):
+    """The headline values on the demo did not move with the rewrite: each is recomputed here from the raw tables
+    with the old notebook's definitions (gross revenue of completed and partially refunded orders; the share of
+    spend in campaigns below break-even). Before/after values are in the review's report."""
+    ds = ads.load(demo_dir)
+    week, prev = parse_period("2026-W47"), parse_period("2026-W46")
+    now, before = ads.compute(ds, week, target_roas=3.0, n_boot=0), ads.compute(ds, prev, target_roas=3.0, n_boot=0)
+    hs = {h.key: h for h in ads.headlines(now, before, EN)}
+    o, a = ds.orders, ds.ad_spend
+    counted = o[o["status"].isin(["completed", "partially_refunded"])]
+    first = counted.sort_values("order_time", kind="stable").drop_duplicates("customer_id")
+    first = first[first["customer_id"].notna()]
+    for period, got in ((week, "value"), (prev, "previous")):
+        spend = a.loc[period.contains(a["date"]), "spend"].sum()
+        rev = counted.loc[period.contains(counted["order_time"])]
+        paid = rev.loc[rev["channel"].isin(set(a["channel"])), "revenue"].sum()
+        new = period.contains(first["order_time"]).sum()
+        assert getattr(hs["spend"], got) == pytest.approx(spend)
+        assert getattr(hs["mer"], got) == pytest.approx(rev["revenue"].sum() / spend)
+        assert getattr(hs["store_roas"], got) == pytest.approx(paid / spend)
+        assert getattr(hs["new_customer_cac"], got) == pytest.approx(spend / new)
+    camp = now.campaigns
+    assert hs["share_below_break_even"].value == pytest.approx(
+        camp.loc[camp["store_roas"] < camp["break_even_roas"], "spend"].sum() / camp["spend"].sum())
+    # The loss below break-even, new (issue 14): what those campaigns lost, not what they spent.
+    below = camp[camp["store_roas"] < camp["break_even_roas"]]
+    assert hs["shortfall"].value == pytest.approx((below["spend"] - below["store_revenue"] * below["margin_rate"]).sum())
+    assert hs["shortfall"].value < hs["share_below_break_even"].value * hs["spend"].value
