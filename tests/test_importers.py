@@ -1085,3 +1085,30 @@ def test_reference_facebook_kag_to_ad_spend(reference, tmp_path):
     assert ads["platform_conversions"].to_dict() == {"916": 24.0, "936": 183.0, "1178": 872.0}
     assert ads["impressions"].sum() == 213_434_828 and ads["source_rows"].sum() == 1_143
     assert ads["enquiries"].sum() == 3_264
+
+
+def test_uci_duplicates_and_price_slips_are_counted_and_kept_out(tmp_path):
+    merged = import_export("uci_online_retail", UCI_ISO, tmp_path / "m", store={"currency": "GBP"})
+    assert any("1 rows repeat an earlier row exactly" in n and "duplicates=drop" in n for n in merged.notes)
+    dropped = import_export("uci_online_retail", UCI_ISO, tmp_path / "d", store={"currency": "GBP"},
+                            duplicates="drop")
+    items = pd.read_csv(dropped["order_items"], dtype=str).set_index(["order_id", "sku"])
+    assert items.loc[("900400", "10001A"), "quantity"] == "6"
+    assert "an exact repeat of an earlier row (duplicate export row)" in set(dropped.dropped["reason"])
+    slip = tmp_path / "slip.csv"
+    slip.write_text(UCI_ISO.read_text(encoding="utf-8") + "900407,10002,BLUE TEA TIN,1,2011-01-06 10:00:00,"
+                    "10236524.00,12583.0,France\n900408,10002,BLUE TEA TIN,1,2011-01-07 10:00:00,3.39,12583.0,"
+                    "France\n", encoding="utf-8")
+    result = import_export("uci_online_retail", slip, tmp_path / "s", store={"currency": "GBP"})
+    why = result.dropped.set_index("order_id")["reason"]
+    assert why["900407"].startswith("a unit price ≥ 1,000 × the stock code's median")
+    assert any("dropped 1 rows with a unit price ≥ 1,000" in n for n in result.notes)
+
+
+def test_reference_uci_ii_raw_slice_corrupted_price_is_kept_out(reference, tmp_path):
+    raw = reference / "uci_online_retail_ii" / "raw_as_found" / "online_retail_2009.csv"
+    result = import_export("uci_online_retail", raw, tmp_path / "raw", store={"currency": "GBP"},
+                           date_format="dayfirst")
+    slips = result.dropped[result.dropped["reason"].str.startswith("a unit price")]
+    # PROVENANCE: invoice 489875 / StockCode 22356 has Price " 10,236,524.00 " in the raw slice (0.85 elsewhere)
+    assert slips[["order_id", "sku", "unit_price"]].values.tolist() == [["489875", "22356", 10_236_524.0]]

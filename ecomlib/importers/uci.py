@@ -31,6 +31,7 @@ from typing import Sequence
 import pandas as pd
 
 from . import _base as b
+from .purchase_orders import price_outliers
 from .returns import credit_note_returns
 
 FIELDS = {
@@ -39,6 +40,10 @@ FIELDS = {
     "customer": ["CustomerID", "Customer ID"], "country": ["Country"],
 }
 SHIPPING_CODES = ("POST", "DOT", "C2")
+SERVICE_CODES = ("M", "D", "S", "B", "AMAZONFEE", "BANK CHARGES", "CRUK", "PADS", "ADJUST", "ADJUST2", "TEST001",
+                 "TEST002", "GIFT_0001_10", "GIFT_0001_20", "GIFT_0001_30", "GIFT_0001_40", "GIFT_0001_50")
+"""Stock codes that are not products (manual, discount, samples, fees…): their prices are not compared."""
+PRICE_OUTLIER_FACTOR = 1000.0
 _FIX = "use the UCI file as published (Online Retail or Online Retail II, sheet saved as CSV), without renaming columns"
 
 
@@ -59,7 +64,7 @@ def import_uci_online_retail(source: str | Path, *, store: dict | None = None, d
                              costs: str | Path | pd.DataFrame | None = None, cost_ratio: float | None = None,
                              channel: str = b.UNATTRIBUTED,
                              shipping_codes: Sequence[str] = SHIPPING_CODES, credit_notes: bool = True,
-                             sheet: str | None = None) -> b.Converted:
+                             duplicates: str = "merge", sheet: str | None = None) -> b.Converted:
     """Convert UCI Online Retail (I or II) CSV files to contract tables.
 
     Parameters
@@ -71,6 +76,8 @@ def import_uci_online_retail(source: str | Path, *, store: dict | None = None, d
     costs, cost_ratio : unit costs for ``products`` (see :func:`ecomlib.importers.import_shopify`).
     channel : ``orders.channel`` for every order (the data has no attribution).
     shipping_codes : stock codes that are postage, summed into ``orders.shipping_fee``; ``()`` keeps them as lines.
+    duplicates : ``merge`` (default: exact repeated rows are summed into their line, as the export shows them;
+        counted in the notes) or ``drop`` (left out as duplicate export rows, counted).
     credit_notes : also write ``returns`` from the credit notes (see
         :func:`ecomlib.importers.returns.credit_note_returns`); False leaves returns out.
     sheet : XLSX sheet to read (default the first; UCI publishes Online Retail II as a two-sheet workbook).
@@ -105,12 +112,32 @@ def import_uci_online_retail(source: str | Path, *, store: dict | None = None, d
     odd_sign = cancelled & (quantity > 0)
     zero = quantity == 0
     negative_price = (price < 0) & ~adjustment
-    drop = adjustment | stock_adjust | odd_sign | zero | negative_price
+    ordinary = ~(adjustment | stock_adjust | odd_sign | zero | negative_price)
+    # A price thousands of times the stock code's median is a slip (the raw 2009 slice has 10,236,524.00 for a
+    # 0.85 item): it would dominate every revenue figure. Postage and service codes are priced per parcel: skipped.
+    service = raw["stock_code"].str.upper().isin([c.upper() for c in shipping_codes] + list(SERVICE_CODES))
+    outlier = pd.Series(False, index=raw.index)
+    priced = ordinary & ~service & (price > 0)
+    outlier[priced] = price_outliers(pd.DataFrame({"sku": raw["stock_code"][priced], "unit_price": price[priced]}),
+                                     factor=PRICE_OUTLIER_FACTOR).to_numpy()
+    duplicate = ordinary & raw.drop(columns=["_file", "_row", "order_time"]).duplicated(keep="first")
+    if duplicates not in ("merge", "drop"):
+        raise b.ImportOptionError("duplicates", f"--option duplicates={duplicates}: expected merge or drop.",
+                                  valid=["merge", "drop"])
+    drop = ~ordinary | outlier | (duplicate if duplicates == "drop" else False)
     notes = []
     reason = pd.Series(pd.NA, index=raw.index, dtype="str")
-    for mask, why in [(stock_adjust, "negative quantity on an ordinary invoice (stock adjustment)"),
-                      (adjustment, "'A' invoice (bad-debt adjustment)"), (zero, "quantity 0"),
-                      (odd_sign, "positive quantity on a cancellation invoice"), (negative_price, "negative price")]:
+    checks = [(stock_adjust, "negative quantity on an ordinary invoice (stock adjustment)"),
+              (adjustment, "'A' invoice (bad-debt adjustment)"), (zero, "quantity 0"),
+              (odd_sign, "positive quantity on a cancellation invoice"), (negative_price, "negative price"),
+              (outlier, f"a unit price ≥ {PRICE_OUTLIER_FACTOR:,.0f} × the stock code's median (a slip)")]
+    if duplicates == "drop":
+        checks.append((duplicate, "an exact repeat of an earlier row (duplicate export row)"))
+    elif duplicate.any():
+        notes.append(f"{int(duplicate.sum()):,} rows repeat an earlier row exactly (same invoice, stock code, "
+                     f"quantity, price, time); merged into their line with the quantities summed, as the export "
+                     f"shows them. --option duplicates=drop leaves the repeats out instead.")
+    for mask, why in checks:
         if mask.any():
             amount = float((quantity[mask] * price[mask]).sum())
             notes.append(f"dropped {int(mask.sum()):,} rows with {why}; their Quantity sums to "
