@@ -676,7 +676,10 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
     if not folder.exists():
         if folder.is_symlink():
             _resolve(folder, "dataset")
-        raise MissingTableError("(any)", str(folder), None)
+        error = MissingTableError("(any)", str(folder), needed_by)
+        error.args = (f"{folder}: no such folder. Fix: pass the folder that holds the table files (`ecomlib "
+                      f"demo-data` writes one; `ecomlib import` converts a platform export into one).",)
+        raise error
     if not folder.is_dir():
         raise ContractError([Violation("dataset", None, "is a file, not a folder",
                                        fix="pass the folder that holds the table files")], {"dataset": str(folder)})

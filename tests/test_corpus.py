@@ -287,6 +287,11 @@ def test_parquet_with_a_duplicated_column_name(tmp_path):
         load_dataset(folder, now=NOW)
 
 
+def test_a_folder_that_does_not_exist_says_so(tmp_path):
+    with pytest.raises(MissingTableError, match=r"nowhere: no such folder\. Fix: pass the folder that holds"):
+        load_dataset(tmp_path / "nowhere", now=NOW)
+
+
 def test_an_unknown_table_name_is_the_kits_error_listing_the_names(tmp_path):
     with pytest.raises(ContractError, match=r"unknown table name\(s\) \['order'\].*Fix: use table names of the "
                                             r"contract: orders, order_items"):
