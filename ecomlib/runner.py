@@ -830,6 +830,8 @@ def merge_history(rows: list[dict], new: list[dict], reviews: set[tuple[str, str
 def write_history(out_dir: Path, new: list[dict], reviews: set[tuple[str, str]]) -> None:
     """Merge this run's rows into ``OUT/history.jsonl`` under a lock, written atomically."""
     with _history_lock(out_dir):
+        for stale in out_dir.glob(f".{HISTORY_FILE}.tmp-*"):  # a writer killed midway (writers hold the lock)
+            stale.unlink(missing_ok=True)
         rows = merge_history(read_history(out_dir), new, reviews)
         tmp = out_dir / f".{HISTORY_FILE}.tmp-{os.getpid()}"
         tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -909,7 +911,7 @@ def run_review(params_path: str | Path = "params/weekly.yaml", *, data_dir: str 
                            str(pset.notebooks_dir.resolve()): "notebooks", sys.prefix: "<python>",
                            sys.base_prefix: "<python>", os.getcwd(): ".", str(Path.home()): "~"})
         facts = {"started": started, "data_text": data_text, "store": store, "first": data_first, "last": data_last,
-                 "covered": covered, "period": review_period, "comparison": comparison, "kind": pset.kind}
+                 "covered": covered, "period": review_period, "comparison": comparison, "kind": review_period.kind}
         try:
             with _terminate_as_interrupt():
                 results = _run_all(pset, names, plans, tmp, jobs, timeout, echo)
@@ -922,7 +924,7 @@ def run_review(params_path: str | Path = "params/weekly.yaml", *, data_dir: str 
                 merged = merge_history(history, new_rows, reviews)
                 for nb in summary["notebooks"]:
                     for h in nb["headlines"]:
-                        h["history"] = headline_history(merged, review=nb["name"], key=h["key"], kind=pset.kind,
+                        h["history"] = headline_history(merged, review=nb["name"], key=h["key"], kind=review_period.kind,
                                                         upto=summary["period_start"])
                 _write(tmp / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2))
                 _write(tmp / "index.html", render_index(summary, msg))
@@ -1037,7 +1039,7 @@ def _summary(pset: ParameterSet, facts: dict, notebooks: list[dict], msg, lang: 
     period, comparison = facts["period"], facts["comparison"]
     findings = rank_findings([f for nb in notebooks for f in nb.get("findings", [])])
     return {
-        "version": SUMMARY_VERSION, "title": pset.title, "period": period.label, "kind": pset.kind,
+        "version": SUMMARY_VERSION, "title": pset.title, "period": period.label, "kind": period.kind,
         "period_start": period.start.date().isoformat(), "period_end": period.last_day.date().isoformat(),
         "comparison": comparison.label, "data": facts["data_text"], "store": facts["store"].name,
         "currency": facts["store"].currency, "lang": lang, "data_first": str(facts["first"]),
