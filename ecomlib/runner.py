@@ -680,10 +680,14 @@ def clean_stale(out_dir: Path, label: str, *, keep: Path | None = None, echo: Ca
 def _swap(tmp: Path, final: Path) -> None:
     """Put the finished run in place of the last one with two renames (the old one is removed after).
 
-    Safe against other processes swapping the same folder: a rename that finds the place taken again retries;
-    if the new folder cannot be put in place, the old one is put back.
+    Safe against other processes swapping the same folder: a rename that finds the place taken again retries.
+    SIGTERM and SIGINT wait until the swap is over, and if the new folder cannot be put in place the old one is
+    put back, so the period always has one complete report.
     """
     moved: list[Path] = []
+    done = False
+    signals = {signal.SIGTERM, signal.SIGINT}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signals) if hasattr(signal, "pthread_sigmask") else None
     try:
         for attempt in range(200):
             if final.exists():
@@ -695,15 +699,21 @@ def _swap(tmp: Path, final: Path) -> None:
                     pass
             try:
                 tmp.rename(final)
+                done = True
                 return
             except OSError as exc:
                 if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == 199:
-                    if moved and not final.exists():
-                        moved.pop().rename(final)
                     raise
     finally:
+        if not done and moved and not final.exists():
+            try:
+                moved.pop().rename(final)
+            except OSError:
+                pass
         for old in moved:
             shutil.rmtree(old, ignore_errors=True)
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 # Paths, secrets and skipped notebooks on the pages -------------------------------------------------------------

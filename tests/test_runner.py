@@ -621,3 +621,22 @@ def test_reliability_doc_names_only_tests_that_exist():
         if current != "tests/test_x.py" and not re.search(rf"def {name}\(", (ROOT / current).read_text(encoding="utf-8")):
             missing.append(f"{current}::{name}")
     assert missing == []
+
+
+def test_a_swap_that_cannot_put_the_new_report_in_place_puts_the_old_one_back(tmp_path, monkeypatch):
+    final, tmp = tmp_path / "2026-W47", tmp_path / ".2026-W47.tmp-1"
+    for folder, text in ((final, "old"), (tmp, "new")):
+        folder.mkdir()
+        (folder / "index.html").write_text(text)
+    rename = Path.rename
+
+    def failing(self, target):
+        if self == tmp:
+            raise PermissionError(13, "Permission denied")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing)
+    with pytest.raises(PermissionError):
+        runner._swap(tmp, final)
+    assert (final / "index.html").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".2026-W47.tmp-1", "2026-W47"]
