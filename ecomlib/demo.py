@@ -442,11 +442,15 @@ def _inventory(rng: np.random.Generator, orders: pd.DataFrame, items: pd.DataFra
 def _budgets(rng: np.random.Generator, ad_spend: pd.DataFrame) -> pd.DataFrame:
     """Monthly budget per paid channel: the month's planned spend, rounded to 100, give or take 10 %.
 
-    Actual spend wanders around the plan (daily noise), so some months end over and some under budget.
+    Actual spend wanders around the plan (daily noise), so some months end over and some under budget. The
+    last month, which the data covers only in part, is budgeted for the whole month at its planned daily rate.
     """
-    plan = (ad_spend.assign(period=ad_spend["date"].dt.strftime("%Y-%m"))
-            .groupby(["channel", "period"], sort=True, as_index=False)["planned"].sum())
-    amount = np.round(plan["planned"].to_numpy() * rng.uniform(0.9, 1.1, len(plan)), -2)
+    days = ad_spend.assign(period=ad_spend["date"].dt.strftime("%Y-%m"))
+    plan = days.groupby(["channel", "period"], sort=True, as_index=False).agg(planned=("planned", "sum"),
+                                                                             days=("date", "nunique"))
+    month_days = pd.PeriodIndex(plan["period"], freq="M").days_in_month.to_numpy()
+    full_month = plan["planned"].to_numpy() / plan["days"].to_numpy() * month_days
+    amount = np.round(full_month * rng.uniform(0.9, 1.1, len(plan)), -2)
     return pd.DataFrame({"channel": plan["channel"], "period": plan["period"], "amount": amount})
 
 
