@@ -825,10 +825,10 @@ def test_amazon_returns_malformed_and_missing_currency(tmp_path):
         import_export("amazon_returns", bad, tmp_path / "a", store={"currency": "USD", "timezone": "UTC"})
     msg = str(info.value)
     assert "amazon_fba_customer_returns_malformed.txt" in msg and "column 'quantity'" in msg
-    assert "row 1: 'one'" in msg and "Customer Returns" in msg
+    assert "row 1: 'one'" in msg and "Customer Concessions → Returns" in msg
     with pytest.raises(ImportOptionError, match="--currency XXX"):
         import_export("amazon_returns", AMAZON, tmp_path / "b")
-    with pytest.raises(ExportFormatError, match="no column 'return-date'.*Customer Returns"):
+    with pytest.raises(ExportFormatError, match="no column 'return-date'.*Customer Concessions"):
         import_export("amazon_returns", SHOPIFY, tmp_path / "c", store={"currency": "USD"})
 
 

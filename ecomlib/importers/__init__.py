@@ -7,9 +7,21 @@ kind                              reads
 ``uci_online_retail``             UCI Online Retail / Online Retail II CSVs — :func:`import_uci_online_retail`
 ``olist``                         Olist Brazilian e-commerce CSV folder (CC BY-NC-SA: tests only) —
                                   :func:`import_olist`
-``mapping``                       any CSV export described by a YAML mapping file (Taobao, JD…) —
-                                  :func:`import_mapped`
+``mapping``                       any CSV/XLSX export described by a YAML mapping file (Taobao, JD…; row
+                                  filters, aggregation, constants) — :func:`import_mapped`
+``google_ads``, ``meta_ads``      ads reports as downloaded (CSV, UTF-16 "CSV for Excel", XLSX) → ad_spend —
+                                  :func:`import_google_ads`, :func:`import_meta_ads`
+``amazon_returns``                Amazon FBA customer returns report → returns — :func:`import_amazon_returns`
+``purchase_orders``               ERP purchase orders / goods receipts via a mapping → purchase_orders,
+                                  suppliers (``usaid_scms`` shipped) — :func:`import_purchase_orders`
+``ga4``                           GA4 BigQuery export (NDJSON, JSON array, Parquet; streamed) → events —
+                                  :func:`import_ga4`
+``transactions``                  a customer/date/amount log without order ids (CDNOW) → orders —
+                                  :func:`import_transactions`
 ================================  ===========================================================================
+
+Every CSV is written formula-safe (:mod:`ecomlib.csvout`), atomically (a failed import leaves the folder as it
+was), and ``add=True`` adds an import's tables to an existing dataset folder.
 
 :func:`import_export` runs one of them, writes the folder, validates it with :func:`ecomlib.load_dataset` and
 returns table → path (an :class:`ImportResult`, whose ``notes`` list the assumptions made and rows dropped).
@@ -107,7 +119,8 @@ def import_export(kind: str, source: str | Path, out: str | Path, *, store: dict
 
     Parameters
     ----------
-    kind : one of :data:`IMPORTERS` (``shopify``, ``uci_online_retail``, ``olist``, ``mapping``).
+    kind : one of :data:`IMPORTERS` (``shopify``, ``uci_online_retail``, ``olist``, ``mapping``, ``google_ads``,
+        ``meta_ads``, ``amazon_returns``, ``purchase_orders``, ``ga4``, ``transactions``).
     source : the export file or folder.
     out : dataset folder to write (created; a folder already holding contract files needs ``overwrite``).
     store : store facts ``name``, ``currency`` (ISO 4217), ``timezone`` (IANA), ``lang`` (en/zh). The currency

@@ -1,7 +1,7 @@
 """Returns from where shops keep them → contract ``returns``.
 
 - :func:`import_amazon_returns` — the Amazon **FBA customer returns** report (Seller Central → Reports →
-  Fulfillment → Customer Returns; tab-separated text), one row per returned unit group.
+  Fulfillment → Customer Concessions → Returns; tab-separated text), one row per returned unit group.
 - :func:`shopify_refund_returns` — returns at order level from the Shopify Orders CSV's ``Refunded Amount``
   (used by the ``shopify`` importer; the orders export does not say which line was refunded or when).
 - :func:`credit_note_returns` — UCI Online Retail credit notes (``C…`` invoices) matched to the same customer's
@@ -32,8 +32,8 @@ AMAZON_REQUIRED = ("return_date", "order_id", "sku", "quantity", "disposition", 
 RESELLABLE_DISPOSITIONS = {"SELLABLE"}
 """``detailed-disposition`` values whose units go back to sellable stock; DEFECTIVE, CUSTOMER_DAMAGED,
 CARRIER_DAMAGED, DISTRIBUTOR_DAMAGED, EXPIRED… do not."""
-_AMAZON_FIX = ("download it in Seller Central → Reports → Fulfillment → Customer Returns (Download .txt), without "
-               "editing it")
+_AMAZON_FIX = ("download it in Seller Central → Reports → Fulfillment → Customer Concessions → Returns (Download "
+               ".txt), without editing it")
 
 
 def _taxonomy(returns: pd.DataFrame) -> tuple[pd.Series, list[str]]:
