@@ -122,7 +122,7 @@ UNITS = {
     "store_roas_high": "ratio", "platform_vs_store": "ratio", "cac": "money", "margin_rate": "pct",
     "break_even_roas": "ratio", "revenue": "money", "roas": "ratio", "roas_low": "ratio", "roas_high": "ratio",
     "contribution": "money", "profit_roas": "ratio", "spend_below_break_even": "money", "shortfall": "money",
-    "p_below": "p", "p_below_adjusted": "p", "days": "int", "missing_days": "int", "weeks": "int",
+    "p_below": "p", "p_below_adjusted": "p", "roas_detectable": "ratio", "days": "int", "missing_days": "int", "weeks": "int",
     "weeks_below": "int", "share_below": "pct", "budget": "money", "spend_to_date": "money",
     "days_elapsed": "int", "days_total": "int", "projected_spend": "money", "projected_vs_budget": "pct",
     "n_days": "int", "spend_cv": "pct", "vmax": "money", "k": "money", "h": "num", "current_spend": "money",
@@ -1317,9 +1317,16 @@ def compute(ds, period: Period, *, attribution: str = "store", target_roas: floa
     channels = channels[channels["spend"].notna() | (channels["store_revenue"].fillna(0) > 0)].reset_index(drop=True)
     paid = (channels["spend"] > 0) & channels["p_below"].notna()
     channels["p_below_adjusted"] = np.nan
+    channels["roas_detectable"] = np.nan
     if paid.any():
         channels.loc[paid, "p_below_adjusted"] = adjust_pvalues(channels.loc[paid, "p_below"].to_numpy(),
                                                                 method="holm")
+        # The minimum detectable shortfall at this volume: the ROAS under which the test would rule out
+        # break-even even at the strictest Holm step (alpha / number of paid channels).
+        z95, z_holm = sps.norm.ppf(0.975), sps.norm.ppf(1 - alpha / int(paid.sum()))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.log(channels["roas_high"] / channels["roas"]) / z95
+        channels.loc[paid, "roas_detectable"] = (channels["break_even_roas"] * np.exp(-z_holm * rel))[paid]
     campaigns = profit_view(performance(ad, orders, period=period, level="campaign"), margins, **view)
     res.tables["channels"], res.tables["campaigns"] = channels, campaigns
     if not spent:
@@ -1334,7 +1341,6 @@ def compute(ds, period: Period, *, attribution: str = "store", target_roas: floa
     n_weeks = int(weekly.loc[weekly["spend"] > 0, "date"].nunique()) if len(weekly) else 0
     if n_weeks < 2:
         res.gaps["over_time"] = Gap("ads.gap.few_weeks", {"weeks": n_weeks, "needed": 2, "days": history.days})
-    res.tables["weekly_chart"] = _fold_weekly(weekly, top=min(top, 8))
 
     # Headline numbers.
     blend = blended(ad, orders, period=period, unmatched=unmatched)
@@ -1354,7 +1360,7 @@ def compute(ds, period: Period, *, attribution: str = "store", target_roas: floa
     current = current_daily_spend(ad, period=period)
     be = channels.set_index("channel")["break_even_roas"].dropna().to_dict() if len(channels) else {}
     _curves_and_shift(res, daily, current, be, min_days=min_days, n_boot=n_boot, seed=seed, max_change=max_change,
-                      n_ad_channels=int(ad["channel"].nunique()), days=period.days)
+                      n_ad_channels=int(ad["channel"].nunique()), days=period.days, max_curves=top)
 
     # Pacing: the budgets parameter for the period, else the budgets table for the month the period ends in.
     as_of = min(period.last_day, ad["date"].max()) if len(ad) else period.last_day
@@ -1374,7 +1380,8 @@ def compute(ds, period: Period, *, attribution: str = "store", target_roas: floa
 
 
 def _curves_and_shift(res: Result, daily: pd.DataFrame, current: pd.Series, break_even: Mapping[str, float], *,
-                      min_days: int, n_boot: int, seed: int, max_change: float, n_ad_channels: int, days: int) -> None:
+                      min_days: int, n_boot: int, seed: int, max_change: float, n_ad_channels: int, days: int,
+                      max_curves: int = 12) -> None:
     """Fit the response curves and the contribution-maximising shift into ``res`` (tables, values or gaps)."""
     curve_cols = ["channel", "status", "reason", "n_days", "min_days", "spend_cv", "min_cv", "vmax", "k", "h",
                   "saturation_seen", "current_spend", "expected_revenue", "marginal_roas", "marginal_low",
@@ -1388,7 +1395,10 @@ def _curves_and_shift(res: Result, daily: pd.DataFrame, current: pd.Series, brea
         res.gaps["curves"] = Gap("ads.gap.no_spend_history", {"days": res.notes["history_days"]})
         res.gaps["realloc"] = Gap("ads.gap.realloc_no_curves", {})
         return
-    curves = ResponseCurves(min_days=min_days, n_boot=n_boot, seed=seed).fit(daily)
+    by_spend = daily.groupby("channel")["spend"].sum().sort_values(ascending=False)
+    largest = list(by_spend.index[:max_curves])
+    res.notes["curves_tail"] = int(len(by_spend) - len(largest))  # smaller channels: no curve, budget held
+    curves = ResponseCurves(min_days=min_days, n_boot=n_boot, seed=seed).fit(daily[daily["channel"].isin(largest)])
     res.notes["curve_level"] = 1 - curves.alpha
     summary = curves.summary(current.to_dict())
     summary["break_even_roas"] = summary["channel"].map(break_even).astype(float)
@@ -1420,14 +1430,14 @@ def _curves_and_shift(res: Result, daily: pd.DataFrame, current: pd.Series, brea
         res.notes["realloc_held"] = list(shift.held)
 
 
-def _fold_weekly(weekly: pd.DataFrame, *, top: int) -> pd.DataFrame:
-    """Weekly rows for the charts, channels beyond the ``top`` by spend folded into one "Other (N)" line per week.
-
-    Spend and revenue are summed; ROAS is recomputed for the folded line (revenue ÷ spend)."""
+def weekly_chart(res: Result, msg: Messages, *, top: int = 8) -> pd.DataFrame:
+    """The result's weekly rows for :func:`plot_over_time`, channels beyond the ``top`` by spend folded into one
+    "Other (N)" line per week (in ``msg``'s language): spend and revenue summed, ROAS recomputed (revenue ÷ spend)."""
+    weekly = res.tables.get("weekly", pd.DataFrame())
     if not len(weekly):
         return weekly
     totals = weekly.groupby("channel", as_index=False)["spend"].sum()
-    kept = group_tail(totals, by="channel", value="spend", top=top)
+    kept = group_tail(totals, by="channel", value="spend", top=min(top, int(res.notes.get("top", top))), msg=msg)
     if len(kept) == len(totals):
         return weekly
     other = kept["channel"].iloc[-1]
@@ -1587,6 +1597,17 @@ def _ch(name, msg: Messages) -> str:
     return vocab("channel", name, msg)
 
 
+#: At most this many channels are named one by one in a sentence or a finding; the rest are counted.
+NAMED = 5
+
+
+def _names(values, msg: Messages, *, channel: bool = True) -> str:
+    """A list of names for a sentence: the first :data:`NAMED`, then "and N more"."""
+    values = [(_ch(v, msg) if channel else str(v)) for v in values]
+    head = msg("ads.s.name_sep").join(values[:NAMED])
+    return head if len(values) <= NAMED else msg("ads.s.and_more", names=head, n=len(values) - NAMED)
+
+
 def formats(columns) -> dict[str, str]:
     """Display formats of ``columns`` (names or a DataFrame) from :data:`UNITS`, for :func:`ecomlib.styled`.
 
@@ -1605,7 +1626,7 @@ TABLES = {
                               "roas_low", "roas_high", "platform_vs_store", "margin_rate", "break_even_roas",
                               "contribution", "shortfall", "flag"], "spend", "ads.caption.channels"),
     "tests": ("channels", ["channel", "roas", "roas_low", "roas_high", "break_even_roas", "p_below",
-                           "p_below_adjusted"], "spend", "ads.caption.tests"),
+                           "p_below_adjusted", "roas_detectable"], "spend", "ads.caption.tests"),
     "campaigns": ("campaigns", ["channel", "campaign", "spend", "platform_roas", "store_revenue", "store_roas",
                                 "break_even_roas", "contribution", "spend_below_break_even", "shortfall", "flag"],
                   "shortfall", "ads.caption.campaigns"),
@@ -1633,6 +1654,12 @@ def display_table(res: Result, name: str, msg: Messages) -> pd.DataFrame:
                             kind="stable")
     if name == "campaigns" and len(df):
         df = df[df["spend"].fillna(0) > 0]
+    if name == "matching" and len(df) > 2 * int(res.notes.get("top", 12)) + 2:  # each side folded on its own
+        top_n = int(res.notes.get("top", 12))
+        sides = [group_tail(df[df["table"] == side].drop(columns="near", errors="ignore"), by="channel", value=value,
+                            top=top_n, msg=msg, sum_columns=["spend", "spend_total", "revenue", "revenue_total"])
+                 .assign(table=side) for side, value in (("ad_spend", "spend_total"), ("orders", "revenue_total"))]
+        df = pd.concat(sides, ignore_index=True).reindex(columns=df.columns)
     shown = [c for c in cols if c in df]
     df = df[shown + ([sort] if sort is not None and sort in df and sort not in shown else [])]
     top = int(res.notes.get("top", 12))
@@ -1723,7 +1750,7 @@ def findings(now: Result, before: Result | None, msg: Messages) -> list[Finding]
     text = {s_key: s for s_key, s in _below_sentences(now, msg)}
     if len(ch) and now.has("channels"):
         below = ch[(ch["flag"] == "below_break_even") & (ch["spend"] > 0)].sort_values("shortfall", ascending=False)
-        for r in below.itertuples():
+        for r in below.head(NAMED).itertuples():
             p_adj = _finite(r.p_below_adjusted)
             weeks = int(record.loc[r.channel, "weeks"]) if r.channel in record.index else 0
             k = int(record.loc[r.channel, "weeks_below"]) if r.channel in record.index else 0
@@ -1757,7 +1784,9 @@ def findings(now: Result, before: Result | None, msg: Messages) -> list[Finding]
                            confidence="descriptive", anchor="sec-realloc", source="ecomlib.ads.ResponseCurves.reallocate"))
     pace = now.tables.get("pacing", pd.DataFrame())
     if now.has("pacing") and len(pace):
-        for r in pace[pace["pace_status"].isin(["over", "under"])].itertuples():
+        off = pace[pace["pace_status"].isin(["over", "under"])]
+        off = off.assign(gap=(off["projected_spend"] - off["budget"]).abs()).sort_values("gap", ascending=False)
+        for r in off.head(NAMED).itertuples():
             out.append(Finding(NAME, f"pacing:{r.channel}", _pacing_sentence(r, msg),
                                numbers={"channel": r.channel, "budget": r.budget, "projected_spend": r.projected_spend,
                                         "finished": bool(r.finished)},
@@ -1771,9 +1800,12 @@ def _unmatched_sentence(now: Result, msg: Messages) -> str:
     ads_side = m[m["table"] == "ad_spend"]
     orders_side = m[m["table"] == "orders"]
     items = msg("ads.s.list_sep").join(msg("ads.s.unmatched_item", channel=_ch(r.channel, msg), spend=r.spend,
-                                           total=r.spend_total) for r in ads_side.itertuples())
+                                           total=r.spend_total) for r in ads_side.head(NAMED).itertuples())
+    if len(ads_side) > NAMED:
+        items = msg("ads.s.and_more", names=items, n=len(ads_side) - NAMED)
     cands = msg("ads.s.name_sep").join(
-        msg("ads.s.candidate_item", channel=_ch(r.channel, msg), revenue=r.revenue) for r in orders_side.head(5).itertuples())
+        msg("ads.s.candidate_item", channel=_ch(r.channel, msg), revenue=r.revenue)
+        for r in orders_side.head(NAMED).itertuples())
     return msg("ads.s.unmatched", n=len(ads_side), items=items, candidates=cands or "–")
 
 
@@ -1786,14 +1818,18 @@ def _below_sentences(now: Result, msg: Messages) -> list[tuple[str, str]]:
     n_paid = int(((ch["spend"] > 0) & ch["p_below"].notna()).sum())
     below = ch[(ch["flag"] == "below_break_even") & (ch["spend"] > 0)].sort_values("shortfall", ascending=False)
     out = []
-    for r in below.itertuples():
+    for r in below.head(NAMED).itertuples():  # the largest losses by name; the rest in one sentence
         p_adj = _finite(r.p_below_adjusted)
         key = ("ads.s.below_no_interval" if p_adj is None or not np.isfinite(r.roas_high) else
                "ads.s.below_sure" if p_adj < now.notes.get("alpha", 0.05) else "ads.s.below_unsure")
         out.append((r.channel, msg(key, channel=_ch(r.channel, msg), attr=attr, roas=r.roas, low=r.roas_low,
                                    high=r.roas_high, be=r.break_even_roas, margin=r.margin_rate, spend=r.spend,
                                    shortfall=r.shortfall, p=msg.pvalue(p_adj) if p_adj is not None else "–",
-                                   n=n_paid)))
+                                   n=n_paid, mde=getattr(r, "roas_detectable", np.nan))))
+    rest = below.iloc[NAMED:]
+    if len(rest):
+        out.append(("", msg("ads.s.below_more", n=len(rest), spend=float(rest["spend"].sum()),
+                            shortfall=float(rest["shortfall"].sum()))))
     return out
 
 
@@ -1854,8 +1890,9 @@ def sentences(now: Result, before: Result | None, msg: Messages) -> list[str]:
     if len(paid):
         known = paid[paid["store_revenue"].notna()]
         plat, store = float(known["platform_revenue"].sum()), float(known["store_revenue"].sum())
-        if store > 0 and plat > 0 and known["platform_vs_store"].notna().any():
-            worst = known.loc[known["platform_vs_store"].idxmax()]
+        largest = known.nlargest(int(now.notes.get("top", 12)), "spend")  # not a tiny channel's accident
+        if store > 0 and plat > 0 and largest["platform_vs_store"].notna().any():
+            worst = largest.loc[largest["platform_vs_store"].idxmax()]
             out.append(msg("ads.s.overclaim", platform=plat, store=store, ratio=plat / store,
                            channel=_ch(worst["channel"], msg), ch_ratio=worst["platform_vs_store"]))
     # Channels below break-even, with the weekly record.
@@ -1863,6 +1900,8 @@ def sentences(now: Result, before: Result | None, msg: Messages) -> list[str]:
     record = record.set_index("channel") if len(record) else None
     for channel, sentence in _below_sentences(now, msg):
         out.append(sentence)
+        if not channel:
+            continue
         if record is not None and channel in record.index and record.loc[channel, "weeks"] > 1:
             out.append(msg("ads.s.weeks_below", channel=_ch(channel, msg), k=record.loc[channel, "weeks_below"],
                            n=record.loc[channel, "weeks"]))
@@ -1871,12 +1910,11 @@ def sentences(now: Result, before: Result | None, msg: Messages) -> list[str]:
     if now.notes["attribution"] == "platform" and len(paid):
         store_below = paid[(paid["store_roas"] < paid["break_even_roas"]).fillna(False).astype(bool)]
         if len(store_below):
-            out.append(msg("ads.s.store_disagrees", channels=msg("ads.s.name_sep").join(
-                _ch(c, msg) for c in store_below["channel"])))
+            out.append(msg("ads.s.store_disagrees", channels=_names(store_below["channel"], msg)))
     if now.notes.get("target_roas") is not None and len(paid):
         under = paid[paid["below_target"]]
         if len(under):
-            out.append(msg("ads.s.below_target", channels=msg("ads.s.name_sep").join(_ch(c, msg) for c in under["channel"]),
+            out.append(msg("ads.s.below_target", channels=_names(under["channel"], msg),
                            target=now.notes["target_roas"], attr=attr))
     # Spend below break-even and the loss, campaign by campaign.
     camp = now.tables.get("campaigns", pd.DataFrame())
@@ -1886,9 +1924,12 @@ def sentences(now: Result, before: Result | None, msg: Messages) -> list[str]:
         out.append(msg("ads.s.share_below", share=v["share_below_break_even"], amount=below_spend,
                        shortfall=v["shortfall"], n=int((camp["spend_below_break_even"] > 0).sum()),
                        name=top["campaign"], top=float(top["shortfall"]), top_spend=float(top["spend"])))
-    for r in paid[paid["missing_days"] > 0].itertuples() if len(paid) else []:
+    gaps_in_spend = paid[paid["missing_days"] > 0].sort_values("spend", ascending=False) if len(paid) else paid
+    for r in gaps_in_spend.head(NAMED).itertuples():
         out.append(msg("ads.s.missing_days", channel=_ch(r.channel, msg), n=r.missing_days,
                        days=r.days + r.missing_days))
+    if len(gaps_in_spend) > NAMED:
+        out.append(msg("ads.s.missing_days_more", n=len(gaps_in_spend) - NAMED))
     # Response curves.
     curves = now.tables.get("curves", pd.DataFrame())
     if not now.has("curves"):
@@ -1912,24 +1953,29 @@ def sentences(now: Result, before: Result | None, msg: Messages) -> list[str]:
         if now.has("curves") and len(refused):
             reasons = pd.Series([msg(f"ads.s.reason_{r.reason}", n_days=r.n_days, min_days=r.min_days, cv=r.spend_cv,
                                      min_cv=r.min_cv) for r in refused.itertuples()], index=refused.index, dtype=object)
-            names = refused["channel"].map(lambda c: _ch(c, msg))
-            for reason, group in names.groupby(reasons, sort=False):  # one sentence per distinct reason
-                out.append(msg("ads.s.refused", channel=msg("ads.s.name_sep").join(group), reason=reason))
+            for reason, group in refused["channel"].groupby(reasons, sort=False):  # one sentence per distinct reason
+                out.append(msg("ads.s.refused", channel=_names(group, msg), reason=reason))
+    if now.notes.get("curves_tail"):
+        out.append(msg("ads.s.curves_tail", top=now.notes.get("top", 12), n=now.notes["curves_tail"]))
     # The budget shift.
     shift = _realloc_sentences(now, msg)
     if shift:
         out.extend(shift)
         held = now.notes.get("realloc_held") or []
         if held:
-            out.append(msg("ads.s.realloc_held", channels=msg("ads.s.name_sep").join(_ch(c, msg) for c in held)))
+            out.append(msg("ads.s.realloc_held", channels=_names(held, msg)))
         out.append(msg("ads.s.caveat"))
     elif now.has("curves") and not now.has("realloc"):
         out.append(now.gaps["realloc"].text(msg))
     # Pacing.
     pace = now.tables.get("pacing", pd.DataFrame())
     if now.has("pacing") and len(pace):
-        for r in pace[pace["pace_status"].isin(["over", "under"])].itertuples():
+        off = pace[pace["pace_status"].isin(["over", "under"])]
+        off = off.assign(gap=(off["projected_spend"] - off["budget"]).abs()).sort_values("gap", ascending=False)
+        for r in off.head(NAMED).itertuples():
             out.append(_pacing_sentence(r, msg))
+        if len(off) > NAMED:
+            out.append(msg("ads.s.pacing_more", n=len(off) - NAMED))
     return out
 
 

@@ -797,7 +797,7 @@ def test_curves_need_min_days(n_days, fitted):
 @pytest.mark.parametrize("n_days, weeks", [(7, 1), (14, 2), (21, 3)])
 def test_trends_need_two_weeks(n_days, weeks):
     now = ads.compute(_daily_store(n_days), parse_period("2026-W47"), cost_ratio=0.5, n_boot=0)
-    assert now.weekly_chart["date"].nunique() == weeks
+    assert ads.weekly_chart(now, EN)["date"].nunique() == weeks
     assert ("over_time" in now.gaps) is (weeks < 2)
 
 
@@ -887,3 +887,26 @@ def test_demo_headlines_keep_their_definitions(demo_dir):
     below = camp[camp["store_roas"] < camp["break_even_roas"]]
     assert hs["shortfall"].value == pytest.approx((below["spend"] - below["store_revenue"] * below["margin_rate"]).sum())
     assert hs["shortfall"].value < hs["share_below_break_even"].value * hs["spend"].value
+
+
+def test_long_tail_of_channels_is_folded_everywhere():
+    # 40 channels (a real export can have thousands): charts, tables, sentences and findings stay bounded.
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2026-10-12", "2026-11-22")
+    chans = [f"ch{i:02d}" for i in range(40)]
+    rows = [(d, c, f"{c}_1", 100, 5, float(rng.uniform(10, 100)), 1.0, 50.0) for d in days for c in chans]
+    orders = [(f"o{j}", f"c{j}", d + pd.Timedelta(hours=9), c, "completed", float(rng.uniform(1, 60)))
+              for j, (d, c) in enumerate((d, c) for d in days for c in chans)]
+    now = ads.compute(store(spend_rows(rows), order_rows(orders)), parse_period("2026-W47"), cost_ratio=0.5, n_boot=0,
+                      top=5, min_days=14)
+    chart = ads.weekly_chart(now, ZH)
+    assert chart["channel"].nunique() == 6 and "其他（35 个）" in set(chart["channel"])  # top 5 + "Other (35)"
+    for name in ("channels", "campaigns", "delivery", "weeks_below"):
+        assert len(ads.display_table(now, name, EN)) == 6, name
+    assert len(now.curves) <= 5 and now.notes["curves_tail"] == 35
+    text = ads.sentences(now, None, EN)
+    assert sum(s.count("is below break-even:") for s in text) <= ads.NAMED
+    assert any("smaller channels are also below break-even" in s for s in text) or \
+        (now.channels["flag"] == "below_break_even").sum() <= ads.NAMED
+    assert len(ads.findings(now, None, EN)) <= 2 * ads.NAMED + 2
+    assert max(len(s) for s in text) < 1500
