@@ -28,7 +28,7 @@ Definitions (all rates are fractions in [0, 1]; money in the store currency; tim
 - lead time = received_at − ordered_at; its coefficient of variation (CV) = sd / mean;
 - rejects in ppm = units rejected at goods receipt per million units received (up to the ordered quantity);
 - price variance = (unit_cost_invoiced − unit_cost_agreed) × qty_received, and as a share of the agreed value;
-- quality-return rate = the returns review's definition (:func:`ecomlib.returns.return_rates` with reason
+- quality-return rate = the returns review's definition (:func:`ecomlib.returns.quality_return_rate`, reason
   ``quality_defect``): units returned for a quality reason **matched to the sales they came from**, per unit
   sold, over sales of the ``window_days`` ending ``maturity_days`` before the period's end (so every sale has
   had time to come back), per supplier of the SKU.
@@ -47,8 +47,10 @@ count at or before the period's end. A section that cannot be computed records a
 
 Edge cases, as implemented and tested:
 
-- *zero-quantity lines* (``qty_ordered == 0``, e.g. a cancelled line) keep their dates for on-time and
-  lead-time KPIs but are left out of in-full, OTIF and fill rate (no division by zero) and of the open list;
+- *zero-quantity lines* (``qty_ordered == 0``, e.g. a cancelled line) keep their dates for lead-time KPIs but
+  are left out of the on-time, in-full, OTIF and fill rates (they delivered nothing; and so OTIF ≤ min(on time,
+  in full) holds for the rates whenever received lines carry their quantities) and of the open list; lines
+  received without a received quantity (some ERP exports) count for on time only;
 - *repeated deliveries*: the contract rejects two rows with the same (po_id, sku), but a table built by
   hand may hold one row per shipment. :func:`delivery_lines` first drops rows identical in every column
   (export duplicates), then merges the remaining rows of a line into one: quantities received and
@@ -337,8 +339,8 @@ def supplier_kpis(lines: pd.DataFrame, *, window: Period | None = None, by: str 
     Returns
     -------
     One row per group with: ``n_lines`` (promised in the window), ``n_open``, ``n_open_late`` (open and late by
-    the tolerance rule), ``n_deliveries`` (received lines); counts ``on_time``, ``n_qty_lines`` (received lines
-    with a quantity), ``in_full``, ``otif``, ``n_partial``, ``n_early`` (received before the promised date),
+    the tolerance rule), ``n_deliveries`` (received lines), ``n_timed`` (received lines with a non-zero ordered
+    quantity: the on-time base); counts ``on_time``, ``n_qty_lines`` (received lines with a quantity), ``in_full``, ``otif``, ``n_partial``, ``n_early`` (received before the promised date),
     ``n_late`` (received after the tolerance), ``n_over_delivered``; rates ``on_time_rate``, ``in_full_rate``,
     ``otif_rate`` with ``*_low``/``*_high`` Wilson bounds; units ``qty_ordered`` (of received lines with a
     quantity: the fill-rate denominator), ``qty_received`` and ``qty_rejected`` (as delivered), ``scored_units``
@@ -368,6 +370,7 @@ def supplier_kpis(lines: pd.DataFrame, *, window: Period | None = None, by: str 
     qty = df["qty_received"].notna() & (df["qty_ordered"] > 0) & rec
     rej = rec & df["qty_rejected"].notna() & df["qty_received"].notna()
     late = df["late"].fillna(False).astype(bool)
+    timed = rec & (df["qty_ordered"] != 0)  # a zero-quantity (cancelled) line delivered nothing to be on time with
     agreed_unit = df["unit_cost_agreed"]
     scored_agreed = (df["scored_units"] * agreed_unit).where(df["agreed_value"].notna())
     scored_variance = (df["scored_units"] * (df["unit_cost_invoiced"] - agreed_unit)).where(df["agreed_value"].notna())
@@ -380,7 +383,8 @@ def supplier_kpis(lines: pd.DataFrame, *, window: Period | None = None, by: str 
         "over_value": (df["over_units"] * agreed_unit).where(qty, 0),
         "late_value": (df["qty_received"] * agreed_unit).where(rec & late, 0).fillna(0),
         "scored_agreed": scored_agreed, "scored_variance": scored_variance,
-        "n_deliveries": rec.astype(int), "on_time": df["on_time"].fillna(False).astype(int),
+        "n_deliveries": rec.astype(int), "n_timed": timed.astype(int),
+        "on_time": df["on_time"].where(timed).fillna(False).astype(int),
         "n_qty_lines": qty.astype(int), "in_full": df["in_full"].fillna(False).astype(int),
         "otif": df["otif"].fillna(False).astype(int), "n_partial": df["partial"].fillna(False).astype(int),
         "n_early": (df["days_late"] < 0).astype(int),
@@ -396,7 +400,7 @@ def supplier_kpis(lines: pd.DataFrame, *, window: Period | None = None, by: str 
         grouped = work.groupby(keys, observed=True, sort=True)
     else:
         grouped = work.assign(_all=0).groupby("_all")
-    sums = grouped[["n_lines", "n_open", "n_open_late", "n_deliveries", "on_time", "n_qty_lines", "in_full", "otif",
+    sums = grouped[["n_lines", "n_open", "n_open_late", "n_deliveries", "n_timed", "on_time", "n_qty_lines", "in_full", "otif",
                     "n_partial", "n_early", "n_late", "n_over_delivered", "qty_ordered", "qty_received_q",
                     "qty_received", "qty_rejected", "scored_units", "scored_rejected", "over_units", "short_units",
                     "short_value", "over_value", "late_value"]].sum()
@@ -416,7 +420,7 @@ def supplier_kpis(lines: pd.DataFrame, *, window: Period | None = None, by: str 
     out["money_at_stake"] = out["short_value"] + out["price_variance"].fillna(0).clip(lower=0)
     out["lead_time_cv"] = out["lead_time_sd"] / out["lead_time_mean"].where(out["lead_time_mean"] > 0)
     out["price_variance_pct"] = money["scored_variance"] / money["scored_agreed"].where(money["scored_agreed"] > 0)
-    for name, hits, trials in (("on_time", "on_time", "n_deliveries"), ("in_full", "in_full", "n_qty_lines"),
+    for name, hits, trials in (("on_time", "on_time", "n_timed"), ("in_full", "in_full", "n_qty_lines"),
                                ("otif", "otif", "n_qty_lines")):
         out[f"{name}_rate"] = out[hits] / out[trials].where(out[trials] > 0)
         out[f"{name}_low"], out[f"{name}_high"] = wilson_interval(out[hits], out[trials], alpha=alpha)
@@ -459,8 +463,8 @@ RETURN_COLUMNS = ("return_id", "order_id", "sku", "returned_at", "quantity", "re
 def quality_return_rates(returns: pd.DataFrame | None, order_items: pd.DataFrame, orders: pd.DataFrame,
                          products: pd.DataFrame, *, window: Period | None = None, as_of: pd.Timestamp | str | None = None,
                          by: str | Sequence[str] | None = "supplier_id", alpha: float = 0.05) -> pd.DataFrame:
-    """Units returned for a quality reason per unit sold, matched to the sales they came from — the returns review's
-    definition (:func:`ecomlib.returns.return_rates` with reason ``quality_defect``), per supplier of the SKU.
+    """Units returned for a quality reason per unit sold, matched to the sales they came from — the kit's one
+    definition, :func:`ecomlib.returns.quality_return_rate` (the returns page's), per supplier of the SKU.
 
     Parameters
     ----------
@@ -490,14 +494,25 @@ def quality_return_rates(returns: pd.DataFrame | None, order_items: pd.DataFrame
     >>> quality_return_rates(returns, items, orders, products)["quality_return_rate"].tolist()
     [0.25]
     """
+    sold, returned = _sales_and_returns(returns, order_items, orders, products, as_of=as_of)
+    return _quality_rates(sold, returned, window=window, by=by, alpha=alpha)
+
+
+def _sales_and_returns(returns, order_items, orders, products, *, as_of=None):
+    """The returns review's sold lines and the returns matched to them (None or empty returns: none)."""
     from . import returns as rt
 
     if returns is None or returns.empty:
         returns = pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "returned_at" else "object")
                                 for c in RETURN_COLUMNS}).astype({"quantity": "int64", "refund_amount": "float64"})
     sold = rt.sold_lines(orders, order_items, products)
-    returned = rt.return_lines(returns, sold, as_of=as_of)
-    rates = rt.return_rates(sold, returned, by=by, window=window, reason="quality_defect", alpha=alpha)
+    return sold, rt.return_lines(returns, sold, as_of=as_of)
+
+
+def _quality_rates(sold, returned, *, window, by, alpha) -> pd.DataFrame:
+    from . import returns as rt
+
+    rates = rt.quality_return_rate(sold, returned, by=by, window=window, alpha=alpha)
     keys = _keys(by)
     out = rates[keys + ["units_sold", "units_returned", "unit_rate", "unit_rate_low", "unit_rate_high"]].rename(
         columns={"units_returned": "quality_returns", "unit_rate": "quality_return_rate",
@@ -947,6 +962,19 @@ def fold_suppliers(data: pd.DataFrame, *, by: str = "supplier_id", weight: str |
     return data.assign(**{by: data[by].astype(object).where(data[by].isin(keep), label)})
 
 
+def _short(label, width: int = 26) -> str:
+    """A tick label cut to ``width`` characters with an ellipsis (real supplier names run to 60)."""
+    text = str(label)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _order(keys, msg: Messages) -> list:
+    """Supplier keys in reading order, the folded "Other (N)" row last."""
+    other = msg("vocab.other_n", n=0).split("(")[0]
+    keys = sorted(keys, key=str)
+    return [k for k in keys if not str(k).startswith(other)] + [k for k in keys if str(k).startswith(other)]
+
+
 def _no_data(ax: Axes, msg: Messages) -> Axes:
     ax.text(0.5, 0.5, msg("common.no_data"), ha="center", va="center", transform=ax.transAxes)
     ax.set_axis_off()
@@ -984,6 +1012,7 @@ def plot_otif_trend(data: pd.DataFrame, *, x: str = "month", y: str = "supplier_
     ax.grid(False)
     ax.tick_params(axis="x", labelrotation=90)
     ax.tick_params(axis="y", labelrotation=0)
+    ax.set_yticks(ax.get_yticks(), [_short(t.get_text()) for t in ax.get_yticklabels()])
     return ax
 
 
@@ -1002,7 +1031,7 @@ def plot_lead_times(data: pd.DataFrame, *, x: str = "lead_time_days", y: str = "
     if data.empty:
         return _no_data(ax, msg)
     data = fold_suppliers(data, by=y, top=top, msg=msg)
-    order = list(order) if order is not None else sorted(data[y].dropna().unique())
+    order = list(order) if order is not None else _order(data[y].dropna().unique(), msg)
     sns.boxplot(data=data, x=x, y=y, order=order, showfliers=False, color="0.85", width=0.6, ax=ax, **kwargs)
     sns.stripplot(data=data, x=x, y=y, order=order, size=2.5, alpha=0.45, jitter=0.25, ax=ax)
     promise = data.groupby(y, observed=True)[promised].median().reindex(order)
@@ -1010,7 +1039,8 @@ def plot_lead_times(data: pd.DataFrame, *, x: str = "lead_time_days", y: str = "
                zorder=5, label=msg("suppliers.plot.promised"))
     ax.set(title=msg("suppliers.plot.lead_time_title"), xlabel=msg("suppliers.plot.lead_time_days"),
            ylabel=msg("suppliers.col.supplier_id"))
-    ax.legend(loc="lower right", fontsize="small")
+    ax.set_yticks(range(len(order)), [_short(k) for k in order])
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), fontsize="small", frameon=False)
     return ax
 
 
@@ -1027,13 +1057,14 @@ def plot_days_late(data: pd.DataFrame, *, y: str = "supplier_id", top: int = 12,
     data = fold_suppliers(data, by=y, weight="n", top=top, msg=msg)
     data = data.groupby([y, "bucket", "lower", "upper"], observed=True)["n"].sum().reset_index()
     data["share"] = data["n"] / data.groupby(y)["n"].transform("sum")
-    wide = data.pivot(index=y, columns="bucket", values="share").sort_index(ascending=False)
+    wide = data.pivot(index=y, columns="bucket", values="share")
+    wide = wide.loc[_order(wide.index, msg)[::-1]]
     bands = data.drop_duplicates("bucket").set_index("bucket").loc[wide.columns]
     colors = sns.color_palette("RdYlBu_r", len(wide.columns))
     left = np.zeros(len(wide))
     for i, bucket in enumerate(wide.columns):  # one bar segment per band (a handful)
         values = wide[bucket].fillna(0).to_numpy()
-        ax.barh(wide.index.astype(str), values, left=left, color=colors[i],
+        ax.barh([_short(k) for k in wide.index], values, left=left, color=colors[i],
                 label=_bucket_label(bands.loc[bucket, "lower"], bands.loc[bucket, "upper"], msg), **kwargs)
         left += values
     ax.set_xlim(0, 1)
@@ -1072,7 +1103,7 @@ def window_note(now: Result, before: Result | None, msg: Messages) -> str:
 
 def _name(row, by: str) -> str:
     name = row.get("supplier_name")
-    return f"{row[by]} {name}" if isinstance(name, str) and name else str(row[by])
+    return f"{row[by]} {name}" if isinstance(name, str) and name and name != str(row[by]) else str(row[by])
 
 
 def _kpi_phrase(kpi: str, value, peer, msg: Messages) -> str:
@@ -1253,6 +1284,8 @@ MINIMUM_DATA: dict[str, str] = {
     "reorder": "the orders, order_items and products tables, and 2 or more received lines of the SKU's supplier "
                "in the past year (lead-time variation)",
     "below_rop": "an inventory table with a stock count at or before the period's end",
+    "quantities": "received quantities on the purchase-order lines (qty_received) for in full, OTIF, fill rate and "
+                  "rejects; without them the scorecard weighs the on-time rate in OTIF's place",
 }
 
 #: Each column's unit, declared once: table formats (:func:`formats`), axes and headlines use it.
@@ -1291,11 +1324,14 @@ def formats(df: pd.DataFrame) -> dict[str, str]:
     return {c: UNITS[c] for c in df.columns if c in UNITS}
 
 
-def table(df: pd.DataFrame, msg: Messages, *, caption: str | None = None, rows: int | None = None):
-    """A result table ready to show: codes translated, columns formatted by :data:`UNITS`, headers translated, at most
-    ``rows`` rows (the caption should say how many of how many)."""
+def table(df: pd.DataFrame, msg: Messages, *, columns: Sequence[str] | None = None, caption: str | None = None,
+          rows: int | None = None):
+    """A result table ready to show: the ``columns`` it has (all by default), codes translated, values formatted by
+    :data:`UNITS`, headers translated, at most ``rows`` rows (the caption should say how many of how many)."""
     from .report import styled
 
+    if columns is not None:
+        df = df[[c for c in columns if c in df.columns]]
     shown = translate_codes(df if rows is None else df.head(rows), msg, columns=("status", "state", "kpi"))
     return styled(shown, msg, formats=formats(shown), labels=msg.labels(list(shown.columns), "suppliers.col."),
                   caption=caption)
@@ -1356,16 +1392,23 @@ def compute(ds, period: Period, *, window_days: int = 90, on_time_tolerance_days
         from .returns import sales_window
         sales_win = sales_window(period, window_days=window.days, maturity_days=maturity_days)
         res.notes["sales_window"] = sales_win
-        args = (_table(ds, "returns"), ds.order_items, ds.orders, ds.products)
-        quality = quality_return_rates(*args, window=sales_win, as_of=period.end, alpha=alpha)
-        quality_all = quality_return_rates(*args, window=sales_win, as_of=period.end, by=None, alpha=alpha)
+        sold, returned = _sales_and_returns(_table(ds, "returns"), ds.order_items, ds.orders, ds.products,
+                                            as_of=period.end)
+        quality = _quality_rates(sold, returned, window=sales_win, by="supplier_id", alpha=alpha)
+        quality_all = _quality_rates(sold, returned, window=sales_win, by=None, alpha=alpha)
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
     if quality is None and weights.get("quality_return_rate"):
         weights.pop("quality_return_rate")  # no sales data: the other KPIs' weights are rescaled
-    res.notes["weights"] = weights
 
     kpis = supplier_kpis(lines, window=window, quality=quality, alpha=alpha)
     overall = supplier_kpis(lines, window=window, by=None, quality=quality_all, alpha=alpha)
+    if overall["n_deliveries"].item() > 0 and overall["n_qty_lines"].item() == 0:
+        # received lines without received quantities (some ERP exports): in full, OTIF, fill and rejects cannot be
+        # judged; the scorecard weighs the on-time rate in OTIF's place, and the page says so
+        res.gaps["quantities"] = Gap("suppliers.gap.quantities", {"n": int(overall["n_deliveries"].item())})
+        if weights.get("otif_rate"):
+            weights["on_time_rate"] = weights.pop("otif_rate") + weights.get("on_time_rate", 0.0)
+    res.notes["weights"] = weights
     res.tables.update(kpis=kpis, overall=overall)
     o = overall.iloc[0]
     res.values.update(
@@ -1500,16 +1543,17 @@ def findings(now: Result, before: Result | None, msg: Messages) -> list[Finding]
         vr = now.tables["versus_rest"]
         bad = vr[(vr["supplier_id"] == worst) & vr["worse"]]
         significant = len(bad) > 0
+        family = int(vr["p_adjusted"].notna().sum())
         severity = "high" if significant and row["grade"] == "D" else "medium" if significant else "low"
+        confidence = "significant" if significant else "not_significant" if family else "descriptive"
         out.append(Finding(NAME, "worst_supplier", _worst_sentence(now, msg),
                            numbers={"supplier_id": worst, "score": _num(row["score"]), "grade": row["grade"],
                                     "otif_rate": _num(row["otif_rate"]), "reject_ppm": _num(row["reject_ppm"]),
                                     "quality_return_rate": _num(row.get("quality_return_rate")),
                                     "worse_kpis": sorted(bad["kpi"]),
                                     "p_adjusted_max": _num(bad["p_adjusted"].max()) if significant else None,
-                                    "family": int(vr["p_adjusted"].notna().sum())},
-                           money=_num(row["money_at_stake"]), severity=severity,
-                           confidence="significant" if significant else "not_significant",
+                                    "family": family},
+                           money=_num(row["money_at_stake"]), severity=severity, confidence=confidence,
                            anchor="sec-outliers", source=src + "versus_rest"))
     if now.value("open_late_lines"):
         out.append(Finding(NAME, "open_late", _open_sentence(now, msg),
@@ -1603,6 +1647,10 @@ def sentences(now: Result, before: Result | None, msg: Messages) -> list[str]:
     card = now.tables["scorecard"]
     if now.value("n_qty_lines"):
         out.append(_overall_sentence(now, before, msg))
+    elif now.value("n_deliveries"):
+        o = now.tables["overall"].iloc[0]
+        out.append(msg("suppliers.s.on_time_overall", rate=o["on_time_rate"], n=o["n_deliveries"],
+                       days=now.notes["window_days"]))
     worst = now.value("worst_supplier")
     if worst is not None:
         row = card[card["supplier_id"] == worst].iloc[0]
@@ -1610,7 +1658,9 @@ def sentences(now: Result, before: Result | None, msg: Messages) -> list[str]:
         vr = now.tables["versus_rest"]
         family = int(vr["p_adjusted"].notna().sum())
         bad = vr[(vr["supplier_id"] == worst) & vr["worse"]]
-        if len(bad):
+        if not family:
+            pass  # no KPI could be tested (no quantities, no sales)
+        elif len(bad):
             out.append(msg("suppliers.s.worse_than_rest", name=worst, kpis=msg("suppliers.s.list_sep").join(
                 msg("suppliers.s.rest_phrase", kpi=msg(f"suppliers.kpi.{r.kpi}"), rate=r.rate, rest=r.rest_rate,
                     p=r.p_adjusted) for r in bad.itertuples()), family=family, n=now.value("n_ranked")))
@@ -1623,8 +1673,9 @@ def sentences(now: Result, before: Result | None, msg: Messages) -> list[str]:
         out.append(msg("suppliers.s.worst_clear" if now.value("worst_clear") else "suppliers.s.worst_overlap",
                        name=worst))
         best = card[card["status"] == "ranked"].iloc[0]
-        out.append(msg("suppliers.s.best", name=_name(best, "supplier_id"), score=msg.num(best["score"], 0),
-                       grade=best["grade"], otif=best["otif_rate"]))
+        out.append(msg("suppliers.s.best" if pd.notna(best["otif_rate"]) else "suppliers.s.best_plain",
+                       name=_name(best, "supplier_id"), score=msg.num(best["score"], 0), grade=best["grade"],
+                       otif=best["otif_rate"]))
     elif len(card):
         out.append(msg("suppliers.s.too_few_to_rank", n=now.value("n_ranked")))
     changes = supplier_changes(now, before)
@@ -1645,8 +1696,11 @@ def sentences(now: Result, before: Result | None, msg: Messages) -> list[str]:
                 f"{r.supplier_id} ({r.grade_prev} → {r.grade})" for r in down.itertuples())))
     few = card[card["status"] == "too_few"] if len(card) else card
     for _, r in few[few["n_deliveries"] > 0].head(3).iterrows():  # at most three small suppliers
-        out.append(msg("suppliers.s.too_few", name=_name(r, "supplier_id"), n=r["n_deliveries"], otif=r["otif_rate"],
-                       low=r["otif_low"], high=r["otif_high"]))
+        if pd.isna(r["otif_rate"]):
+            out.append(msg("suppliers.s.too_few_plain", name=_name(r, "supplier_id"), n=r["n_deliveries"]))
+        else:
+            out.append(msg("suppliers.s.too_few", name=_name(r, "supplier_id"), n=r["n_deliveries"],
+                           otif=r["otif_rate"], low=r["otif_low"], high=r["otif_high"]))
     if now.value("n_over_delivered"):
         out.append(_over_sentence(now, msg))
     out.append(_open_sentence(now, msg))

@@ -150,7 +150,9 @@ def test_supplier_kpis_by_hand(lines):
     k = su.supplier_kpis(lines).set_index("supplier_id")
     s1 = k.loc["S1"]
     assert (s1["n_lines"], s1["n_open"], s1["n_open_late"], s1["n_deliveries"]) == (6, 2, 1, 4)
-    assert s1["on_time_rate"] == 0.75  # days late 0, −3, 5, 1 → 3 of 4 within 1 day
+    # days late 0, −3, 5 → 2 of 3 within 1 day (the zero-quantity line, 1 day late, delivered nothing: not counted,
+    # so OTIF ≤ min(on time, in full) holds for the rates; it counted before the property test found that)
+    assert s1["n_timed"] == 3 and s1["on_time_rate"] == pytest.approx(2 / 3)
     assert s1["n_qty_lines"] == 3  # the zero-quantity line is left out
     assert s1["in_full_rate"] == pytest.approx(2 / 3) and s1["otif_rate"] == pytest.approx(2 / 3)
     assert s1["fill_rate"] == 0.875  # (100 + 100 + 150) / (100 + 100 + 200)
@@ -163,8 +165,8 @@ def test_supplier_kpis_by_hand(lines):
     assert s1["days_late_mean"] == 0.75  # (0 − 3 + 5 + 1) / 4
     assert s1["price_variance"] == 50 and s1["price_variance_pct"] == pytest.approx(50 / 3000)  # 1000 + 500 + 1500
     assert (s1["n_partial"], s1["n_early"]) == (1, 1)
-    # Wilson 95 % for 3 of 4: centre (0.75 + 1.96²/8) / (1 + 1.96²/4) = 0.6275, half-width 0.3269
-    assert s1["on_time_low"] == pytest.approx(0.3006, abs=1e-3) and s1["on_time_high"] == pytest.approx(0.9544, abs=1e-3)
+    # Wilson 95 % for 2 of 3: centre (2/3 + 1.96²/6) / (1 + 1.96²/3) = 0.5731, half-width 0.3654
+    assert s1["on_time_low"] == pytest.approx(0.2077, abs=1e-3) and s1["on_time_high"] == pytest.approx(0.9385, abs=1e-3)
     s2 = k.loc["S2"]
     assert s2["on_time_rate"] == 0.5 and s2["in_full_rate"] == 1 and s2["otif_rate"] == 0.5
     assert s2["fill_rate"] == 0.98 and s2["reject_ppm"] == pytest.approx(1e6 / 196)
@@ -192,7 +194,7 @@ def test_supplier_with_only_zero_quantity_lines_has_no_fill_rate():
     po = po_rows([("P1", "S1", "A", "2026-01-01", "2026-01-10", "2026-01-10", 0, 0, 0, 1.0, 1.0)])
     k = su.supplier_kpis(su.delivery_lines(po, as_of=AS_OF))
     assert np.isnan(k["fill_rate"].item()) and np.isnan(k["otif_rate"].item()) and np.isnan(k["reject_ppm"].item())
-    assert k["on_time_rate"].item() == 1.0
+    assert np.isnan(k["on_time_rate"].item()) and k["lead_time_mean"].item() == 9.0  # dates still give lead time
 
 
 def test_quality_reason_rule():
@@ -234,8 +236,8 @@ def test_quality_return_rates_match_returns_to_their_sales():
     # the same numbers as the returns review's own function
     from ecomlib import returns as rt
     sold = rt.sold_lines(orders, items, products)
-    theirs = rt.return_rates(sold, rt.return_lines(returns, sold), by="supplier_id", reason="quality_defect",
-                             window=Period(T("2026-01-01"), T("2026-02-01"))).set_index("supplier_id")
+    theirs = rt.quality_return_rate(sold, rt.return_lines(returns, sold), by="supplier_id",
+                                    window=Period(T("2026-01-01"), T("2026-02-01"))).set_index("supplier_id")
     assert out["quality_return_rate"].tolist() == theirs["unit_rate"].tolist()
     # as known at Jan 11: R3 (Jan 12) not yet filed
     early = su.quality_return_rates(returns, items, orders, products, as_of="2026-01-11",
