@@ -403,6 +403,11 @@ def _parse_numbers(df: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, lis
                 int(fractional.sum()), _examples(df, fractional, col, spec),
                 "correct the quantities; units are counted whole (a weight or length belongs in an extra column)"))
         bad = not_number | non_finite | fractional
+        empty = values.isna() & ~bad
+        if empty.any() and not field_.nullable:
+            problems.append(Violation(spec.name, col, _rule_text("not_nullable", spec, col), int(empty.sum()),
+                                      _examples(df, empty, None, spec), _fix_text("not_nullable")))
+            bad = bad | empty
         reported[col] = bad
         values = values.where(~bad)
         out[col] = values.astype("int64") if kind == "int64" and values.notna().all() else values
@@ -521,7 +526,7 @@ def _empty_typed(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
         field_ = spec.model.to_schema().columns.get(col)
         kind = str(field_.dtype) if field_ is not None else "str"
         if col in spec.timestamps + spec.dates:
-            out[col] = pd.Series([], dtype="datetime64[us]")
+            out[col] = pd.Series([], dtype="datetime64[ns]")
         else:
             out[col] = pd.Series([], dtype=types.get(kind, "str"))
     return pd.DataFrame(out)

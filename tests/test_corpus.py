@@ -57,6 +57,8 @@ ERRORS = {
     "fractional_qty_received": err("purchase_orders.csv", "purchase_orders", "qty_received", 1, "whole units",
                                    "row 2 (po_id=PO1, sku=B): '44.5'"),
     "fractional_on_hand": err("inventory.csv", "inventory", "on_hand", 1, "whole units", "'12.5'"),
+    "empty_quantity": err("order_items.csv", "order_items", "quantity", 1, "a value in every row",
+                          "row 3 (order_id=O3, sku=C)", "fill the missing values"),
     "thousands_separator": err("orders.csv", "orders", "revenue", 1, "values of type float64",
                                "row 1 (order_id=O1): '1,100.00'", "thousands separators"),
     "currency_symbol": err("orders.csv", "orders", "revenue", 1, "row 4 (order_id=O4): '¥80.00'"),
