@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .errors import ParameterError, ReviewError
-from .periods import Period, check_in_data, covered_days, date_range, default_period, parse_period
+from .periods import Period, check_in_data, date_range, default_period, parse_period
 
 RUNNER_PARAMETERS = ("data_dir", "period_start", "period_end", "compare_start", "compare_end", "lang")
 SUMMARY_VERSION = 2
@@ -1092,7 +1092,7 @@ def _carry_over(pset: ParameterSet, ran: list[str], final: Path, tmp: Path, msg)
             for file in (old[name].get("html"), old[name].get("ipynb")):
                 if file and (final / file).exists():
                     shutil.copy2(final / file, tmp / file)
-            out.append({"findings": [], **old[name], "carried_over": True})
+            out.append({"findings": [], **old[name], "carried_over": True, "note": msg("common.carried_over")})
         else:
             out.append({"name": name, "title": _review_title(name, msg), "status": "skipped", "html": None, "ipynb": None,
                         "error": None, "note": msg("common.not_run"), "missing_table": None, "failed_cell": None,

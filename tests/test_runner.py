@@ -166,10 +166,6 @@ def plan(kit: Path, overrides=(), extra: str = "", names=("good",)) -> dict:
     return runner.plan_parameters(pset, list(names), list(overrides), values)
 
 
-def tagged_left(tmp_name_prefix: str = ".") -> list[int]:
-    return [pid for pid in runner.tagged_processes(tmp_name_prefix)]
-
-
 # Parameters ----------------------------------------------------------------------------------------------------
 def test_unknown_parameter_is_refused_before_anything_runs_and_lists_the_real_ones(kit, stub):
     write_set(kit, ["good"], "notebook_parameters:\n  good:\n    treshold: 0.7\n")
@@ -264,6 +260,16 @@ def test_only_is_trimmed_and_deduplicated(kit, stub):
     assert result["notebooks"][1]["note"] == "Not run in this report (--only)."  # boom: not run this time, said so
     with pytest.raises(ParameterError, match="--only nope: not in"):
         run(kit, only=["nope"])
+
+
+def test_only_keeps_the_other_notebooks_pages_from_the_last_run_and_says_so(kit, stub):
+    write_set(kit, ["good", "boom"])
+    run(kit, period="2026-W47")
+    second = run(kit, period="2026-W47", only=["good"])
+    status = {nb["name"]: (nb["status"], nb.get("carried_over", False)) for nb in second["notebooks"]}
+    assert status == {"good": ("ok", False), "boom": ("failed", True)}
+    assert (Path(second["index"]).parent / "boom.html").exists()
+    assert "Kept from the previous run of this period" in (Path(second["index"]).parent / "index.html").read_text()
 
 
 def test_missing_notebook_and_bad_set_are_review_errors(kit):
