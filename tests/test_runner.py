@@ -354,6 +354,12 @@ def test_pages_are_self_contained_translated_anchored_and_titled_as_in_the_index
     assert '<html lang="zh-CN">' in index
 
 
+def test_show_code_keeps_the_code_cells(kit, stub):
+    result = run(kit, period="2026-W47", show_code=True)
+    html = (Path(result["index"]).parent / "good.html").read_text(encoding="utf-8")
+    assert "SECRET_CODE_MARKER" in html and "threshold = 0.5" not in html  # parameter cells stay out
+
+
 def test_index_opens_with_ranked_findings_linking_to_sections_and_escapes_data(kit, stub):
     result = run(kit, period="2026-W47")
     run_dir = Path(result["index"]).parent
