@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -613,3 +615,369 @@ def test_demo_young_sales_are_provisional(demo_review):
     mature = trend[~trend["provisional"]].tail(8)
     # Open weeks have had less time for returns: the youngest week is far below the mature weeks' range.
     assert provisional["unit_rate"].iloc[-1] < mature["unit_rate_low"].min()
+
+
+# The review interface: compute → headlines, findings, sentences --------------------------------------------------
+from ecomlib.dataset import Dataset, Store  # noqa: E402
+
+W47 = parse_period("2026-W47")
+
+
+def _dataset(sold: pd.DataFrame, rets: pd.DataFrame, *, suppliers: bool = True) -> Dataset:
+    """A Dataset from `_sales`-style sold lines and raw returns (contract columns only)."""
+    orders = sold.drop_duplicates("order_id")[["order_id", "order_time", "channel", "status", "shipping_fee"]]
+    items = sold[["order_id", "sku", "quantity", "unit_price"]]
+    products = sold.drop_duplicates("sku")[["sku", "product_name", "category", "supplier_id", "unit_cost"]]
+    names = sold.drop_duplicates("supplier_id")[["supplier_id", "supplier_name"]]
+    raw = rets[["return_id", "order_id", "sku", "returned_at", "quantity", "reason_code", "reason_text",
+                "refund_amount", "resellable"]]
+    return Dataset(path=".", store=Store(), orders=orders.reset_index(drop=True), order_items=items.reset_index(drop=True),
+                   products=products.reset_index(drop=True), returns=raw.reset_index(drop=True),
+                   suppliers=names if suppliers else None)
+
+
+def _dated(spec, *, day="2026-08-10", returned="2026-08-20", reason="DEFECTIVE"):
+    """`_sales` on one sale day inside W47's sales window (Jul 26 – Oct 23) and one return day."""
+    sold, ret = _sales(spec, reason=reason)
+    sold = sold.assign(order_time=T(day))
+    return sold, ret.assign(returned_at=T(returned))
+
+
+def test_supplier_explains_a_sku_that_only_returns_like_its_suppliers_other_skus():
+    # Category X. Supplier S1: A and B return 15 %, E 30 %; supplier S2: C and D 5 %.
+    spec = {"A": ("X", "S1", 1000, 150), "B": ("X", "S1", 1000, 150), "E": ("X", "S1", 1000, 300),
+            "C": ("X", "S2", 1000, 50), "D": ("X", "S2", 1000, 50)}
+    sold, ret = _sales(spec)
+    table = returns.excess_returns(sold, ret, by="sku").set_index("sku")
+    # A against the rest of X: (150 + 300 + 50 + 50) / 4000 = 13.75 % → 1.09×; against S1's other SKUs (B, E):
+    # 450 / 2000 = 22.5 % → 0.67×. E against the rest of X: 400 / 4000 = 10 % → 3×; against A, B: 15 % → 2×.
+    assert table.loc["A", "supplier_expected_rate"] == pytest.approx(0.225)
+    assert table.loc["E", "supplier_ratio"] == pytest.approx(2.0) and table.loc["E", "ratio"] == pytest.approx(3.0)
+    assert table.loc["E", "culprit"] and not table.loc["E", "supplier_explains"]
+    # B against the rest of X: 13.75 % (1.09×, not significant); against A, E: 22.5 %: nothing to explain.
+    assert not table.loc["B", "culprit"] and not table.loc["B", "supplier_explains"]
+    # A SKU that is significant against its category but sits at its supplier's level is named with its supplier.
+    spec = {"A": ("X", "S1", 2000, 300), "B": ("X", "S1", 2000, 300), "C": ("X", "S2", 2000, 100),
+            "D": ("X", "S2", 2000, 100)}
+    sold, ret = _sales(spec)
+    table = returns.excess_returns(sold, ret, by="sku").set_index("sku")
+    # A: rest of X 500 / 6000 = 8.3 % → 1.8×, significant; against B 300 / 2000 = 15 % → 1.0×: the supplier explains it.
+    assert table.loc["A", "significant"] and table.loc["A", "supplier_explains"] and not table.loc["A", "culprit"]
+    assert table.loc["A", "supplier_ratio"] == pytest.approx(1.0)
+    text = returns._sentences(rate=pd.DataFrame(), window=W47, culprits=table.reset_index(), msg=EN)
+    assert any("but no more than supplier S1 (N S1)'s other SKUs (15.0%)" in t for t in text)
+    assert not any(t.startswith("A (") for t in text)  # not called a culprit of its own
+    zh = " ".join(returns._sentences(rate=pd.DataFrame(), window=W47, culprits=table.reset_index(), msg=ZH))
+    assert "原因在供应商，而非该 SKU" in zh
+
+
+def test_returns_beyond_units_sold_are_counted_apart_and_no_rate_tops_100_percent():
+    sold, ret = _sales({"A": ("X", "S1", 2, 2)})
+    first = ret.iloc[[0]]
+    # the same line of 1 unit returned a second time (3 units): 1 counts, 3 are over
+    again = first.assign(return_id="R-again", quantity=3, returned_at=T("2026-01-20"))
+    raw = pd.concat([first, ret.iloc[[1]], again])[list(returns._RETURN_COLUMNS)]
+    lines = returns.return_lines(raw, sold)
+    assert lines.set_index("return_id").loc["R-again", ["units_counted", "units_over"]].tolist() == [0, 3]
+    rate = returns.return_rates(sold, lines)
+    assert rate.loc[0, "unit_rate"] == pytest.approx(1.0) and rate.loc[0, "units_over_returned"] == 3
+    assert returns.excess_returns(sold, lines, min_units=1)["unit_rate"].max() <= 1.0
+    trend = returns.rate_trend(sold, lines, as_of="2026-03-01")
+    assert (trend["unit_rate"] <= 1).all()
+
+
+def test_quality_return_rate_matches_returns_to_the_sales_they_came_from():
+    # 100 units sold in W02 (2 quality returns of them, received in W05); 3 quality returns received in W02 belong
+    # to sales of the year before. Matched: 2 / 100. A flow ratio (returns filed in W02 / units sold) would say 3 %.
+    sold, ret = _sales({"A": ("X", "S1", 100, 2)})
+    older = sold.iloc[:3].assign(order_id=["P1", "P2", "P3"], order_time=T("2025-01-06"))
+    sold = pd.concat([sold, older], ignore_index=True)
+    back = pd.DataFrame({"return_id": ["Q1", "Q2", "Q3"], "order_id": ["P1", "P2", "P3"], "sku": "A",
+                         "returned_at": T("2026-01-07"), "quantity": 1, "reason_code": "DEFECTIVE", "reason_text": None,
+                         "refund_amount": 10.0, "resellable": False})
+    raw = pd.concat([ret[list(returns._RETURN_COLUMNS)].assign(returned_at=T("2026-02-01")), back], ignore_index=True)
+    lines = returns.return_lines(raw, sold, as_of="2026-03-01")
+    week = Period(T("2026-01-05"), T("2026-01-12"))
+    q = returns.quality_return_rate(sold, lines, window=week).set_index("supplier_id")
+    assert (q.loc["S1", "units_sold"], q.loc["S1", "units_returned"]) == (100, 2)
+    assert q.loc["S1", "unit_rate"] == pytest.approx(0.02)
+    # the same figure as return_rates restricted to the quality reason: one definition
+    same = returns.return_rates(sold, lines, by="supplier_id", window=week, reason="quality_defect")
+    assert same["unit_rate"].tolist() == q["unit_rate"].tolist()
+
+
+def test_mde_next_to_no_significant_change():
+    # z = 1.96 + 0.8416 = 2.8016; √(0.06 · 0.94 · 2 / 10,000) = 0.0033586 → 0.0094094
+    assert returns.mde_two_proportions(0.06, 10_000, 10_000) == pytest.approx(2.80164 * np.sqrt(0.06 * 0.94 * 2e-4),
+                                                                             rel=1e-4)
+    assert np.isnan(returns.mde_two_proportions(0.06, 0, 100))
+    assert returns.mde_ratio(25.0) == pytest.approx(1.5377, abs=1e-3)  # 25(r − 1) = 1.645·5 + 0.8416·√(25r)
+    # 4 expected returns: √(4r) = (0.8416 + √(0.8416² + 4(4 + 1.645·2))) / 2 = 3.153 → r = 2.486, over twice the norm
+    assert returns.mde_ratio(4.0) == pytest.approx(2.486, abs=1e-3)
+
+
+def test_holm_is_the_shared_adjustment():
+    from ecomlib.stats import adjust_pvalues
+
+    rng = np.random.default_rng(7)
+    for size in (1, 2, 5, 30):
+        p = rng.uniform(0, 0.3, size)
+        p[::4] = np.nan if size > 2 else p[::4]
+        assert np.allclose(returns._holm(p), adjust_pvalues(p, method="holm"), equal_nan=True)
+
+
+@pytest.fixture(scope="module")
+def hand_review():
+    """A small store with sales in W47's window (Aug 10) and in the window before (May 10), and a comparison."""
+    spec = {"A": ("X", "S1", 400, 60), "B": ("X", "S1", 400, 20), "C": ("X", "S2", 400, 20),
+            "D": ("Y", "S2", 300, 9)}
+    now_sold, now_ret = _dated(spec)
+    old_sold, old_ret = _dated(spec, day="2026-05-10", returned="2026-05-20", reason="SIZE_TOO_SMALL")
+    old_sold = old_sold.assign(order_id="old-" + old_sold["order_id"])
+    old_ret = old_ret.assign(order_id="old-" + old_ret["order_id"], return_id="old-" + old_ret["return_id"])
+    sold = pd.concat([now_sold, old_sold], ignore_index=True)
+    rets = pd.concat([now_ret, old_ret], ignore_index=True)
+    ds = _dataset(sold, rets)
+    return ds, returns.compute(ds, W47, min_units=100), returns.compute(ds, W47.previous(), min_units=100)
+
+
+def test_headline_previous_is_the_same_headline_as_of_the_comparison_end(hand_review):
+    ds, now, before = hand_review
+    heads = {h.key: h for h in returns.headlines(now, before, EN)}
+    alone = {h.key: h for h in returns.headlines(before, None, EN)}  # reviewing the comparison period itself
+    assert heads["return_rate"].previous == alone["return_rate"].value
+    assert heads["refunds"].previous == alone["refunds"].value
+    assert heads["return_rate"].label == "Return rate, trailing 90 days of mature sales"
+    assert all(h.source and h.source.startswith("ecomlib.returns.") for h in heads.values())
+    # W47's window: 1,500 units sold Aug 10, 109 returned; the trailing window ends 30 days before each period end
+    assert heads["return_rate"].value == pytest.approx(109 / 1500)
+    assert now.notes["window"] == returns.sales_window(W47) and before.notes["window"].end == T("2026-10-17")
+    assert "Return rate, trailing 90 days" not in " ".join(h.label for h in returns.headlines(now, before, ZH))
+
+
+def test_findings_sentences_and_tables_of_a_hand_made_store(hand_review):
+    ds, now, before = hand_review
+    found = returns.findings(now, before, EN)
+    anchors = {f.anchor for f in found}
+    culprit = [f for f in found if f.key == "culprit_A"]
+    # Both sale days are in the 365-day culprit window: A returns 120 of 800 against B + C = 80 / 1,600 = 5 % (3×),
+    # and against its supplier's B: 40 / 800 (3×): a culprit of its own.
+    assert culprit and culprit[0].severity == "high" and culprit[0].confidence == "significant"
+    # money: 120 − 40 = 80 excess units × CN¥10 refund per returned unit × 7 / 365 days (the culprit window)
+    assert culprit[0].money == pytest.approx(80 * 10.0 * 7 / 365)
+    change = [f for f in found if f.key == "rate_change"][0]
+    assert change.confidence == "not_significant" and change.numbers["mde"] > 0
+    said = returns.sentences(now, before, EN)
+    assert any("did not change significantly" in s and "could have been detected" in s for s in said)
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "returns.ipynb"
+    tags = {t for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] for t in c["metadata"].get("tags", [])}
+    sections = {t.split(".")[-1] for t in tags if t.startswith("heading:returns.sec.")}
+    assert anchors <= {f"sec-{s}" for s in sections} and set(returns.SECTIONS) == sections
+    assert returns.table(now, "unmapped", EN) is None  # an empty table is not shown
+    html = returns.table(now, "culprits", ZH).to_html()
+    assert "由供应商解释" in html and "X" in html
+    assert returns.formats(now.culprits)["unit_rate"] == "pct" and returns.formats(now.culprits)["ratio"] == "ratio"
+
+
+def test_channels_and_reasons_are_translated_in_tables():
+    table = pd.DataFrame({"channel": ["paid_search", "shop_x"], "reason": ["size_fit", "other"]})
+    zh = returns.label_values(table, ZH)
+    assert zh["channel"].tolist() == ["付费搜索", "shop_x"] and zh["reason"].tolist() == ["尺码/不合身", "其他"]
+
+
+def test_an_empty_returns_table_means_no_returns(hand_review):
+    ds, _, _ = hand_review
+    empty = Dataset(path=".", store=Store(), orders=ds.orders, order_items=ds.order_items, products=ds.products,
+                    returns=ds.returns.iloc[:0], suppliers=ds.suppliers)
+    now, before = returns.compute(empty, W47), returns.compute(empty, W47.previous())
+    assert now.values["return_rate"] == 0.0 and now.has("rates")
+    assert now.gaps["reasons"].message == "returns.gap.no_returns" and not now.has("cost")
+    for msg in (EN, ZH):
+        said = returns.sentences(now, before, msg)
+        assert said[0] in ("The store recorded no returns: the returns table is empty.", "店铺没有退货记录：退货表为空。")
+        assert {f.key for f in returns.findings(now, before, msg)} <= {"rate_change"}
+        assert all(g.text(msg) for g in now.gaps.values())
+
+
+def test_no_suppliers_table_and_no_supplier_ids(hand_review):
+    ds, _, _ = hand_review
+    bare = Dataset(path=".", store=Store(), orders=ds.orders, order_items=ds.order_items, products=ds.products,
+                   returns=ds.returns, suppliers=None)
+    now = returns.compute(bare, W47, min_units=100)
+    assert now.has("suppliers") and not now.notes["supplier_names"]
+    assert "S1" in set(now.suppliers["supplier_name"])  # named by id
+    assert "no suppliers table" in returns.page_note(now, "suppliers", EN)
+    no_ids = Dataset(path=".", store=Store(), orders=ds.orders, order_items=ds.order_items,
+                     products=ds.products.assign(supplier_id=None), returns=ds.returns, suppliers=None)
+    now = returns.compute(no_ids, W47, min_units=100)
+    assert now.gaps["suppliers"].message == "returns.gap.no_supplier_ids" and not now.has("mix_supplier")
+    assert now.has("culprits") and now.culprits["supplier_ratio"].isna().all()
+    assert not now.culprits["supplier_explains"].any()
+    returns.sentences(now, None, ZH), returns.headlines(now, None, ZH), returns.findings(now, None, ZH)
+
+
+def test_bad_options_raise_one_error_type():
+    from ecomlib.errors import ParameterError
+
+    ds = _dataset(*_dated({"A": ("X", "S1", 10, 1)}))
+    with pytest.raises(ParameterError, match="focus_reason must be one of"):
+        returns.compute(ds, W47, focus_reason="defects")
+    with pytest.raises(ParameterError, match="unknown option 'window' of returns.compute"):
+        returns.compute(ds, W47, window=30)
+    with pytest.raises(ParameterError, match="alpha must be between 0 and 1"):
+        returns.compute(ds, W47, alpha=1.5)
+
+
+# Minimum data, below / at / above each threshold ------------------------------------------------------------------
+def test_minimum_data_rates_need_a_sale_in_the_window():
+    in_window = _dataset(*_dated({"A": ("X", "S1", 1, 0)}))  # one unit sold on Aug 10
+    assert returns.compute(in_window, W47).has("rates")
+    too_young = _dataset(*_dated({"A": ("X", "S1", 1, 0)}, day="2026-11-01", returned="2026-11-05"))
+    res = returns.compute(too_young, W47)
+    assert res.gaps["rates"].message == "returns.gap.no_sales" and res.value("return_rate") is None
+    assert [h.value for h in returns.headlines(res, None, EN)][0] is None
+
+
+@pytest.mark.parametrize("units, ranked", [(99, False), (100, True), (101, True)])
+def test_minimum_data_culprits_need_min_units(units, ranked):
+    res = returns.compute(_dataset(*_dated({"A": ("X", "S1", units, 5)})), W47, min_units=100)
+    assert res.has("culprits") is ranked and res.has("suppliers") is ranked
+    if not ranked:
+        assert res.gaps["culprits"].text(EN).startswith("No SKU sold 100 units")
+
+
+@pytest.mark.parametrize("n, ok", [(returns.MIN_TIMING_RETURNS - 1, False), (returns.MIN_TIMING_RETURNS, True),
+                                   (returns.MIN_TIMING_RETURNS + 1, True)])
+def test_minimum_data_timing_needs_returns_of_old_sales(n, ok):
+    # sales of Jun 1 (more than 90 days before the period end), returned 5 days later
+    res = returns.compute(_dataset(*_dated({"A": ("X", "S1", 50, n)}, day="2026-06-01", returned="2026-06-06")), W47)
+    assert res.has("timing") is ok and res.values["timing"]["n"] == n
+
+
+@pytest.mark.parametrize("count, testable", [(19, False), (20, True), (21, True)])
+def test_minimum_data_mix_needs_min_count_returns_per_row_and_column(count, testable):
+    # category X has `count` returns (10 of them size), Y 60: below 20, X is folded away and one category is left
+    quality = _dated({"A": ("X", "S1", 500, count - 10), "B": ("Y", "S2", 500, 30)})
+    size = _dated({"C": ("X", "S1", 500, 10), "D": ("Y", "S2", 500, 30)}, reason="SIZE_TOO_SMALL")
+    sold = pd.concat([quality[0], size[0]], ignore_index=True)
+    rets = pd.concat([quality[1], size[1]], ignore_index=True)
+    res = returns.compute(_dataset(sold, rets), W47, min_count=20)
+    assert res.has("mix") is testable
+
+
+def test_minimum_data_is_stated_once_and_shown_in_both_languages():
+    from ecomlib.i18n import catalogue
+
+    keys = catalogue()
+    assert set(returns.MINIMUM_DATA) == set(returns.GUARDS)
+    assert all(f"returns.min.{s}" in keys for s in returns.MINIMUM_DATA)
+    gap_keys = [k for k in keys if k.startswith("returns.gap.")]
+    assert gap_keys and all(set(keys[k]) == {"en", "zh"} for k in gap_keys)
+    stated = returns.__doc__.split("Minimum data")[1]
+    assert all(f"``{section}``" in stated for section in returns.MINIMUM_DATA)
+
+
+# Properties of the metrics (hypothesis) ---------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_line = st.tuples(st.sampled_from(["A", "B", "C", "D"]), st.integers(1, 5), st.integers(0, 7),
+                  st.sampled_from(["DEFECTIVE", "SIZE_TOO_SMALL", "UNWANTED", None]), st.booleans(),
+                  st.sampled_from(["web", "app", "email"]))
+_PRODUCTS = pd.DataFrame({"sku": ["A", "B", "C", "D"], "product_name": list("abcd"), "category": ["X", "X", "Y", "Y"],
+                          "supplier_id": ["S1", "S2", "S1", None], "unit_cost": [4.0, 2.0, 1.0, 3.0]})
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_line, min_size=1, max_size=30))
+def test_property_rates_in_unit_interval_and_totals_conserved(lines):
+    n = len(lines)
+    orders = pd.DataFrame({"order_id": [f"O{i}" for i in range(n)],
+                           "order_time": [T("2026-08-01") + pd.Timedelta(days=i) for i in range(n)],
+                           "channel": [x[5] for x in lines], "status": "completed", "shipping_fee": 5.0})
+    items = pd.DataFrame({"order_id": orders["order_id"], "sku": [x[0] for x in lines],
+                          "quantity": [x[1] for x in lines], "unit_price": 10.0})
+    back = [(i, x) for i, x in enumerate(lines) if x[2] > 0]  # returned units may exceed units sold (bad data)
+    rets = pd.DataFrame({"return_id": [f"R{i}" for i, _ in back], "order_id": [f"O{i}" for i, _ in back],
+                         "sku": [x[0] for _, x in back], "returned_at": T("2026-10-01"),
+                         "quantity": [x[2] for _, x in back], "reason_code": [x[3] for _, x in back],
+                         "reason_text": None, "refund_amount": [7.0 * x[2] for _, x in back],
+                         "resellable": [x[4] for _, x in back]}, columns=list(returns._RETURN_COLUMNS))
+    sold = returns.sold_lines(orders, items, _PRODUCTS)
+    ret = returns.return_lines(rets.astype({"returned_at": "datetime64[ns]"}), sold)
+    total = returns.return_rates(sold, ret).iloc[0]
+    for by in ("category", "channel", "sku"):
+        part = returns.return_rates(sold, ret, by=by)
+        rates = part[["unit_rate", "order_rate", "unit_rate_low", "unit_rate_high"]].to_numpy(float)
+        assert ((rates >= 0) & (rates <= 1)).all()
+        for col in ("units_sold", "units_returned", "units_over_returned", "refund_amount"):
+            assert part[col].sum() == pytest.approx(total[col])
+    assert total["units_returned"] + total["units_over_returned"] == rets["quantity"].sum()
+    assert 0 <= total["unit_rate"] <= 1
+    by_reason = returns.return_costs(ret, by="reason")
+    by_cat = returns.return_costs(ret, by="category")
+    whole = returns.return_costs(ret, by=None)
+    for col in ("returns", "units", "refund_amount", "cost"):
+        assert by_reason[col].sum() == pytest.approx(whole[col].sum())
+        assert by_cat[col].sum() == pytest.approx(whole[col].sum())
+    assert returns.reason_summary(ret)["units"].sum() == rets["quantity"].sum()
+    q = returns.quality_return_rate(sold, ret, by="supplier_id")
+    assert ((q["unit_rate"] >= 0) & (q["unit_rate"] <= 1)).all()
+    ex = returns.excess_returns(sold, ret, min_units=1)
+    assert ((ex["unit_rate"] >= 0) & (ex["unit_rate"] <= 1)).all()
+    assert not (ex["supplier_explains"] & ex["culprit"]).any()
+
+
+# Real-shaped stores: the ladder ----------------------------------------------------------------------------------
+from .ladder import RUNGS, make_store, recent_store  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ladder_source(demo_dir, tmp_path_factory):
+    """The last 200 days of the demo: every rung is cut from it (faster than from the whole demo)."""
+    return recent_store(tmp_path_factory.mktemp("returns-ladder-src"), source=demo_dir, days=200)
+
+
+@pytest.mark.parametrize("rung", RUNGS)
+def test_every_rung_of_the_ladder_computes(rung, ladder_source, tmp_path):
+    from ecomlib.periods import resolve
+
+    ds = returns.load(make_store(rung, tmp_path / rung, source=ladder_source))
+    period, comparison = resolve(None, None, data_end=returns.data_range(ds)[1])
+    now, before = returns.compute(ds, period), returns.compute(ds, comparison)
+    for msg in (EN, ZH):
+        heads = returns.headlines(now, before, msg)
+        assert [h.key for h in heads][:3] == ["return_rate", "refunds", "unmapped_share"]
+        returns.findings(now, before, msg)
+        said = returns.sentences(now, before, msg)
+        assert all(isinstance(s, str) and s for s in said)
+        assert all(g.text(msg) for g in now.gaps.values())
+    assert set(now.gaps) <= set(returns.GUARDS)
+    if rung == "no_returns":
+        assert now.notes["no_returns"] and now.values["return_rate"] == 0.0
+
+
+# The demo's planted findings on every seed -------------------------------------------------------------------------
+from .conftest import SEEDS  # noqa: E402
+
+
+@pytest.fixture(scope="module", params=SEEDS)
+def seed_review(request, demo_seed_dir):
+    ds = returns.load(demo_seed_dir(request.param))
+    now = returns.compute(ds, W47)
+    return request.param, now, returns.findings(now, None, EN)
+
+
+def test_planted_quality_supplier_and_culprit_sku_found_on_every_seed(seed_review):
+    from ecomlib.demo import BAD_SUPPLIER, CULPRIT_SKU
+
+    seed, now, found = seed_review
+    by_key = {f.key: f for f in found}
+    supplier = by_key.get(f"supplier_{BAD_SUPPLIER}")
+    assert supplier is not None, (seed, [f.key for f in found])
+    assert supplier.severity in ("high", "medium") and supplier.confidence == "significant" and supplier.money > 0
+    culprit = by_key.get(f"culprit_{CULPRIT_SKU}")
+    assert culprit is not None, (seed, [f.key for f in found])
+    assert culprit.severity in ("high", "medium") and culprit.anchor == "sec-culprits"
+    assert returns._top_culprit(now)["sku"] == CULPRIT_SKU
+    assert now.suppliers.iloc[0]["supplier_id"] == BAD_SUPPLIER
