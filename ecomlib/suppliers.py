@@ -1616,7 +1616,10 @@ def _overall_sentence(now: Result, before: Result | None, msg: Messages) -> str:
     if not change:
         return msg("suppliers.s.otif_overall", rate=now.value("otif_rate"), n=now.value("n_qty_lines"),
                    fill=now.value("fill_rate"), days=days)
-    key = "suppliers.s.otif_overall_change" if change["significant"] else "suppliers.s.otif_overall_same"
+    if np.isnan(change["p_value"]):  # both windows all on time and in full (or none): nothing to test
+        key = "suppliers.s.otif_overall_untested"
+    else:
+        key = "suppliers.s.otif_overall_change" if change["significant"] else "suppliers.s.otif_overall_same"
     return msg(key, rate=change["rate"], n=change["n"], before=change["before"], pval=change["p_value"],
                fill=now.value("fill_rate"), days=days, mde=change["mde"])
 
@@ -1686,7 +1689,7 @@ def sentences(now: Result, before: Result | None, msg: Messages) -> list[str]:
             out.append(msg("suppliers.s.otif_changed", family=len(tested), names=msg("suppliers.s.list_sep").join(
                 msg("suppliers.s.change_phrase", name=r.supplier_id, before=r.otif_prev, after=r.otif_rate,
                     p=r.p_adjusted) for r in moved.itertuples())))
-        else:
+        elif tested["mde"].notna().any():
             out.append(msg("suppliers.s.otif_unchanged", family=len(tested), low=tested["mde"].min(),
                            high=tested["mde"].max()))
         order = {"A": 0, "B": 1, "C": 2, "D": 3}
