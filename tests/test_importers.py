@@ -1112,3 +1112,20 @@ def test_reference_uci_ii_raw_slice_corrupted_price_is_kept_out(reference, tmp_p
     slips = result.dropped[result.dropped["reason"].str.startswith("a unit price")]
     # PROVENANCE: invoice 489875 / StockCode 22356 has Price " 10,236,524.00 " in the raw slice (0.85 elsewhere)
     assert slips[["order_id", "sku", "unit_price"]].values.tolist() == [["489875", "22356", 10_236_524.0]]
+
+
+def test_add_tables_to_an_existing_dataset_keeps_the_others(tmp_path):
+    shop = tmp_path / "shop"
+    import_export("uci_online_retail", UCI_ISO, shop, store={"currency": "USD", "timezone": "Europe/London",
+                                                             "name": "gift shop"})
+    before = {p.name: p.read_bytes() for p in shop.iterdir()}
+    result = import_export("google_ads", ADS / "google_ads_campaigns_daily.csv", shop, add="true")
+    assert sorted(result) == ["ad_spend"]
+    ds = load_dataset(shop)
+    assert ds.ad_spend is not None and ds.orders is not None and ds.store.name == "gift shop"
+    assert {p.name: p.read_bytes() for p in shop.iterdir() if p.name in before} == before   # untouched
+    with pytest.raises(ImportOptionError, match="is a USD dataset but this import's amounts are in EUR"):
+        import_export("meta_ads", ADS / "meta_ads_eur_malformed.csv", shop, add=True, store={"currency": "EUR"})
+    with pytest.raises(ImportOptionError, match="--option add=true"):
+        import_export("google_ads", ADS / "google_ads_campaigns_daily.csv", shop)
+    assert load_dataset(shop).ad_spend is not None
