@@ -471,7 +471,7 @@ def profit_view(perf: pd.DataFrame, margins: pd.DataFrame, *, attribution: str =
     (even the interval's upper end is below break-even), ``p_below`` (one-sided p-value of "ROAS ≥ break-even",
     log scale; NaN without an interval), ``below_target`` (roas < target_roas, among those at or above
     break-even), ``spend_below_break_even`` (the spend of rows below break-even, else 0), ``shortfall`` (what
-    a row below break-even lost: −contribution, else 0) and ``flag`` (``"below_break_even"``,
+    a row below break-even lost: −contribution, else 0; both NaN for unmatched rows) and ``flag`` (``"below_break_even"``,
     ``"below_target"``, ``"ok"``, ``"unmatched"`` or ``"no_spend"``).
 
     Example
@@ -525,9 +525,11 @@ def profit_view(perf: pd.DataFrame, margins: pd.DataFrame, *, attribution: str =
         pd.Series(False, index=out.index)
     flag = np.select([~(spend > 0), roas.isna() & unknown, below, target],
                      ["no_spend", "unmatched", "below_break_even", "below_target"], "ok")
+    unknown_return = flag == "unmatched"  # neither a loss nor "none": unknown, shown as –
     return out.assign(below_break_even=below, surely_below=surely, p_below=p_below, below_target=target,
-                      spend_below_break_even=spend.where(below, 0.0).fillna(0.0),
-                      shortfall=(-out["contribution"]).clip(lower=0).where(below, 0.0).fillna(0.0), flag=flag)
+                      spend_below_break_even=spend.where(below, 0.0).fillna(0.0).mask(unknown_return),
+                      shortfall=(-out["contribution"]).clip(lower=0).where(below, 0.0).fillna(0.0).mask(unknown_return),
+                      flag=flag)
 
 
 def flat_margins(channels: Sequence[str], *, cost_ratio: float) -> pd.DataFrame:
@@ -1258,7 +1260,8 @@ def compute(ds, period: Period, *, attribution: str = "store", target_roas: floa
     (:func:`channel_matching`), ``margins``, ``curves`` (:meth:`ResponseCurves.summary` with break-even),
     ``curve_points``, ``realloc`` (:meth:`ResponseCurves.reallocate` on contribution) and ``pacing``; values
     ``spend, mer, store_roas, share_below_break_even, spend_below_break_even, shortfall, new_customer_cac,
-    new_customers, revenue, paid_revenue, matched_spend`` and the shift's ``realloc_*``; gaps for the sections
+    new_customers, revenue, paid_revenue, matched_spend`` and the shift's ``realloc_*`` (``share_below_break_even``
+    is over the spend whose ROAS is known: unmatched channels' spend is reported apart); gaps for the sections
     below their minimum data (:data:`MINIMUM_DATA`).
     """
     _check_choice("attribution", attribution, ATTRIBUTIONS)
@@ -1344,7 +1347,7 @@ def compute(ds, period: Period, *, attribution: str = "store", target_roas: floa
 
     # Headline numbers.
     blend = blended(ad, orders, period=period, unmatched=unmatched)
-    spend = float(campaigns["spend"].sum())
+    spend = float(campaigns.loc[campaigns["flag"] != "unmatched", "spend"].sum())  # spend whose return is known
     res.values.update(blend)
     res.values.update(
         spend_below_break_even=float(campaigns["spend_below_break_even"].sum()),

@@ -443,7 +443,7 @@ def test_compute_reads_the_hand_made_day(tiny):
     # Without any search order, search matches no order channel: its ROAS is unknown, not 0 and not below.
     unknown = ads.compute(store(tiny.ad_spend, tiny.orders.iloc[:-1], items=tiny.order_items, products=tiny.products),
                           ONE_DAY).channels.set_index("channel").loc["search"]
-    assert unknown["flag"] == "unmatched" and np.isnan(unknown["store_roas"]) and unknown["shortfall"] == 0
+    assert unknown["flag"] == "unmatched" and np.isnan(unknown["store_roas"]) and np.isnan(unknown["shortfall"])
     found = ads.findings(now, before, EN)
     assert all(isinstance(f, Finding) for f in found)
     search = next(f for f in found if f.key == "below_break_even:search")
@@ -473,7 +473,7 @@ def test_unmatched_channels_are_unknown_not_zero():
     ch = now.channels.set_index("channel")
     g = ch.loc["Google Ads"]
     assert np.isnan(g["store_roas"]) and g["flag"] == "unmatched" and not g["below_break_even"]
-    assert g["shortfall"] == 0 and ch.loc["email", "store_roas"] == pytest.approx(2.5)
+    assert np.isnan(g["shortfall"]) and ch.loc["email", "store_roas"] == pytest.approx(2.5)
     assert not now.weekly.loc[now.weekly["channel"] == "Google Ads", "below_break_even"].any()  # not "26/26 weeks"
     m = now.matching.set_index("channel")
     assert m.loc["Google Ads", "table"] == "ad_spend" and m.loc["Google Ads", "spend"] == 700
@@ -910,3 +910,13 @@ def test_long_tail_of_channels_is_folded_everywhere():
         (now.channels["flag"] == "below_break_even").sum() <= ads.NAMED
     assert len(ads.findings(now, None, EN)) <= 2 * ads.NAMED + 2
     assert max(len(s) for s in text) < 1500
+
+
+def test_share_below_break_even_is_over_spend_whose_return_is_known():
+    rows = spend_rows([("2026-11-16", "GDN", "g", 10, 1, 300.0, 1.0, 100.0),
+                       ("2026-11-16", "video", "v", 10, 1, 100.0, 1.0, 100.0)])
+    o = order_rows([("o1", "c1", "2026-11-16 10:00", "video", "completed", 150.0)])
+    now = ads.compute(store(rows, o), parse_period("2026-W47"), cost_ratio=0.5)
+    # video: ROAS 1.5 < 2 → its 100 is below break-even, a loss of 25; GDN's 300 has an unknown return.
+    assert now.values["share_below_break_even"] == pytest.approx(1.0)   # 100 of the 100 whose return is known
+    assert now.values["shortfall"] == pytest.approx(25.0) and now.values["unmatched_spend"] == 300
