@@ -28,7 +28,7 @@ PAYLOADS = [
 ]
 #: Columns whose values the contract restricts to a vocabulary (or the funnel's steps): payloads there are
 #: contract violations, tested in the corpus, not page content.
-VOCABULARY = {"status", "device", "currency", "event_name"}
+VOCABULARY = {"status", "device", "currency", "event_name", "period"}
 #: Columns holding another column's values (joined on them): they get that column's payload.
 SAME_VALUES = {"acquisition_channel": "channel"}
 
