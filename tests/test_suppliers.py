@@ -932,3 +932,49 @@ def test_review_holds_on_every_rung_of_the_ladder(rungs, rung):
         assert "below_rop" in now.gaps
     if rung == "no_returns":
         assert now.has("quality") and (now.scorecard["quality_return_rate"].fillna(0) == 0).all()
+
+
+# The page: anchors, escaping, long tails ---------------------------------------------------------------------------
+
+def test_finding_anchors_are_sections_of_the_notebook(w47):
+    import json
+    from pathlib import Path
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "supplier_performance.ipynb").read_text())
+    tags = {t for c in nb["cells"] for t in c["metadata"].get("tags", [])}
+    sections = {t.split("suppliers.sec.")[1] for t in tags if t.startswith("heading:suppliers.sec.")}
+    assert sections == {"scorecard", "outliers", "trend", "lead_times", "open", "reorder", "tests"}
+    now, before = w47
+    found = su.findings(now, before, el.Messages("en"))
+    assert found and all(f.anchor[len("sec-"):] in sections for f in found)
+    assert "details" in tags and not any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def test_supplier_names_from_data_are_shown_not_run():
+    card = pd.DataFrame({"supplier_id": ["S1"], "supplier_name": ["<img src=x onerror=alert(1)>"], "status": ["ranked"],
+                         "otif_rate": [0.5]})
+    html = su.table(card, el.Messages("en"), caption="<script>alert(1)</script>").to_html()
+    assert "<img" not in html and "<script" not in html and "&lt;img" in html
+
+
+def test_a_long_tail_of_suppliers_is_folded_in_charts():
+    many = pd.DataFrame({"supplier_id": [f"S{i:04d}" for i in range(3000)], "bucket": 0, "lower": -np.inf,
+                         "upper": np.inf, "n": np.arange(3000) % 7 + 1, "share": 1.0})
+    fig, ax = plt.subplots()
+    try:
+        su.plot_days_late(many, ax=ax, msg=el.Messages("zh"))
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert len(labels) == 13 and labels[0] == "其他（2,988 个）"  # drawn bottom-up: "Other" last in reading order
+    finally:
+        plt.close(fig)
+
+
+def test_an_otif_change_that_cannot_be_tested_says_so():
+    k = pd.DataFrame({"supplier_id": ["S1"], "n_deliveries": [1], "n_qty_lines": [1], "otif": [1], "otif_rate": [1.0],
+                      "otif_low": [0.21], "otif_high": [1.0],
+                      "fill_rate": [1.0]})
+    overall = pd.DataFrame({"n_qty_lines": [1], "otif": [1], "otif_rate": [1.0], "fill_rate": [1.0]})
+    now = assembled(su.scorecard(k, weights=EQUAL), weights=EQUAL, overall=overall)
+    before = assembled(su.scorecard(k, weights=EQUAL), weights=EQUAL, overall=overall, period="2026-W46")
+    first = su.sentences(now, before, el.Messages("en"))[0]
+    assert "against 100.0% as of the comparison period's end (too few lines, all alike, to test a change)" in first
+    assert "–" not in first
