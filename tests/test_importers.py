@@ -1129,3 +1129,13 @@ def test_add_tables_to_an_existing_dataset_keeps_the_others(tmp_path):
     with pytest.raises(ImportOptionError, match="--option add=true"):
         import_export("google_ads", ADS / "google_ads_campaigns_daily.csv", shop)
     assert load_dataset(shop).ad_spend is not None
+
+
+def test_ga4_events_added_to_a_dataset_use_its_time_zone(tmp_path):
+    shop = tmp_path / "shop"
+    import_export("uci_online_retail", UCI_ISO, shop, store={"currency": "GBP", "timezone": "Asia/Shanghai"})
+    result = import_export("ga4", GA4 / "daily", shop, add=True)
+    ds = load_dataset(shop)
+    assert len(ds.events) == 12 and ds.orders is not None
+    assert ds.events["event_time"].min() == pd.Timestamp("2026-11-01 17:00")        # the dataset's zone (+8)
+    assert not list(Path(result["events"]).parent.glob(".*"))

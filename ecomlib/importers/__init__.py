@@ -165,9 +165,8 @@ def import_export(kind: str, source: str | Path, out: str | Path, *, store: dict
 
 __all__ = [
     "IMPORTERS", "AmbiguousDateError", "Converted", "ExportFormatError", "ImportOptionError", "ImportResult",
-    "ImporterError", "MappingFileError", "UnknownValueError", "example_mapping", "import_amazon_returns", "import_export", "import_ga4", "import_google_ads",
-    "import_mapped", "import_meta_ads",
-    "import_olist", "import_purchase_orders", "import_shopify", "import_transactions",
-    "import_uci_online_retail", "importer_options", "load_mapping",
-    "parse_option", "write_dataset",
+    "ImporterError", "MappingFileError", "UnknownValueError", "example_mapping", "import_amazon_returns",
+    "import_export", "import_ga4", "import_google_ads", "import_mapped", "import_meta_ads", "import_olist",
+    "import_purchase_orders", "import_shopify", "import_transactions", "import_uci_online_retail",
+    "importer_options", "load_mapping", "parse_option", "write_dataset",
 ]

@@ -272,7 +272,7 @@ def _read_table(source: Path, tspec: Mapping[str, Any], read: Mapping[str, Any],
 
 def _filter(raw: pd.DataFrame, table: str, tspec: Mapping[str, Any], notes: list[str],
             dropped: list[pd.DataFrame]) -> pd.DataFrame:
-    """Apply the table's ``drop`` and ``keep`` rules to the export rows; each left-out row is counted with its reason."""
+    """Apply the table's ``drop`` and ``keep`` rules to the export rows; left-out rows are counted with their reason."""
     out = raw
     for kind in ("drop", "keep"):
         for rule in tspec.get(kind, []):

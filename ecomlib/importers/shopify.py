@@ -160,8 +160,8 @@ def import_shopify(source: str | Path, *, store: dict | None = None, costs: str 
 
     status = b.map_values(orders, "financial_status", {**STATUS_MAP, **dict(status_map or {})},
                           column="Financial Status", what="financial status",
-                          fix="pass --option \"status_map={<value>: <contract status>}\" (contract statuses: completed, "
-                              "pending, cancelled, refunded, partially_refunded)")
+                          fix="pass --option \"status_map={<value>: <contract status>}\" (contract statuses: "
+                              "completed, pending, cancelled, refunded, partially_refunded)")
     status = status.mask(orders["cancelled_at"].notna(), "cancelled")
 
     subtotal = b.parse_numbers(orders, "subtotal", column="Subtotal")
