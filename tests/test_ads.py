@@ -920,3 +920,17 @@ def test_share_below_break_even_is_over_spend_whose_return_is_known():
     # video: ROAS 1.5 < 2 → its 100 is below break-even, a loss of 25; GDN's 300 has an unknown return.
     assert now.values["share_below_break_even"] == pytest.approx(1.0)   # 100 of the 100 whose return is known
     assert now.values["shortfall"] == pytest.approx(25.0) and now.values["unmatched_spend"] == 300
+
+
+def test_no_false_alarm_on_the_demo_without_plants(demo_no_plants_dir):
+    import ecomlib as el
+
+    ds = ads.load(demo_no_plants_dir)
+    end = max(ds.ad_spend["date"].max(), ds.orders["order_time"].max())
+    period, _ = el.resolve(None, None, data_end=end)
+    now = ads.compute(ds, period, n_boot=0)
+    keys = {f.key: f for f in ads.findings(now, None, EN)}
+    # Without the plant, display is not flagged with confidence, and nothing is unmatched.
+    display = keys.get("below_break_even:display")
+    assert display is None or display.confidence != "significant"
+    assert "unmatched_channels" not in keys
