@@ -664,6 +664,8 @@ def for_display(table: pd.DataFrame, msg: Messages) -> pd.DataFrame:
     if "segment" in out and "dimension" in out:
         out["segment"] = [segment_label(d, v, msg) for d, v in zip(table["dimension"], table["segment"])]
         out["dimension"] = [msg("funnel.value.all") if d == ALL else dimension_label(d, msg) for d in table["dimension"]]
+    if "mde" in out:  # a size, not a direction: ±1.2 pp
+        out["mde"] = [_points(x, msg) if pd.notna(x) else "–" for x in table["mde"]]
     for flag in ("significant", "reconciled"):
         if flag in out:
             out[flag] = [msg("funnel.yes") if s else msg("funnel.no") for s in table[flag]]
@@ -755,7 +757,7 @@ def change_sentences(changes: pd.DataFrame, *, msg: Messages, steps: Sequence[st
         if len(mde):
             lo, hi = _points(mde.min(), msg), _points(mde.max(), msg)
             out.append(msg("funnel.s.no_significant_mde" if lo != hi else "funnel.s.no_significant_mde_one",
-                           alpha=alpha, lo=lo, hi=hi, units=units))
+                           alpha=alpha, lo=lo, hi=hi, units=msg(f"funnel.units_bare.{unit}")))
         else:
             out.append(msg("funnel.s.no_significant", alpha=alpha))
     if len(tested):
@@ -996,9 +998,18 @@ def compare(now: Result, before: Result) -> Result:
     and a gap ``changes`` when either period has fewer than :data:`MIN_UNITS` units entering the funnel
     (or none at all: no comparison period in the data).
     """
+    cached = now.notes.get("_compared")  # headlines, findings and sentences each ask; compute once per pair
+    if cached is not None and cached[0] is before:
+        return cached[1]
+    out = _compare(now, before)
+    now.notes["_compared"] = (before, out)
+    return out
+
+
+def _compare(now: Result, before: Result) -> Result:
     from .review import Gap
 
-    notes = now.notes
+    notes = {k: v for k, v in now.notes.items() if k != "_compared"}
     out = Result(review=NAME, period=now.period, notes={"comparison": before.period, **notes})
     exclude = notes["exclude_promotions"]
     promo = len(now.promotion_days) + len(before.promotion_days) > 0
@@ -1010,7 +1021,6 @@ def compare(now: Result, before: Result) -> Result:
     elif min(n_now, n_before) < MIN_UNITS:
         out.gaps["changes"] = Gap("funnel.gap.too_few_units", {"now": n_now, "before": n_before, "needed": MIN_UNITS})
     if "changes" in out.gaps:
-        out.gaps["changes_other"] = out.gaps["changes"]
         return out
     options = dict(alpha=notes["alpha"], method=notes["method"])
     changes = compare_periods(getattr(now, key), getattr(before, key), **options)
@@ -1028,10 +1038,10 @@ def compare(now: Result, before: Result) -> Result:
 
 def largest_changes(changes: pd.DataFrame, *, top: int = 12) -> pd.DataFrame:
     """The ``top`` step rows of a :func:`compare_periods` table (significant first, then by |z|), the columns a
-    reader needs: segment, transition, units now, rates, change with its interval, adjusted p, the minimum
-    detectable change and the completions gained or lost."""
-    columns = [*_keys_of_changes(changes), "from_step", "to_step", "n_2", "rate_1", "rate_2", "diff", "ci_low",
-               "ci_high", "p_adjusted", "significant", "mde", "completions_change"]
+    reader needs: segment, transition, units now, rates, change, adjusted p, the minimum detectable change and
+    the completions gained or lost (the intervals are on :func:`plot_changes`; all columns in ``changes``)."""
+    columns = [*_keys_of_changes(changes), "from_step", "to_step", "n_2", "rate_1", "rate_2", "diff", "p_adjusted",
+               "significant", "mde", "completions_change"]  # the intervals are on the chart above it
     return changes.loc[changes["kind"] == "step", columns].head(top).reset_index(drop=True)
 
 
@@ -1202,14 +1212,18 @@ def sentences(now: Result, before: Result, msg: Messages) -> list[str]:
                 key = "excluded" if notes["exclude_promotions"] else "included"
                 out.append(msg(f"funnel.s.promotions_{key}", where=msg(f"funnel.promo.where_{which}"), days=days,
                                m=cmp.values["significant"], m_other=cmp.values["significant_other"]))
-        else:
-            out = [msg("funnel.s.overall_no_compare", n=now.values["entered"], units=_units_word(unit, msg),
-                       first=step_label(steps[0], msg), last=step_label(steps[-1], msg),
-                       rate=now.values["completions"] / now.values["entered"], x=now.values["completions"]),
-                   cmp.gaps["changes"].text(msg)]
+        else:  # the period's funnel, then why there is no comparison (said once)
+            fields = dict(n=now.values["entered"], units=_units_word(unit, msg), first=step_label(steps[0], msg),
+                          last=step_label(steps[-1], msg), x=now.values["completions"],
+                          rate=now.values["completions"] / now.values["entered"])
+            if cmp.gaps["changes"].message == "funnel.gap.no_comparison":
+                out = [msg("funnel.s.overall_no_compare", **fields)]
+            else:
+                out = [msg("funnel.s.overall_only", **fields), cmp.gaps["changes"].text(msg)]
     if now.has("revenue"):
         if now.value("aov") is not None:
-            out.append(msg("funnel.s.aov", aov=now.value("aov"), orders=now.value("orders"),
+            key = "funnel.s.aov" if before.value("aov") is not None else "funnel.s.aov_only"
+            out.append(msg(key, aov=now.value("aov"), orders=now.value("orders"),
                            pending=now.value("pending_orders"), before=before.value("aov")))
         if not now.has("revenue_per_unit"):
             out.append(now.gaps["revenue_per_unit"].text(msg))
@@ -1218,7 +1232,10 @@ def sentences(now: Result, before: Result, msg: Messages) -> list[str]:
 
 def formats(table: pd.DataFrame) -> dict[str, str]:
     """The display format of each column of ``table`` that :data:`UNITS` declares (for ``el.styled``)."""
-    return {c: UNITS[c] for c in table.columns if c in UNITS}
+    def numeric(col: pd.Series) -> bool:  # columns for_display turned into text keep their text
+        return pd.api.types.is_numeric_dtype(col) or pd.api.types.is_datetime64_any_dtype(col)
+
+    return {c: UNITS[c] for c in table.columns if c in UNITS and numeric(table[c])}
 
 
 def minimum_data(msg: Messages) -> pd.DataFrame:

@@ -385,7 +385,7 @@ def test_compare_periods_two_proportion_test_holm_and_lost_completions():
                          "correction); at this period's volume the test for all sessions could detect a change of "
                          "±16.2 pp (80% power), so a smaller change is too small to tell.")
     assert funnel.change_sentences(funnel.compare_periods(t_now, t_before), msg=ZH, steps=steps)[1].startswith(
-        "与对比周期相比，没有任何一步的转化率发生显著变化（校正后 α = 5.0%）；按本期流量，全部个会话的检验只能发现 ±16.2个百分点")
+        "与对比周期相比，没有任何一步的转化率发生显著变化（校正后 α = 5.0%）；按本期流量，全部会话的检验只能发现 ±16.2个百分点")
     assert funnel.compare_periods(t_now, t_before).set_index("segment").loc["all", "mde"] == pytest.approx(0.1617, abs=2e-4)
     assert ch.loc["all", "mde"] == pytest.approx(0.1337, abs=2e-4)  # at alpha .2 / 3
 
