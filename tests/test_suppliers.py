@@ -902,26 +902,29 @@ def test_planted_s07_is_found_on_every_seed(seeded):
     assert worst.money and worst.money > 0 and worst.anchor == "sec-outliers"
 
 
-ladder = pytest.importorskip("tests.ladder")
+from .ladder import RUNGS, make_store, recent_store  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def rungs(demo_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("ladder-suppliers")
-    return {r: ladder.make_store(r, root / r, source=demo_dir) for r in ladder.RUNGS}
+def ladder_source(demo_dir, tmp_path_factory):
+    """The last 200 days of the demo: every rung is cut from it (faster than from the whole demo)."""
+    return recent_store(tmp_path_factory.mktemp("suppliers-ladder-src"), source=demo_dir, days=200)
 
 
-@pytest.mark.parametrize("rung", ladder.RUNGS)
-def test_review_holds_on_every_rung_of_the_ladder(rungs, rung):
+@pytest.mark.parametrize("rung", RUNGS)
+def test_review_holds_on_every_rung_of_the_ladder(ladder_source, tmp_path, rung):
     from ecomlib.errors import MissingTableError
     try:
-        ds = su.load(rungs[rung])
+        ds = su.load(make_store(rung, tmp_path / rung, source=ladder_source))
     except MissingTableError as e:  # a required table with no rows: the runner skips the page with this line
         assert rung == "three_days" and "purchase_orders" in str(e)
         return
     first, last = su.data_range(ds.purchase_orders, ds.orders)
     period, comparison = el.resolve(None, None, None, None, data_end=last)
-    now, before = su.compute(ds, period), su.compute(ds, comparison)
+    now = su.compute(ds, period)
+    # the comparison matters where data is short (one_row failed there with KeyError ['grade_prev', …]); the long
+    # rungs differ from each other only in tables this review reads for quality returns (time budget of the suite)
+    before = su.compute(ds, comparison) if rung in ("one_row", "two_weeks", "no_returns") else None
     for lang in ("en", "zh"):
         msg = el.Messages(lang, currency="CNY")
         assert len(su.headlines(now, before, msg)) == 5
