@@ -744,6 +744,16 @@ def test_multi_day_rows_are_refused_unless_spread(tmp_path):
     assert any(n.startswith("ASSUMPTION (--option spread=true): 2 rows covering 7–7 days") for n in result.notes)
 
 
+def test_ads_duplicate_export_rows_are_left_out(tmp_path):
+    text = (ADS / "google_ads_campaigns_daily.csv").read_text(encoding="utf-8").splitlines()
+    doubled = tmp_path / "doubled.csv"
+    doubled.write_text("\n".join(text[:4] + [text[3]] + text[4:]) + "\n", encoding="utf-8")
+    result = import_export("google_ads", doubled, tmp_path / "a", store={"currency": "USD"})
+    assert ad_rows(result)["spend"].sum() == pytest.approx(2_064.20)
+    assert any("1 row(s) repeat an earlier row field for field" in n and "948.20" in n for n in result.notes)
+    assert (result.dropped["reason"] == "duplicate export row").sum() == 1
+
+
 def test_google_range_line_without_day_rows(tmp_path):
     with pytest.raises(ExportFormatError, match="the date-range line above the header.*--option spread=true"):
         import_export("google_ads", ADS / "google_ads_range_no_day.csv", tmp_path / "a")

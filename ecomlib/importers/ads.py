@@ -230,6 +230,16 @@ def _import_ads(platform: str, source, *, store, channel, spread, sheet) -> b.Co
     if (no_campaign & ~total).any():
         notes.append(f"{int((no_campaign & ~total).sum()):,} line(s) without a campaign left out (summary lines).")
     raw = raw[~summary]
+    # A row repeated field for field (same day, campaign, ad group and numbers) is a repeated export row:
+    # summing it would count its spend twice.
+    repeated = raw.drop(columns=["_file", "_row", "_first"]).duplicated(keep="first")
+    if repeated.any():
+        notes.append(f"{int(repeated.sum()):,} row(s) repeat an earlier row field for field (duplicate export "
+                     f"rows) and were left out; their spend: {_numbers(raw[repeated], 'spend', 'spend').sum():,.2f}.")
+        dropped = pd.concat([dropped, pd.DataFrame({"file": raw["_file"], "row": raw["_row"],
+                                                    "reason": "duplicate export row",
+                                                    "campaign": raw["campaign"]})[repeated]])
+        raw = raw[~repeated]
     if raw.empty:
         raise b.ExportFormatError(", ".join(str(f) for f in files[:3]),
                                   "has only total or summary rows, no campaign rows", column="Campaign", fix=fix)
