@@ -976,11 +976,12 @@ def compute(ds: Dataset, period: Period, *, steps: Sequence[str] = STEPS, unit: 
                                   order_items=getattr(ds, "order_items", None), products=getattr(ds, "products", None))
         res.values.update({k: v for k, v in summary.items() if k != "units"})
         res.tables["revenue"] = pd.DataFrame([summary]).assign(tolerance=tolerance)
-        if not summary["reconciled"]:
+        if summary["difference"] is None:
+            res.gaps["revenue_per_unit"] = Gap("funnel.gap.no_orders_in_period", {"purchases": summary["purchases"]})
+        elif not summary["reconciled"]:
             res.gaps["revenue_per_unit"] = Gap("funnel.gap.not_reconciled", {
                 "purchases": summary["purchases"], "orders": summary["orders_placed"],
-                "difference": abs(summary["difference"]) if summary["difference"] is not None else 1.0,
-                "tolerance": tolerance})
+                "difference": abs(summary["difference"]), "tolerance": tolerance})
     return res
 
 

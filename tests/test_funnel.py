@@ -866,6 +866,20 @@ def test_events_only_store_has_every_section_but_money():
                           steps=["view_item", "begin_checkout"]).notes["dropped"] == ["customer_type"]
 
 
+def test_an_empty_orders_table_means_no_orders():
+    w47 = parse_period("2026-W47")
+    orders = _orders().iloc[:0]
+    ds = dataset(_uniform(300, 300), orders)
+    now, before = (funnel.compute(ds, p, steps=["view_item", "begin_checkout"]) for p in (w47, w47.previous()))
+    assert now.has("revenue") and now.values["revenue"] == 0.0 and now.values["aov"] is None
+    assert now.gaps["revenue_per_unit"].text(EN) == (
+        "Revenue per session is not shown: the orders table has no order in this period (the events record 0 "
+        "purchases); orders covering the period would make it possible.")
+    heads = {h.key: (h.value, h.previous) for h in funnel.headlines(now, before, EN)}
+    assert heads["average_order_value"] == (None, None)
+    assert all("{" not in t for t in funnel.sentences(now, before, ZH))
+
+
 def test_steps_absent_from_the_events_and_a_one_day_trend():
     w47 = parse_period("2026-W47")
     events = ev([("10:00", "s1", "session_start"), ("10:01", "s1", "view_item")])
