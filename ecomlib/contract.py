@@ -32,6 +32,11 @@ REVIEW_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "supplier_performance": (("purchase_orders",), ("suppliers", "products", "orders", "order_items", "returns",
                                                      "inventory")),
     "returns": (("orders", "order_items", "products", "returns"), ("suppliers",)),
+    "inventory": (("inventory", "products", "orders", "order_items"),
+                  ("purchase_orders", "suppliers", "price_observations", "promotions")),
+    "fulfilment": (("orders", "shipments"), ("returns", "customers")),
+    "service": (("tickets",), ("orders", "product_reviews", "returns", "order_items", "products")),
+    "ab_test": (("experiments",), ("events", "orders", "returns")),
 }
 
 #: The revenue quantities of the kit, each defined once (see :func:`order_revenue`) and named in every label
@@ -213,11 +218,80 @@ class Budgets(_Base):
 
 
 class Inventory(_Base):
-    """Stock on hand per SKU at a moment (one snapshot or several); optional."""
+    """Stock snapshots: on hand per SKU (and warehouse) at a moment — one snapshot or a daily series; optional."""
 
     sku: Series[str]
     as_of: Series[pa.DateTime] = pa.Field(description="when the stock was counted, store-local")
     on_hand: Series[int] = pa.Field(ge=0, description="sellable units in stock")
+    warehouse: Series[str] = pa.Field(nullable=True, description="optional column: stock location")
+    reserved: Series[float] = pa.Field(ge=0, nullable=True, description="optional column: units held for orders")
+    on_order: Series[float] = pa.Field(ge=0, nullable=True, description="optional column: units ordered, not received")
+
+
+class PriceObservations(_Base):
+    """Competitor prices seen per SKU and day (price watch); optional."""
+
+    date: Series[pa.DateTime]
+    sku: Series[str]
+    competitor: Series[str]
+    price: Series[float] = pa.Field(gt=0, description="the competitor's price per unit, store currency")
+
+
+SHIPMENT_STATUSES = ["pending", "in_transit", "delivered", "lost", "damaged", "returned_to_sender"]
+TICKET_CHANNELS = ["chat", "email", "phone", "marketplace", "social", "other"]
+
+
+class Shipments(_Base):
+    """One row per parcel; an order may ship in several parcels; optional (fulfilment review)."""
+
+    shipment_id: Series[str]
+    order_id: Series[str]
+    warehouse: Series[str] = pa.Field(nullable=True)
+    carrier: Series[str]
+    tracking_id: Series[str] = pa.Field(nullable=True)
+    region: Series[str] = pa.Field(nullable=True, description="destination region (province, state)")
+    packed_at: Series[pa.DateTime] = pa.Field(nullable=True)
+    shipped_at: Series[pa.DateTime] = pa.Field(nullable=True, description="handed to the carrier")
+    delivered_at: Series[pa.DateTime] = pa.Field(nullable=True)
+    promised_delivery: Series[pa.DateTime] = pa.Field(nullable=True, description="delivery promised to the customer")
+    status: Series[str] = pa.Field(isin=SHIPMENT_STATUSES)
+
+
+class Tickets(_Base):
+    """One row per customer-service ticket; optional (service review)."""
+
+    ticket_id: Series[str]
+    order_id: Series[str] = pa.Field(nullable=True)
+    customer_id: Series[str] = pa.Field(nullable=True)
+    channel: Series[str] = pa.Field(isin=TICKET_CHANNELS)
+    opened_at: Series[pa.DateTime]
+    first_response_at: Series[pa.DateTime] = pa.Field(nullable=True)
+    resolved_at: Series[pa.DateTime] = pa.Field(nullable=True)
+    category: Series[str] = pa.Field(nullable=True, description="the shop's own contact reason, if it has one")
+    satisfaction: Series[float] = pa.Field(ge=1, le=5, nullable=True, description="CSAT score 1–5")
+    nps: Series[float] = pa.Field(ge=0, le=10, nullable=True, description="optional column: 0–10")
+    reopened: Series[float] = pa.Field(ge=0, nullable=True, description="optional column: times reopened")
+    text: Series[str] = pa.Field(nullable=True, description="the customer's words")
+
+
+class ProductReviews(_Base):
+    """One row per product review left by a customer; optional (service review)."""
+
+    review_id: Series[str]
+    sku: Series[str]
+    order_id: Series[str] = pa.Field(nullable=True)
+    rating: Series[int] = pa.Field(ge=1, le=5)
+    text: Series[str] = pa.Field(nullable=True)
+    created_at: Series[pa.DateTime]
+
+
+class Experiments(_Base):
+    """A/B test assignments: one row per unit and experiment; optional (A/B readout)."""
+
+    experiment: Series[str]
+    unit_id: Series[str] = pa.Field(description="the randomised unit: a user_id of events or a customer_id")
+    variant: Series[str]
+    assigned_at: Series[pa.DateTime]
 
 
 @dataclass(frozen=True)
@@ -257,6 +331,8 @@ class TableSpec:
     future_ok: tuple[str, ...] = ()
     #: number columns that may be empty but hold whole units when filled (fractions are violations)
     whole: tuple[str, ...] = ()
+    #: columns a file may leave out: the loader adds them empty (a shop with one warehouse has no warehouse column)
+    optional_columns: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -312,9 +388,32 @@ TABLES: dict[str, TableSpec] = {
                   row_rules=(RowRule(("start_date", "end_date"), "start_date on or before end_date",
                                      _le("start_date", "end_date"), "check the date columns are not swapped"),),
                   needed_by=("funnel",), optional=True),
-        TableSpec("inventory", Inventory, key=("sku", "as_of"), timestamps=("as_of",),
-                  references=(Reference("sku", "products", "sku"),),
-                  needed_by=("supplier_performance",), optional=True),
+        TableSpec("inventory", Inventory, key=("sku", "as_of", "warehouse"), timestamps=("as_of",),
+                  references=(Reference("sku", "products", "sku"),), whole=("reserved", "on_order"),
+                  optional_columns=("warehouse", "reserved", "on_order"),
+                  needed_by=("supplier_performance", "inventory"), optional=True),
+        TableSpec("price_observations", PriceObservations, key=("date", "sku", "competitor"), dates=("date",),
+                  references=(Reference("sku", "products", "sku"),), needed_by=("inventory",), optional=True),
+        TableSpec("shipments", Shipments, key=("shipment_id",),
+                  timestamps=("packed_at", "shipped_at", "delivered_at", "promised_delivery"),
+                  future_ok=("promised_delivery",), categories=("carrier", "status"),
+                  references=(Reference("order_id", "orders", "order_id"),),
+                  row_rules=(RowRule(("shipped_at", "delivered_at"), "delivered_at on or after shipped_at",
+                                     _le("shipped_at", "delivered_at"), "check the date columns are not swapped"),),
+                  needed_by=("fulfilment",), optional=True),
+        TableSpec("tickets", Tickets, key=("ticket_id",), timestamps=("opened_at", "first_response_at", "resolved_at"),
+                  categories=("channel",), whole=("reopened",), optional_columns=("nps", "reopened"),
+                  references=(Reference("order_id", "orders", "order_id"),),
+                  row_rules=(RowRule(("opened_at", "first_response_at"), "first_response_at on or after opened_at",
+                                     _le("opened_at", "first_response_at"), "check the date columns are not swapped"),
+                             RowRule(("opened_at", "resolved_at"), "resolved_at on or after opened_at",
+                                     _le("opened_at", "resolved_at"), "check the date columns are not swapped")),
+                  needed_by=("service",), optional=True),
+        TableSpec("product_reviews", ProductReviews, key=("review_id",), timestamps=("created_at",),
+                  references=(Reference("sku", "products", "sku"), Reference("order_id", "orders", "order_id")),
+                  needed_by=("service",), optional=True),
+        TableSpec("experiments", Experiments, key=("experiment", "unit_id"), timestamps=("assigned_at",),
+                  needed_by=("ab_test",), optional=True),
         TableSpec("budgets", Budgets, key=("channel", "period"), needed_by=("ad_roas",), optional=True),
     ]
 }

@@ -78,6 +78,11 @@ class Dataset:
     promotions: pd.DataFrame | None = None
     inventory: pd.DataFrame | None = None
     budgets: pd.DataFrame | None = None
+    price_observations: pd.DataFrame | None = None
+    shipments: pd.DataFrame | None = None
+    tickets: pd.DataFrame | None = None
+    product_reviews: pd.DataFrame | None = None
+    experiments: pd.DataFrame | None = None
     #: legitimate but notable facts found while loading (over-delivered PO lines, empty optional tables), each a
     #: :class:`~ecomlib.errors.Violation` with its row count; ``ecomlib validate`` and the pages can show them.
     warnings: list[Violation] = field(default_factory=list)
@@ -534,6 +539,9 @@ def _empty_typed(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
 
 def _validate_table(df: pd.DataFrame, spec: TableSpec, store: Store,
                     now: pd.Timestamp | None = None) -> tuple[pd.DataFrame, list[Violation]]:
+    absent = [c for c in spec.optional_columns if c not in df]
+    if absent:  # columns a file may leave out are added empty, as text the parsers below type like any other
+        df = df.assign(**{c: pd.Series(pd.NA, index=df.index, dtype="object") for c in absent})
     missing = [c for c in spec.columns if c not in df]
     if df.empty and not missing:
         return _empty_typed(spec, df), []

@@ -199,11 +199,12 @@ def test_header_only_required_table_is_a_missing_table_and_optional_one_is_none(
     with pytest.raises(MissingTableError, match=r"orders\.csv: table 'orders' has a header but no rows \(needed by "
                                                 r"cohort_ltv\)"):
         load_dataset(folder, tables=["orders"], needed_by="cohort_ltv", now=NOW)
-    # loaded with every table, the empty orders leave the lines and returns pointing at nothing
+    # loaded with every table, the empty orders leave lines, returns, parcels, tickets and reviews pointing at nothing
     with pytest.raises(ContractError) as info:
         load_dataset(folder, now=NOW)
-    assert [(v.table, v.column, v.n_rows) for v in info.value.violations] == [("order_items", "order_id", 6),
-                                                                            ("returns", "order_id", 2)]
+    assert [(v.table, v.column, v.n_rows) for v in info.value.violations] == [
+        ("order_items", "order_id", 6), ("returns", "order_id", 2), ("shipments", "order_id", 2),
+        ("tickets", "order_id", 2), ("product_reviews", "order_id", 1)]
 
 
 # --- generated cases: what git cannot hold, or would be large ------------------------------------------------
