@@ -1149,3 +1149,15 @@ def test_ga4_events_added_to_a_dataset_use_its_time_zone(tmp_path):
     assert len(ds.events) == 12 and ds.orders is not None
     assert ds.events["event_time"].min() == pd.Timestamp("2026-11-01 17:00")        # the dataset's zone (+8)
     assert not list(Path(result["events"]).parent.glob(".*"))
+
+
+def test_amazon_returns_never_exceed_the_units_sold(tmp_path):
+    shop = _amazon_shop(tmp_path / "shop")
+    items = pd.read_csv(shop / "order_items.csv", dtype={"order_id": str, "sku": str})
+    items.loc[items["sku"] == "00123", "quantity"] = 1                  # sold 1, the report returns 2
+    items.to_csv(shop / "order_items.csv", index=False)
+    result = import_export("amazon_returns", AMAZON, shop, orders=shop, add=True)
+    r = load_dataset(shop).returns.set_index("sku")
+    assert r.loc["00123", ["quantity", "refund_amount"]].tolist() == [1, 15.0]
+    assert any("1 returns would take the order line's returned units above the units sold" in n
+               for n in result.notes)

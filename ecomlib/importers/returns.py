@@ -153,6 +153,26 @@ def import_amazon_returns(source: str | Path, *, store: dict | None = None, orde
             notes.append(f"{int(no_line.sum()):,} returns name an order whose lines do not include their sku: "
                          f"refund_amount 0 for them.")
         out = out[known_order]
+        # Returned units never net below zero: in time order, each return takes what the earlier ones left.
+        sold = items.assign(order_id=items["order_id"].astype(str), sku=items["sku"].astype(str)) \
+            .set_index(["order_id", "sku"])["quantity"]
+        out = out.sort_values(["returned_at", "return_id"])
+        line = pd.MultiIndex.from_frame(out[["order_id", "sku"]])
+        units = pd.Series(sold.reindex(line).to_numpy(), index=out.index)
+        before = out.groupby(["order_id", "sku"])["quantity"].cumsum() - out["quantity"]
+        allowed = (units - before).clip(lower=0).where(units.notna(), out["quantity"])
+        capped = out["quantity"] > allowed
+        if capped.any():
+            notes.append(f"{int(capped.sum()):,} returns would take the order line's returned units above the units "
+                         f"sold: quantity capped at what was left ({int((allowed[capped] == 0).sum()):,} left out).")
+            gone = allowed <= 0
+            dropped.append(pd.DataFrame({"file": out["_file"], "row": out["_row"],
+                                         "reason": "more units returned than sold on the order line",
+                                         "order_id": out["order_id"], "sku": out["sku"]})[gone])
+            out = out.assign(quantity=np.minimum(out["quantity"], allowed).astype("Int64"))[~gone]
+            out = out.assign(refund_amount=(out["quantity"].astype(float)
+                                            * unit.reindex(out.index)).fillna(0.0).round(6))
+        out = out.sort_index()
         notes.append(f"refund_amount = quantity × price paid on the order line ({orders}); the report itself has no "
                      f"amounts.")
     else:
