@@ -1608,7 +1608,7 @@ def compute(ds, period: Period, **options) -> Result:
                      **{k: o[k] for k in ("window_days", "maturity_days", "culprit_days", "min_units", "focus_reason",
                                           "alpha", "min_count", "top", "shipping_cost")})
     gap = lambda section, key, **fields: res.gaps.__setitem__(section, Gap(f"returns.gap.{key}", fields))  # noqa: E731
-    dates = dict(start=window.start.date().isoformat(), end=window.last_day.date().isoformat())
+    dates = dict(start=window.start, end=window.last_day)
 
     # Rates of the trailing window of mature sales
     rate = return_rates(sold, ret, window=window, alpha=alpha)
@@ -1627,8 +1627,8 @@ def compute(ds, period: Period, **options) -> Result:
     overall = window_change(sold, ret, window=window, previous=window.previous(), by=None, alpha=alpha)
     change = window_change(sold, ret, window=window, previous=window.previous(), by="category", alpha=alpha)
     if units_sold == 0 or not (overall["units_sold_prev"] > 0).all():
-        gap("change", "no_previous", window=o["window_days"], start=window.previous().start.date().isoformat(),
-            end=window.previous().last_day.date().isoformat())
+        gap("change", "no_previous", window=o["window_days"], start=window.previous().start,
+            end=window.previous().last_day)
     else:
         overall["mde"] = [mde_two_proportions(r.unit_rate_prev, r.units_sold_prev, r.units_sold, alpha=alpha)
                           for r in overall.itertuples()]  # one row
@@ -1640,8 +1640,10 @@ def compute(ds, period: Period, **options) -> Result:
 
     # The flow of the period: returns received, refunds, reasons mapped, what they cost
     flow = period_summary(ret, period)
-    res.values.update(refunds=flow["refund_amount"], unmapped_share=flow["unmapped_share"],
-                      returns_received=flow["returns"], flow=flow)
+    # A period that ends before the data starts is not "no refunds": its flow is unknown (None), not 0.
+    res.notes["covered"] = bool(len(ds.orders)) and period.end > ds.orders["order_time"].min()
+    res.values.update(refunds=flow["refund_amount"] if res.notes["covered"] else None,
+                      unmapped_share=flow["unmapped_share"], returns_received=flow["returns"], flow=flow)
     received = ret[period.contains(ret["returned_at"])]
     res.tables["period_costs"] = return_costs(received, by=None, shipping_cost=o["shipping_cost"])
     res.values["period_cost"] = float(res.tables["period_costs"]["cost"].sum())
@@ -1685,15 +1687,17 @@ def compute(ds, period: Period, **options) -> Result:
     if not has_ids:
         gap("mix_supplier", "no_supplier_ids")
     elif not (res.values["mix_supplier_id"].testable and _mix_ok(in_window, "supplier_id", o["min_count"])):
-        gap("mix_supplier", "mix", min_count=o["min_count"])
+        gap("mix_supplier", "mix_supplier", min_count=o["min_count"])
 
     # Culprit SKUs (against their category and their supplier) and suppliers
-    cdates = dict(start=culprit_window.start.date().isoformat(), end=culprit_window.last_day.date().isoformat())
+    cdates = dict(start=culprit_window.start, end=culprit_window.last_day)
     culprits = excess_returns(sold, ret, by="sku", window=culprit_window, min_units=min_units, alpha=alpha)
     res.tables["culprits"] = culprits
     res.values["culprit_mde"] = _culprit_mde(culprits, alpha)
     if culprits.empty:
         gap("culprits", "culprits", min_units=min_units, days=o["culprit_days"], **cdates)
+    elif not len(_returns_of(ret, culprit_window)):  # nothing returned: a ranking of zeros says nothing
+        gap("culprits", "no_culprit_returns", **cdates)
     if not has_ids:
         gap("suppliers", "no_supplier_ids")
         res.tables["suppliers"] = pd.DataFrame()
@@ -1706,6 +1710,8 @@ def compute(ds, period: Period, **options) -> Result:
         res.tables["quality_rates"] = quality_return_rate(sold, ret, by="supplier_id", window=window, alpha=alpha)
         if suppliers.empty:
             gap("suppliers", "suppliers", min_units=min_units, days=o["culprit_days"], **cdates)
+        elif not len(_returns_of(ret, culprit_window)):
+            gap("suppliers", "no_culprit_returns", **cdates)
     return res
 
 
@@ -1714,7 +1720,7 @@ def _top_culprit(now) -> pd.Series | None:
     """The SKU the headline follows: the first culprit of the ranking, else the first SKU its supplier does not
     explain (the ranking is by the low end of the excess)."""
     table = now.tables.get("culprits")
-    if table is None or table.empty:
+    if table is None or table.empty or not now.has("culprits"):
         return None
     own = table[table["culprit"]] if "culprit" in table else table[table["significant"]]
     rest = table[~table["supplier_explains"]] if "supplier_explains" in table else table
@@ -2010,7 +2016,7 @@ def page_note(result, key: str, msg: Messages, before=None) -> str:
         return text if n["supplier_names"] else text + msg("returns.note.no_supplier_names")
     if key == "cost":
         return msg("returns.note.cost")
-    if key == "unmapped":
+    if key == "unmapped":  # shown under the reasons, which need returns
         unmapped = result.tables.get("unmapped")
         return msg("returns.note.unmapped_table") if unmapped is not None and len(unmapped) else \
             msg("returns.note.all_mapped")

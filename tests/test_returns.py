@@ -981,3 +981,14 @@ def test_planted_quality_supplier_and_culprit_sku_found_on_every_seed(seed_revie
     assert culprit.severity in ("high", "medium") and culprit.anchor == "sec-culprits"
     assert returns._top_culprit(now)["sku"] == CULPRIT_SKU
     assert now.suppliers.iloc[0]["supplier_id"] == BAD_SUPPLIER
+
+
+def test_a_period_before_the_data_has_unknown_refunds_not_zero(hand_review):
+    ds, now, _ = hand_review
+    early = returns.compute(ds, parse_period("2025-W10"))  # the hand store's first sale is on 2026-05-10
+    # W47 is inside the data and received no return: 0; 2025-W10 ends before the data starts: unknown
+    assert early.value("refunds") is None and now.value("refunds") == 0.0
+    heads = {h.key: h for h in returns.headlines(now, early, EN)}
+    assert heads["refunds"].previous is None and "top_culprit_excess" in heads
+    assert "returns.gap.no_sales" == early.gaps["rates"].message
+    assert "Mar" in early.gaps["rates"].text(EN) or "2024" in early.gaps["rates"].text(EN)  # dates in the locale's form
