@@ -19,6 +19,8 @@ responds like the other channels, no cohort, SKU or checkout effect): a control 
 
 from __future__ import annotations
 
+import importlib
+
 from pathlib import Path
 
 import numpy as np
@@ -454,6 +456,11 @@ def _budgets(rng: np.random.Generator, ad_spend: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"channel": plan["channel"], "period": plan["period"], "amount": amount})
 
 
+#: The tables of the later reviews come from their own demo modules, each with its own random stream (the key):
+#: ``module.generate(rng, tables, *, plants) -> {table: DataFrame}`` sees the tables made before it.
+EXTRA_GENERATORS: dict[int, str] = {}
+
+
 def generate(seed: int = 42, *, plants: bool = True) -> dict[str, pd.DataFrame]:
     """Build every table of the demo store in memory, as contract tables (column order as in the contract).
 
@@ -492,7 +499,7 @@ def generate(seed: int = 42, *, plants: bool = True) -> dict[str, pd.DataFrame]:
     over = channels.set_index("channel")["overclaim"].loc[spend["channel"]].to_numpy()
     spend = spend.assign(platform_conversions=np.round(spend["n"] * share * over, 1),
                          platform_revenue=np.round(spend["rev"] * share * over, 2)).drop(columns=["n", "rev"])
-    return {
+    tables = {
         "orders": orders_out,
         "order_items": items[["order_id", "sku", "quantity", "unit_price"]],
         "products": products[["sku", "product_name", "category", "supplier_id", "unit_cost"]],
@@ -510,6 +517,9 @@ def generate(seed: int = 42, *, plants: bool = True) -> dict[str, pd.DataFrame]:
         "inventory": _inventory(stream(9), orders_out, items, products, purchase_orders, suppliers),
         "budgets": budgets,
     }
+    for step, module in sorted(EXTRA_GENERATORS.items()):
+        tables.update(importlib.import_module(module).generate(stream(step), tables, plants=plants))
+    return tables
 
 
 STORE = {"name": "Demo Store 示例商店", "currency": "CNY", "timezone": "Asia/Shanghai", "lang": "en"}
