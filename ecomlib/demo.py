@@ -20,7 +20,6 @@ responds like the other channels, no cohort, SKU or checkout effect): a control 
 from __future__ import annotations
 
 import importlib
-
 from pathlib import Path
 
 import numpy as np
