@@ -21,7 +21,9 @@ import pandas as pd
 RUNGS = ("one_row", "three_days", "two_weeks", "one_channel", "no_repeat", "no_ad_spend", "no_inventory",
          "no_returns")
 #: The column that dates each table's rows (tables not listed are reference tables, kept whole).
-TIME_COLUMNS = {"orders": "order_time", "events": "event_time", "ad_spend": "date", "purchase_orders": "ordered_at"}
+TIME_COLUMNS = {"orders": "order_time", "events": "event_time", "ad_spend": "date", "purchase_orders": "ordered_at",
+                "tickets": "opened_at", "product_reviews": "created_at", "experiments": "assigned_at",
+                "price_observations": "date", "inventory": "as_of"}
 
 
 def _read(folder: Path) -> dict[str, pd.DataFrame]:
@@ -45,9 +47,9 @@ def _consistent(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Drop rows whose order or customer is no longer in the store, so references hold."""
     out = dict(tables)
     orders = set(out["orders"]["order_id"])
-    for name in ("order_items", "returns"):
-        if name in out:
-            out[name] = out[name][out[name]["order_id"].isin(orders)]
+    for name, df in out.items():  # every table that points at orders (lines, returns, parcels, tickets, reviews)
+        if name != "orders" and "order_id" in df:
+            out[name] = df[(df["order_id"] == "") | df["order_id"].isna() | df["order_id"].isin(orders)]
     if "customers" in out:
         out["customers"] = out["customers"][out["customers"]["customer_id"].isin(set(out["orders"]["customer_id"]))]
     return out
