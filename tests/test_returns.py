@@ -992,3 +992,44 @@ def test_a_period_before_the_data_has_unknown_refunds_not_zero(hand_review):
     assert heads["refunds"].previous is None and "top_culprit_excess" in heads
     assert "returns.gap.no_sales" == early.gaps["rates"].message
     assert "Mar" in early.gaps["rates"].text(EN) or "2024" in early.gaps["rates"].text(EN)  # dates in the locale's form
+
+
+def test_load_needs_no_suppliers_table_and_names_a_missing_returns_table(ladder_source, tmp_path):
+    from ecomlib.errors import MissingTableError
+
+    folder = make_store("three_days", tmp_path / "bare", source=ladder_source)
+    (folder / "suppliers.csv").unlink()
+    ds = returns.load(folder)
+    assert ds.suppliers is None and ds.returns is not None
+    (folder / "returns.csv").unlink()
+    with pytest.raises(MissingTableError, match="no table 'returns' \\(needed by returns\\)"):
+        returns.load(folder)
+
+
+def test_importers_no_reason_refunds_map_to_other_not_unmapped():
+    # the Shopify importer's returns carry no reason; the rules file's `other` says so (was: unmapped)
+    texts = ["Shopify order refunded in full (orders export: no reason)",
+             "Shopify partial refund (orders export: line and reason not given)"]
+    assert _map([None, None], texts)["reason"].astype(str).tolist() == ["other", "other"]
+    assert _map(["CARRIER_DAMAGED", "DISTRIBUTOR_DAMAGED"], [None, None])["reason"].astype(str).tolist() == [
+        "damaged_in_transit", "damaged_in_transit"]
+
+
+def test_cost_chart_axis_labels_are_compact_and_few():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    costs = pd.DataFrame({"reason": ["quality_defect", "size_fit"], "writeoff_value": [81_438.0, 11_519.0],
+                          "lost_shipping": [130.0, 170.0], "cost": [81_568.0, 11_689.0]})
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    returns.plot_costs(costs, ax=ax, msg=EN)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    # was: "CN¥0.00 CN¥10,000 … CN¥80,000", nine long labels running into each other
+    assert len(ax.get_xticks()) <= 7 and all(len(t) <= 7 for t in labels) and any("K" in t for t in labels)
+    many = pd.DataFrame({"category": [f"c{i}" for i in range(40)], "writeoff_value": np.arange(40.0),
+                         "lost_shipping": 1.0, "cost": np.arange(40.0) + 1})
+    ax = returns.plot_costs(many, y="category", ax=plt.subplots()[1], msg=ZH)
+    assert len(ax.get_yticklabels()) == 13 and "其他（28 个）" in [t.get_text() for t in ax.get_yticklabels()]
+    plt.close("all")
