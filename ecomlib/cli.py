@@ -119,14 +119,15 @@ def demo_data(out: Path, seed: int) -> None:
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Dataset folder (default: the parameter set's `data`, else data/demo).")
 @click.option("--period", help="2026-W47, 2026-11, 2026-11-01..2026-11-14, last-week or last-month "
-                               "(default: the last complete period of the data).")
+                               "(default: the last complete period inside the data). A period with no data is refused.")
 @click.option("--start", help="First day of a custom period (YYYY-MM-DD); with --end.")
 @click.option("--end", help="Last day of a custom period, inclusive (YYYY-MM-DD); with --start.")
 @click.option("--out", "out_dir", default="reports", show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Reports folder; the run goes in OUT/PERIOD.")
 @click.option("--only", help="Comma-separated notebooks of the set to run (e.g. funnel,returns).")
 @click.option("-p", "--parameter", "overrides", multiple=True, metavar="NAME=VALUE",
-              help="Override a parameter (repeatable); NOTEBOOK:NAME=VALUE for one notebook only.")
+              help="Override a parameter (repeatable; wins over the parameter set); NOTEBOOK:NAME=VALUE for one "
+                   "notebook only. The runner's own (data_dir, period and comparison dates) are refused.")
 @click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 16), help="Notebooks run at once.")
 @click.option("--show-code", is_flag=True, help="Keep the code cells in the HTML pages.")
 @click.option("--timeout", default=900.0, show_default=True, type=click.FloatRange(min=1),
