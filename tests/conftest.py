@@ -53,6 +53,22 @@ def demo_no_plants_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def ladder_dir(demo_dir, tmp_path_factory):
+    """Factory: ``ladder_dir(rung)`` → the ``tests/ladder.py`` store of that rung, cut once per test session and
+    shared by every review's tests (read-only: copy it before changing a file)."""
+    from .ladder import make_store
+
+    made: dict[str, Path] = {}
+
+    def make(rung: str) -> Path:
+        if rung not in made:
+            made[rung] = make_store(rung, tmp_path_factory.mktemp(f"ladder-{rung}"), source=demo_dir)
+        return made[rung]
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def demo(demo_dir):
     """The whole demo store, loaded and validated once per test session."""
     from ecomlib import load_dataset

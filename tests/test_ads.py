@@ -726,14 +726,14 @@ def test_plots_use_the_catalogue():
 
 
 # The ladder of small real-shaped stores ----------------------------------------------------------------------
-from .ladder import RUNGS, make_store  # noqa: E402
+from .ladder import RUNGS  # noqa: E402
 
 VOCAB_CODES = ("paid_search", "paid_social", "affiliate", "organic", "below_break_even", "on_track", "no_variation")
 
 
 @pytest.fixture(scope="module")
-def ladder(demo_dir, tmp_path_factory):
-    return {rung: make_store(rung, tmp_path_factory.mktemp(f"ads-{rung}"), source=demo_dir) for rung in RUNGS}
+def ladder(ladder_dir):
+    return {rung: ladder_dir(rung) for rung in RUNGS}
 
 
 @pytest.mark.parametrize("rung", RUNGS)

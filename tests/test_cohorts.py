@@ -517,14 +517,14 @@ def test_a_long_tail_of_channels_is_folded_with_rates_recomputed():
 
 
 # the ladder of small real-shaped stores (tests/ladder.py) -----------------------------------------------------
-from tests.ladder import RUNGS, make_store  # noqa: E402
+from tests.ladder import RUNGS  # noqa: E402
 
 
 @pytest.mark.parametrize("rung", RUNGS)
-def test_every_rung_of_the_ladder_renders_by_section(rung, demo_dir, tmp_path):
+def test_every_rung_of_the_ladder_renders_by_section(rung, ladder_dir):
     import ecomlib as el
 
-    ds = cohorts.load(make_store(rung, tmp_path / rung, source=demo_dir))
+    ds = cohorts.load(ladder_dir(rung))
     period, comparison = el.resolve(None, None, data_end=ds.orders["order_time"].max())
     now, before = cohorts.compute(ds, period), cohorts.compute(ds, comparison)
     for lang in ("en", "zh"):

@@ -12,7 +12,7 @@ import pytest
 from ecomlib import runner
 from ecomlib.i18n import catalogue
 
-from .ladder import RUNGS, make_store
+from .ladder import RUNGS
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Half the rungs render in Chinese: every gap sentence exists in both languages (checked on the catalogue below).
@@ -20,9 +20,9 @@ LANG = {rung: ("zh" if i % 2 else "en") for i, rung in enumerate(RUNGS)}
 
 
 @pytest.fixture(scope="module", params=RUNGS)
-def rung_run(request, demo_dir, tmp_path_factory):
+def rung_run(request, ladder_dir, tmp_path_factory):
     rung = request.param
-    data = make_store(rung, tmp_path_factory.mktemp(f"ladder-{rung}"), source=demo_dir)
+    data = ladder_dir(rung)
     out = tmp_path_factory.mktemp(f"ladder-{rung}-reports")
     result = runner.run_review(ROOT / "params" / "weekly.yaml", data_dir=data, out_dir=out,
                                overrides=[f"lang={LANG[rung]}"], echo=lambda line: None)
