@@ -1235,6 +1235,11 @@ def _row(df: pd.DataFrame | None) -> pd.Series | None:
     return None if df is None or df.empty else df.iloc[0]
 
 
+def _of_supplier(supplier, msg: Messages) -> str:
+    """``, supplier S07`` after a product name; nothing when the product has no supplier id."""
+    return msg("returns.s.of_supplier", supplier=supplier) if isinstance(supplier, str) and supplier else ""
+
+
 def _explained_sentence(rows: pd.DataFrame, msg: Messages, *, top: int) -> str:
     """One sentence naming the supplier whose other SKUs return as much as ``rows`` (SKUs of one supplier that its
     supplier explains, largest excess first)."""
@@ -1321,7 +1326,8 @@ def _sentences(*, rate: pd.DataFrame, previous_rate: pd.DataFrame | None = None,
         hits = culprits[own].head(top)
         for row in hits.itertuples():  # at most `top` rows
             reason = getattr(row, "main_reason", None)
-            text = msg("returns.s.culprit", sku=row.sku, name=row.product_name, supplier=row.supplier_id,
+            text = msg("returns.s.culprit", sku=row.sku, name=row.product_name,
+                       supplier=_of_supplier(row.supplier_id, msg),
                        rate=row.unit_rate, norm=row.expected_rate, category=row.category, ratio=row.ratio,
                        lo=row.ratio_low, hi=row.ratio_high, excess=row.excess, conf=conf,
                        phrase=_phrase(row.reason, msg))
@@ -1372,6 +1378,8 @@ OPTIONS = {"window_days": 90, "maturity_days": 30, "culprit_days": 365, "min_uni
            "min_count": 20, "top": 10}
 #: Fewest returns measured (sales ≥ 90 days old) for the time-to-return section.
 MIN_TIMING_RETURNS = 20
+#: Most culprit SKUs (and suppliers) published as findings; the page's tables show ``top`` of them.
+MAX_FINDINGS = 3
 #: Power at which a minimum detectable effect is quoted next to "no significant change".
 POWER = 0.8
 
@@ -1779,10 +1787,11 @@ def findings(now, before, msg: Messages) -> list:
       as a number beside it);
     - rate change, reason mix, unmapped reasons: no money (None).
 
-    Severity: ``high`` when the exact interval's low end is at least 1.5× the norm, ``medium`` for other
-    significant excess, ``low`` for a SKU its supplier explains, a reason-mix cell or unmapped reasons, ``info``
-    for the cost and an unchanged rate. Confidence ``significant`` only after Holm over the family named
-    (the SKUs ranked, the suppliers ranked, the categories of the change table; the mix cells by Bonferroni).
+    Severity: ``high`` for the first-ranked culprit SKU and supplier when the exact interval's low end is at least
+    1.5× the norm, ``medium`` for the next significant ones (at most :data:`MAX_FINDINGS` of each), ``low`` for a
+    SKU its supplier explains, a reason-mix cell or unmapped reasons, ``info`` for the cost and an unchanged rate.
+    Confidence ``significant`` only after Holm over the family named (the SKUs ranked, the suppliers ranked, the
+    categories of the change table; the mix cells by Bonferroni).
     """
     out: list[Finding] = []
     alpha = now.notes["alpha"]
@@ -1791,7 +1800,7 @@ def findings(now, before, msg: Messages) -> list:
     suppliers = now.tables.get("suppliers")
     if suppliers is not None and len(suppliers) and now.has("suppliers"):
         phrase = _phrase(suppliers["reason"].iloc[0], msg)
-        for row in suppliers[suppliers["significant"]].head(now.notes["top"]).to_dict("records"):
+        for i, row in enumerate(suppliers[suppliers["significant"]].head(MAX_FINDINGS).to_dict("records")):
             money = max(row["excess"], 0.0) * _refund_per_unit(row) * scale
             key = "returns.s.supplier" if row["baseline"] == "category" else "returns.s.supplier_store"
             text = msg(key, phrase=phrase, supplier=row["supplier_id"], name=row["supplier_name"], ratio=row["ratio"],
@@ -1801,13 +1810,15 @@ def findings(now, before, msg: Messages) -> list:
                                {"supplier_id": row["supplier_id"], "ratio": row["ratio"], "ratio_low": row["ratio_low"],
                                 "excess_units": row["excess"], "p_adjusted": row["p_adjusted"],
                                 "reason": row["reason"]}, money=money,
-                               severity="high" if row["ratio_low"] >= 1.5 else "medium", confidence="significant",
+                               severity="high" if i == 0 and row["ratio_low"] >= 1.5 else "medium",
+                               confidence="significant",
                                anchor="sec-suppliers", source="ecomlib.returns.excess_returns"))
     culprits = now.tables.get("culprits")
     if culprits is not None and len(culprits) and now.has("culprits"):
-        for row in culprits[culprits["culprit"]].head(now.notes["top"]).to_dict("records"):
+        for i, row in enumerate(culprits[culprits["culprit"]].head(MAX_FINDINGS).to_dict("records")):
             money = max(row["excess"], 0.0) * _refund_per_unit(row) * scale
-            text = msg("returns.s.culprit", sku=row["sku"], name=row["product_name"], supplier=row["supplier_id"],
+            text = msg("returns.s.culprit", sku=row["sku"], name=row["product_name"],
+                       supplier=_of_supplier(row["supplier_id"], msg),
                        rate=row["unit_rate"], norm=row["expected_rate"], category=row["category"],
                        ratio=row["ratio"], lo=row["ratio_low"], hi=row["ratio_high"], excess=row["excess"], conf=conf,
                        phrase=_phrase(row["reason"], msg))
@@ -1818,7 +1829,8 @@ def findings(now, before, msg: Messages) -> list:
                                {"sku": row["sku"], "supplier_id": row["supplier_id"], "ratio": row["ratio"],
                                 "ratio_low": row["ratio_low"], "supplier_ratio": row["supplier_ratio"],
                                 "excess_units": row["excess"], "p_adjusted": row["p_adjusted"]}, money=money,
-                               severity="high" if row["ratio_low"] >= 1.5 else "medium", confidence="significant",
+                               severity="high" if i == 0 and row["ratio_low"] >= 1.5 else "medium",
+                               confidence="significant",
                                anchor="sec-culprits", source="ecomlib.returns.excess_returns"))
         explained = culprits[culprits["supplier_explains"]]
         for supplier, rows in explained.groupby("supplier_id", sort=False):  # one finding per supplier

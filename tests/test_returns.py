@@ -813,6 +813,9 @@ def test_no_suppliers_table_and_no_supplier_ids(hand_review):
     assert now.gaps["suppliers"].message == "returns.gap.no_supplier_ids" and not now.has("mix_supplier")
     assert now.has("culprits") and now.culprits["supplier_ratio"].isna().all()
     assert not now.culprits["supplier_explains"].any()
+    said = returns.sentences(now, None, EN) + [f.text for f in returns.findings(now, None, EN)]
+    culprit = [t for t in said if t.startswith("A (")]
+    assert culprit and culprit[0].startswith("A (P A): ") and "nan" not in " ".join(said)  # no "supplier nan"
     returns.sentences(now, None, ZH), returns.headlines(now, None, ZH), returns.findings(now, None, ZH)
 
 
