@@ -41,16 +41,26 @@ def validate(data_dir: Path, tables: str | None) -> None:
     except EcomlibError as exc:
         click.echo(f"invalid: {exc}", err=True)
         sys.exit(1)
+    from .dataset import unmatched_keys
+
     summary = ds.summary()
     click.echo(f"{data_dir}: valid — store {ds.store.name!r}, currency {ds.store.currency}, "
                f"times in {ds.store.timezone}")
     for row in summary.itertuples():
         span = f"{row.first:%Y-%m-%d} … {row.last:%Y-%m-%d}" if row.first == row.first else "—"
         click.echo(f"  {row.table:<16} {row.rows:>10,} rows  {span:<24}  key: {row.key}")
+    for warning in ds.warnings:
+        click.echo(f"warning: {warning.describe(ds.files.get(warning.table))}")
+    for row in unmatched_keys(ds).itertuples():
+        amount = f", {row.measure} {row.amount:,.2f}" if row.amount == row.amount and row.measure else ""
+        near = f" (did you mean {row.near!r}?)" if isinstance(row.near, str) and row.near else ""
+        # informational: unpaid channels have no ad spend by nature; an ad channel without orders is a typo to fix
+        click.echo(f"no match: {row.table}.{row.column} {row.value!r} is in no {row.other_table}.{row.other_column}"
+                   f" ({row.rows:,} rows{amount}){near}")
 
 
 @main.command("import")
-@click.argument("kind", type=click.Choice(["shopify", "uci_online_retail", "olist", "mapping"]))
+@click.argument("kind", metavar="KIND")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Dataset folder to write (contract CSVs + store.yaml).")
@@ -62,8 +72,18 @@ def validate(data_dir: Path, tables: str | None) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace the files of an existing dataset folder.")
 def import_(kind: str, source: Path, out: Path, currency: str | None, timezone: str | None, name: str | None,
             options: tuple[str, ...], overwrite: bool) -> None:
-    """Convert a platform export (SOURCE file or folder) into a validated dataset folder; see docs/importers.md."""
-    from .importers import ImportOptionError, MappingFileError, import_export, parse_option
+    """Convert a platform export (SOURCE file or folder) into a validated dataset folder; see docs/importers.md.
+
+    KIND is one of the importers of ``ecomlib.importers.IMPORTERS`` (shopify, ga4, google_ads, meta_ads,
+    amazon_returns, purchase_orders, transactions, uci_online_retail, olist, mapping …).
+    """
+    from .importers import IMPORTERS, ImportOptionError, MappingFileError, import_export, parse_option
+
+    if kind not in IMPORTERS:
+        close = difflib.get_close_matches(kind, list(IMPORTERS), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}? " if close else ""
+        click.echo(f"error: unknown import kind {kind!r}; {hint}the kinds are {', '.join(IMPORTERS)}", err=True)
+        sys.exit(2)
 
     store = {k: v for k, v in {"currency": currency, "timezone": timezone, "name": name}.items() if v}
     for option in options:
@@ -104,12 +124,14 @@ def _unreadable_option(text: str) -> str | None:
 @click.option("--out", default="data/demo", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the demo store into.")
 @click.option("--seed", default=42, show_default=True, type=int, help="Random seed: same seed, same bytes.")
-def demo_data(out: Path, seed: int) -> None:
+@click.option("--no-plants", is_flag=True, help="The same shop without any planted finding (for false-alarm checks).")
+def demo_data(out: Path, seed: int, no_plants: bool) -> None:
     """Generate the deterministic demo store (19 months, planted findings; see data/README.md)."""
     from .demo import write_demo
 
-    written = write_demo(out, seed=seed)
-    click.echo(f"demo store written to {out} ({len(written)} files, seed {seed})")
+    written = write_demo(out, seed=seed, plants=not no_plants)
+    plants = "without planted findings" if no_plants else "with planted findings"
+    click.echo(f"demo store written to {out} ({len(written)} files, seed {seed}, {plants})")
 
 
 @main.command()

@@ -689,10 +689,9 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
     if not folder.exists():
         if folder.is_symlink():
             _resolve(folder, "dataset")
-        error = MissingTableError("(any)", str(folder), needed_by)
-        error.args = (f"{folder}: no such folder. Fix: pass the folder that holds the table files (`ecomlib "
-                      f"demo-data` writes one; `ecomlib import` converts a platform export into one).",)
-        raise error
+        raise MissingTableError("(any)", str(folder), needed_by, message=(
+            f"{folder}: no such folder. Fix: pass the folder that holds the table files (`ecomlib demo-data` "
+            f"writes one; `ecomlib import` converts a platform export into one)."))
     if not folder.is_dir():
         raise ContractError([Violation("dataset", None, "is a file, not a folder",
                                        fix="pass the folder that holds the table files")], {"dataset": str(folder)})
@@ -726,11 +725,10 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
         problems += found
         if df.empty and not found:
             if required is not None and name in required:
-                error = MissingTableError(name, str(folder), needed_by)
                 who = f" (needed by {needed_by})" if needed_by else ""
-                error.args = (f"{file}: table '{name}' has a header but no rows{who}. Fix: export a period with "
-                              f"data, or run the reviews that do not need {name}.",)
-                raise error
+                raise MissingTableError(name, str(folder), needed_by, message=(
+                    f"{file}: table '{name}' has a header but no rows{who}. Fix: export a period with data, or "
+                    f"run the reviews that do not need {name}."))
             warnings.append(Violation(name, None, "the table has no rows: read as 'none' (e.g. no returns)",
                                       fix="nothing to do if the store has none; otherwise export it again"))
         loaded[name] = df

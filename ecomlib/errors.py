@@ -63,16 +63,17 @@ class ContractError(EcomlibError):
 class MissingTableError(EcomlibError):
     """Raised when a review needs a table the dataset folder does not have.
 
-    Attributes: ``table``, ``folder``, ``needed_by``.
+    Attributes: ``table``, ``folder``, ``needed_by``. ``message`` replaces the standard wording where the
+    table is there but unusable as a whole (a header without rows) or the folder itself is missing.
     """
 
-    def __init__(self, table: str, folder: str, needed_by: str | None = None):
+    def __init__(self, table: str, folder: str, needed_by: str | None = None, *, message: str | None = None):
         self.table, self.folder, self.needed_by = table, folder, needed_by
         who = f" (needed by {needed_by})" if needed_by else ""
-        super().__init__(
+        super().__init__(message or (
             f"{folder}: no table '{table}'{who}. Fix: add {table}.csv or {table}.parquet to the folder "
             f"(columns are listed in data/README.md), or use an importer to convert an export."
-        )
+        ))
 
 
 class FileEncodingError(EcomlibError):

@@ -72,3 +72,35 @@ def test_review_into_an_unwritable_out_is_a_clear_error(kit):
     result = invoke("review", "--params", str(kit / "params" / "set.yaml"), "--out", str(kit / "file" / "reports"))
     assert result.exit_code == 2 and "cannot write reports to" in result.output and "writable --out" in result.output
     assert "Traceback" not in result.output
+
+
+def test_import_accepts_every_registered_kind_and_suggests_a_misspelt_one(tmp_path):
+    from ecomlib.importers import IMPORTERS
+
+    export = Path(__file__).parent / "fixtures" / "importers" / "shopify_orders_export.csv"
+    result = invoke("import", "goggle_ads", str(export), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "unknown import kind 'goggle_ads'; did you mean google_ads?" in result.output
+    assert all(kind in result.output for kind in IMPORTERS)
+    assert "ga4" in IMPORTERS and "purchase_orders" in IMPORTERS  # the kinds the docs give commands for
+
+
+def test_validate_prints_warnings_and_values_that_match_nothing(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "orders.csv").write_text(ORDERS)
+    (data / "store.yaml").write_text("currency: CNY\n")
+    (data / "ad_spend.csv").write_text("date,channel,campaign,impressions,clicks,spend,platform_conversions,"
+                                       "platform_revenue\n2026-03-02,Paid_Search ,brand,100,5,50.0,,\n")
+    result = invoke("validate", str(data))
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("no match: ad_spend.channel"))
+    assert "'Paid_Search '" in line and "spend 50.00" in line
+
+
+def test_demo_data_without_plants(tmp_path, monkeypatch):
+    from ecomlib import demo
+
+    calls = []
+    monkeypatch.setattr(demo, "write_demo", lambda out, seed, plants: calls.append((seed, plants)) or {})
+    result = invoke("demo-data", "--out", str(tmp_path / "d"), "--seed", "7", "--no-plants")
+    assert result.exit_code == 0 and calls == [(7, False)] and "without planted findings" in result.output
