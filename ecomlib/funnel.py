@@ -49,7 +49,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-
 from scipy import stats as sps
 
 from .errors import ParameterError, check_option
