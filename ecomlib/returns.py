@@ -47,11 +47,18 @@ Example
 -------
 >>> import ecomlib as el
 >>> from ecomlib import returns
->>> ds = el.load_dataset("data/demo")                                   # doctest: +SKIP
->>> sold = returns.sold_lines(ds.orders, ds.order_items, ds.products, suppliers=ds.suppliers)  # doctest: +SKIP
->>> ret = returns.return_lines(ds.returns, sold, as_of="2026-11-23")     # doctest: +SKIP
->>> win = returns.sales_window(el.parse_period("2026-W47"))             # doctest: +SKIP
->>> returns.excess_returns(sold, ret, by="sku", window=win).head()      # doctest: +SKIP
+>>> ds = returns.load("data/demo")                                      # doctest: +SKIP
+>>> period = el.parse_period("2026-W47")
+>>> now, before = returns.compute(ds, period), returns.compute(ds, period.previous())   # doctest: +SKIP
+>>> [h.key for h in returns.headlines(now, before, el.Messages("en"))]  # doctest: +SKIP
+['return_rate', 'refunds', 'unmapped_share', 'top_culprit_excess']
+>>> now.culprits.head()                                                 # doctest: +SKIP
+
+The building blocks work on contract tables directly (the supplier review uses them)::
+
+    sold = returns.sold_lines(ds.orders, ds.order_items, ds.products, suppliers=ds.suppliers)
+    ret = returns.return_lines(ds.returns, sold, as_of=period.end)      # what was known at the period end
+    returns.quality_return_rate(sold, ret, by="supplier_id", window=returns.sales_window(period))
 """
 
 from __future__ import annotations
