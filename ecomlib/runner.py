@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-from .errors import ParameterError, ReviewError
+from .errors import MissingTableError, ParameterError, ReviewError
 from .periods import Period, check_in_data, date_range, default_period, parse_period
 
 RUNNER_PARAMETERS = ("data_dir", "period_start", "period_end", "compare_start", "compare_end", "lang")
@@ -520,7 +520,10 @@ def _run_all(pset: ParameterSet, names: list[str], plans: dict, tmp: Path, jobs:
     context = _context()
     execute = _execute  # looked up at call time, so tests can put a stub executor in its place
     cwd = str(pset.notebooks_dir.resolve())
-    waiting, running, results = list(names), {}, []
+    results = [skip for name in names if (skip := _absent_table(name, plans[name]))]
+    for skip in results:
+        echo(f"[{results.index(skip) + 1}/{len(names)}] {skip['name']} skipped — {skip['error']}")
+    waiting, running = [n for n in names if n not in {r["name"] for r in results}], {}
     began = time.monotonic()
     try:
         while waiting or running:
@@ -568,6 +571,24 @@ def _run_all(pset: ParameterSet, names: list[str], plans: dict, tmp: Path, jobs:
             _stop(proc, f"{tmp.name}/{name}")
         kill_tagged(f"{tmp.name}/")
     return results
+
+
+def _absent_table(name: str, params: dict) -> dict | None:
+    """A skipped result, without starting a kernel, when a table the review requires has no file in the data
+    folder (``contract.REVIEW_TABLES``); None when the notebook should run (it still skips itself on a table
+    that is present but empty)."""
+    from .contract import REVIEW_TABLES
+    from .dataset import table_file
+
+    data_dir = Path(params.get("data_dir", ""))
+    if name not in REVIEW_TABLES or not data_dir.is_dir():
+        return None
+    absent = next((t for t in REVIEW_TABLES[name][0] if table_file(data_dir, t) is None), None)
+    if absent is None:
+        return None
+    error = MissingTableError(absent, str(data_dir), name)
+    return {"name": name, "status": "skipped", "error": f"MissingTableError: {str(error).splitlines()[0]}",
+            "cell": None, "duration_seconds": 0.0}
 
 
 def _stop(proc, tag: str) -> None:

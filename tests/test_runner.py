@@ -155,7 +155,8 @@ def write_set(root: Path, notebooks: list[str], extra: str = "") -> Path:
 
 def run(kit: Path, **kwargs) -> dict:
     kwargs.setdefault("out_dir", kit / "reports")
-    return runner.run_review(kit / "params" / "set.yaml", echo=lambda line: None, **kwargs)
+    kwargs.setdefault("echo", lambda line: None)
+    return runner.run_review(kit / "params" / "set.yaml", **kwargs)
 
 
 def plan(kit: Path, overrides=(), extra: str = "", names=("good",)) -> dict:
@@ -670,3 +671,18 @@ def test_a_swap_that_cannot_put_the_new_report_in_place_puts_the_old_one_back(tm
         runner._swap(tmp, final)
     assert (final / "index.html").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".2026-W47.tmp-1", "2026-W47"]
+
+
+def test_a_review_whose_required_table_has_no_file_is_skipped_without_a_kernel(kit, stub):
+    """contract.REVIEW_TABLES says which tables a review needs: an absent one skips it before any kernel starts."""
+    for name in ("returns", "good"):
+        write_notebook(kit / "notebooks" / f"{name}.ipynb", GOOD)
+    write_set(kit, ["returns", "good"])
+    said = []
+    result = run(kit, period="2026-W47", echo=said.append)
+    status = {nb["name"]: nb["status"] for nb in result["notebooks"]}
+    assert status == {"returns": "skipped", "good": "ok"}
+    assert "  … good started" in said and "  … returns started" not in said  # no worker, no kernel
+    skipped = next(nb for nb in result["notebooks"] if nb["name"] == "returns")
+    assert skipped["missing_table"] == "order_items" and "\n" not in skipped["error"]
+    assert "ecomlib import" in skipped["note"]
