@@ -37,6 +37,7 @@ REVIEW_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fulfilment": (("orders", "shipments"), ("returns", "customers")),
     "service": (("tickets",), ("orders", "product_reviews", "returns", "order_items", "products")),
     "ab_test": (("experiments",), ("events", "orders", "returns")),
+    "segments": (("orders",), ("customers", "returns")),
 }
 
 #: The revenue quantities of the kit, each defined once (see :func:`order_revenue`) and named in every label
