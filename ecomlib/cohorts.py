@@ -50,9 +50,9 @@ from scipy import stats as sps
 
 from .dataset import require_columns
 from .contract import REVENUE_STATUSES, order_revenue
-from .errors import ContractError, ParameterError, Violation
+from .errors import ParameterError
 from .i18n import Messages
-from .stats import adjust_pvalues, two_proportion_test, wilson_interval
+from .stats import adjust_pvalues, minimum_detectable_difference, two_proportion_test, wilson_interval
 
 COUNTED_STATUSES = REVENUE_STATUSES
 """Order statuses that count as purchases everywhere in cohorts and LTV."""
@@ -404,10 +404,8 @@ def retention_at(table: pd.DataFrame, *, period_number: int = 3, min_size: int =
     excluded = [", ".join(str(v) for v in names[outliers & (names != own)]) for own in names]
     n_rest = (n * pool).sum() - n * pool
     rate = x_rest_rate = ((x * pool).sum() - x * pool) / np.where(n_rest > 0, n_rest, np.nan)
-    m = max(int(tested.sum()), 1)
-    z = sps.norm.ppf(1 - alpha / (2 * m)) + sps.norm.ppf(0.8)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mde = z * np.sqrt(rate * (1 - rate) * (1 / n + 1 / n_rest))
+    m = max(int(tested.sum()), 1)  # Holm's strictest level over the cohorts tested
+    mde = minimum_detectable_difference(rate, n, n_rest, alpha=alpha / m)
     out = c.assign(retention=x / n, ci_low=lo, ci_high=hi, rest_retention=x_rest_rate,
                    diff=test["diff"].to_numpy(), diff_ci_low=test["ci_low"].to_numpy(),
                    diff_ci_high=test["ci_high"].to_numpy(),
@@ -826,7 +824,7 @@ def _fold(data: pd.DataFrame, name: str, top: int, msg: Messages) -> pd.DataFram
 def table(result, name: str, msg: Messages, *, caption: str | None = None, top: int = 12):
     """One of the result's tables ready to show: its columns (:data:`SHOWN`), units, translated headers and data
     codes (channels via :func:`ecomlib.report.label_values`), long tails folded, every cell escaped."""
-    from .report import group_tail, label_values, styled
+    from .report import label_values, styled
 
     data = result.tables[name]
     columns, prefix = SHOWN[name]
@@ -876,7 +874,7 @@ def compute(ds, period, *, cohort_freq: str = "M", retention_period: int = 3, ti
     ``history_days``, ``left_censored`` (cohort label or None), ``best_cohort``.
     """
     from . import ltv
-    from .errors import EcomlibError, FitError, PeriodError
+    from .errors import FitError, PeriodError
     from .review import Result
 
     _check_option("freq", cohort_freq, FREQS)

@@ -49,14 +49,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from scipy import stats as sps
 
 from .errors import ParameterError, check_option
 from .i18n import Messages, catalogue
 from .periods import Period, parse_period  # noqa: F401  (parse_period: docstring examples)
 from .report import Headline
 from .review import Finding, Result
-from .stats import adjust_pvalues, two_proportion_test
+from .stats import adjust_pvalues, minimum_detectable_difference, two_proportion_test
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -521,10 +520,7 @@ def minimum_detectable_effect(x1, n1, x2, n2, *, alpha=0.05, power: float = POWE
     x1, n1, x2, n2 = (np.asarray(a, dtype=float) for a in (x1, n1, x2, n2))
     with np.errstate(divide="ignore", invalid="ignore"):
         pooled = (x1 + x2) / (n1 + n2)
-        se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    z = sps.norm.ppf(1 - np.asarray(alpha, dtype=float) / 2) + sps.norm.ppf(power)
-    ok = (n1 > 0) & (n2 > 0) & (pooled > 0) & (pooled < 1)
-    return np.where(ok, z * se, np.nan)
+    return minimum_detectable_difference(pooled, n1, n2, alpha=alpha, power=power)
 
 
 def compare_periods(current: pd.DataFrame, previous: pd.DataFrame, *, alpha: float = 0.05,

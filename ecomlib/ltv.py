@@ -41,7 +41,6 @@ import contextlib
 import io
 import re
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import matplotlib.pyplot as plt

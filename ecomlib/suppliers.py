@@ -74,13 +74,13 @@ from matplotlib.axes import Axes
 from scipy import stats as sps
 
 from .dataset import require_columns
-from .contract import SOLD_STATUSES
-from .errors import ContractError, ParameterError, Violation
+from .errors import ParameterError
 from .i18n import Messages
 from .periods import Period
 from .report import Headline
 from .review import Finding, Gap, Result, load_tables
-from .stats import adjust_pvalues, chi_square_residuals, two_proportion_test, wilson_interval
+from .stats import (adjust_pvalues, chi_square_residuals, minimum_detectable_difference, two_proportion_test,
+                    wilson_interval)
 
 PO_COLUMNS = ("po_id", "supplier_id", "sku", "ordered_at", "promised_at", "received_at", "qty_ordered",
               "qty_received", "qty_rejected", "unit_cost_agreed", "unit_cost_invoiced")
@@ -1163,24 +1163,6 @@ REST_KPIS: dict[str, tuple[str, str, int]] = {
     "quality_return_rate": ("quality_returns", "units_sold", +1)}
 
 
-def detectable_change(n1, n2, rate, *, alpha: float = 0.05, power: float = 0.8) -> np.ndarray:
-    """The smallest difference between two rates (fractions) that a two-sided two-proportion test at level ``alpha``
-    detects with probability ``power``, at volumes ``n1`` and ``n2`` around ``rate`` (the minimum detectable effect).
-
-    MDE = (z₁₋α/₂ + z_power) · √(p(1 − p)(1/n₁ + 1/n₂)); NaN where a volume is 0.
-
-    Example
-    -------
-    >>> round(float(detectable_change(400, 400, 0.5)), 3)
-    0.099
-    """
-    n1, n2, rate = (np.asarray(a, dtype=float) for a in (n1, n2, rate))
-    z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = z * np.sqrt(rate * (1 - rate) * (1 / n1 + 1 / n2))
-    return np.where((n1 > 0) & (n2 > 0), out, np.nan)
-
-
 def versus_rest(card: pd.DataFrame, *, by: str = "supplier_id", alpha: float = 0.05) -> pd.DataFrame:
     """Each ranked supplier's OTIF, reject rate and quality-return rate against all other ranked suppliers pooled,
     with Holm-corrected p-values over the whole family (ranked suppliers × the three KPIs).
@@ -1248,7 +1230,7 @@ def supplier_changes(now: Result, before: Result | None, *, by: str = "supplier_
     out = out.assign(score_change=out["score"] - out["score_prev"], otif_prev=test["rate_1"].to_numpy(),
                      otif_change=test["diff"].to_numpy(), p_value=test["p_value"].to_numpy(),
                      p_adjusted=adjust_pvalues(test["p_value"], method="holm"),
-                     mde=detectable_change(out["n_prev"].fillna(0), out["n_qty_lines"], pooled, alpha=alpha))
+                     mde=minimum_detectable_difference(pooled, out["n_prev"].fillna(0), out["n_qty_lines"], alpha=alpha))
     out.loc[out["p_value"].isna(), "mde"] = np.nan
     return out[columns]
 
@@ -1262,7 +1244,7 @@ def overall_change(now: Result, before: Result | None) -> dict:
     x2, n2 = now.value("otif_hits"), now.value("n_qty_lines")
     t = two_proportion_test([x1], [n1], [x2], [n2]).iloc[0]
     alpha = now.notes.get("alpha", 0.05)
-    mde = float(detectable_change(n1, n2, (x1 + x2) / (n1 + n2), alpha=alpha))
+    mde = float(minimum_detectable_difference((x1 + x2) / (n1 + n2), n1, n2, alpha=alpha))
     return {"rate": x2 / n2, "before": x1 / n1, "diff": x2 / n2 - x1 / n1, "p_value": float(t["p_value"]),
             "significant": bool(t["p_value"] < alpha), "mde": mde, "n": n2, "n_prev": n1}
 

@@ -707,23 +707,15 @@ def test_quality_return_rate_matches_returns_to_the_sales_they_came_from():
 
 
 def test_mde_next_to_no_significant_change():
+    from ecomlib.stats import minimum_detectable_difference
+
     # z = 1.96 + 0.8416 = 2.8016; √(0.06 · 0.94 · 2 / 10,000) = 0.0033586 → 0.0094094
-    assert returns.mde_two_proportions(0.06, 10_000, 10_000) == pytest.approx(2.80164 * np.sqrt(0.06 * 0.94 * 2e-4),
-                                                                             rel=1e-4)
-    assert np.isnan(returns.mde_two_proportions(0.06, 0, 100))
+    assert float(minimum_detectable_difference(0.06, 10_000, 10_000)) == pytest.approx(
+        2.80164 * np.sqrt(0.06 * 0.94 * 2e-4), rel=1e-4)
+    assert np.isnan(minimum_detectable_difference(0.06, 0, 100))
     assert returns.mde_ratio(25.0) == pytest.approx(1.5377, abs=1e-3)  # 25(r − 1) = 1.645·5 + 0.8416·√(25r)
     # 4 expected returns: √(4r) = (0.8416 + √(0.8416² + 4(4 + 1.645·2))) / 2 = 3.153 → r = 2.486, over twice the norm
     assert returns.mde_ratio(4.0) == pytest.approx(2.486, abs=1e-3)
-
-
-def test_holm_is_the_shared_adjustment():
-    from ecomlib.stats import adjust_pvalues
-
-    rng = np.random.default_rng(7)
-    for size in (1, 2, 5, 30):
-        p = rng.uniform(0, 0.3, size)
-        p[::4] = np.nan if size > 2 else p[::4]
-        assert np.allclose(returns._holm(p), adjust_pvalues(p, method="holm"), equal_nan=True)
 
 
 @pytest.fixture(scope="module")
