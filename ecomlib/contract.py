@@ -26,7 +26,7 @@ DEVICES = ["desktop", "mobile", "tablet"]
 #: The tables each review needs (required: the notebook is skipped without them) and may use (optional: a
 #: section says what it would show). data/README.md states the same lists; tests/test_contract.py compares them.
 REVIEW_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "funnel": (("events",), ("orders", "promotions")),
+    "funnel": (("events",), ("orders", "promotions", "order_items", "products")),
     "cohort_ltv": (("orders",), ("customers", "ad_spend", "returns", "promotions")),
     "ad_roas": (("ad_spend", "orders"), ("order_items", "products", "promotions", "budgets")),
     "supplier_performance": (("purchase_orders",), ("suppliers", "products", "orders", "order_items", "returns",

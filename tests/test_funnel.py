@@ -1012,14 +1012,14 @@ def test_properties_of_the_comparison(x1, extra1, x2, extra2):
 # --------------------------------------------------------------------------------------------------------
 # The ladder of small real-shaped stores; the notebook's shape
 # --------------------------------------------------------------------------------------------------------
-from .ladder import RUNGS, make_store  # noqa: E402
+from .ladder import RUNGS  # noqa: E402
 
 VOCAB_CODES = ("paid_search", "paid_social", "affiliate", "organic", "desktop", "mobile", "tablet")
 
 
 @pytest.fixture(scope="module")
-def ladder(demo_dir, tmp_path_factory):
-    return {rung: make_store(rung, tmp_path_factory.mktemp(f"funnel-{rung}"), source=demo_dir) for rung in RUNGS}
+def ladder(ladder_dir):
+    return {rung: ladder_dir(rung) for rung in RUNGS}
 
 
 @pytest.mark.parametrize("rung", RUNGS)

@@ -924,20 +924,14 @@ def test_property_rates_in_unit_interval_and_totals_conserved(lines):
 
 
 # Real-shaped stores: the ladder ----------------------------------------------------------------------------------
-from .ladder import RUNGS, make_store, recent_store  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def ladder_source(demo_dir, tmp_path_factory):
-    """The last 200 days of the demo: every rung is cut from it (faster than from the whole demo)."""
-    return recent_store(tmp_path_factory.mktemp("returns-ladder-src"), source=demo_dir, days=200)
+from .ladder import RUNGS  # noqa: E402
 
 
 @pytest.mark.parametrize("rung", RUNGS)
-def test_every_rung_of_the_ladder_computes(rung, ladder_source, tmp_path):
+def test_every_rung_of_the_ladder_computes(rung, ladder_dir):
     from ecomlib.periods import resolve
 
-    ds = returns.load(make_store(rung, tmp_path / rung, source=ladder_source))
+    ds = returns.load(ladder_dir(rung))
     period, comparison = resolve(None, None, data_end=returns.data_range(ds)[1])
     now, before = returns.compute(ds, period), returns.compute(ds, comparison)
     for msg in (EN, ZH):
@@ -989,10 +983,12 @@ def test_a_period_before_the_data_has_unknown_refunds_not_zero(hand_review):
     assert "Mar" in early.gaps["rates"].text(EN) or "2024" in early.gaps["rates"].text(EN)  # dates in the locale's form
 
 
-def test_load_needs_no_suppliers_table_and_names_a_missing_returns_table(ladder_source, tmp_path):
+def test_load_needs_no_suppliers_table_and_names_a_missing_returns_table(ladder_dir, tmp_path):
+    import shutil
+
     from ecomlib.errors import MissingTableError
 
-    folder = make_store("three_days", tmp_path / "bare", source=ladder_source)
+    folder = Path(shutil.copytree(ladder_dir("three_days"), tmp_path / "bare"))
     (folder / "suppliers.csv").unlink()
     ds = returns.load(folder)
     assert ds.suppliers is None and ds.returns is not None
