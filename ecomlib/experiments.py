@@ -20,8 +20,9 @@ Minimum data (also :data:`MINIMUM_DATA`):
 
 - overview: an experiments table with exposures in the period;
 - srm: at least two variants with units;
-- metrics, tests, sequential, bayes, daily: no sample-ratio mismatch, and orders (or, for conversion only, purchase
-  events) for the units; at least 2 units per variant;
+- metrics: no sample-ratio mismatch, and orders (or, for conversion only, purchase events) for the units; at least 2
+  units per variant;
+- tests, sequential, bayes, daily: the same and at least ``min_converters`` (10) buyers in every variant;
 - net revenue: the returns table;
 - cuped: orders before the exposures (``pre_days``) that vary;
 - power: a control conversion rate strictly between 0 and 1.
@@ -44,13 +45,14 @@ MINIMUM_DATA = {
     "overview": "an experiments table with exposures in the period",
     "srm": "at least two variants with units",
     "metrics": "no sample-ratio mismatch; orders (or purchase events, conversion only); ≥ 2 units per variant",
+    "tests": "as metrics, and at least min_converters (10) buyers in every variant",
     "net": "the returns table",
     "cuped": "orders in the pre_days before the exposures, not all equal",
     "power": "a control conversion rate strictly between 0 and 1",
 }
 OPTIONS = {"experiment": None, "control": "control", "alpha": 0.05, "srm_alpha": 0.001, "cap_quantile": 0.99,
            "pre_days": 28, "planned_units": None, "mixture_lift": 0.1, "bayes": True, "n_boot": 2000, "seed": 0,
-           "pending": False, "target_lift": 0.05, "weeks": (1, 2, 4, 8)}
+           "pending": False, "target_lift": 0.05, "weeks": (1, 2, 4, 8), "min_converters": 10}
 READOUT = ("metrics", "tests", "sequential", "bayes", "daily", "power")
 UNITS: dict[str, str] = {
     **{c: "int" for c in ("units", "expected_units", "converters", "orders", "variants", "n_units", "weeks",
@@ -181,7 +183,7 @@ def _relative(m_t, v_t, m_c, v_c, alpha):
         lift = m_t / m_c - 1
         se = np.sqrt(v_t / m_c ** 2 + m_t ** 2 * v_c / m_c ** 4)
     z = sps.norm.ppf(1 - alpha / 2)
-    return lift, lift - z * se, lift + z * se
+    return lift, np.maximum(lift - z * se, -1.0), lift + z * se
 
 
 # Data ----------------------------------------------------------------------------------------------------------------
@@ -208,7 +210,7 @@ def _options(options: dict) -> dict:
     for name in ("alpha", "srm_alpha", "cap_quantile", "mixture_lift", "target_lift"):
         if not 0 < float(opts[name]) < 1 and not (name == "cap_quantile" and opts[name] == 1):
             raise ParameterError(f"{name} must be a fraction in (0, 1), not {opts[name]!r}", name=name)
-    for name in ("pre_days", "n_boot"):
+    for name in ("pre_days", "n_boot", "min_converters"):
         if int(opts[name]) < 1:
             raise ParameterError(f"{name} must be a whole number ≥ 1, not {opts[name]!r}", name=name)
     if opts["planned_units"] is not None and int(opts["planned_units"]) < 1:
@@ -368,7 +370,9 @@ def cumulative_lift(outcomes: pd.DataFrame, *, control: str, end: pd.Timestamp, 
                     tau_lift: float = 0.1) -> pd.DataFrame:
     """Day by day from the first exposure to ``end``: each variant's cumulative conversion as known that day and
     its relative lift over control, with the fixed-sample interval and the always-valid confidence sequence."""
-    days = pd.date_range(outcomes["assigned_at"].min().normalize(), (end - pd.Timedelta(seconds=1)).normalize())
+    seen = max(outcomes["assigned_at"].max(), outcomes["converted_at"].max()) if outcomes["converted"].any() \
+        else outcomes["assigned_at"].max()
+    days = pd.date_range(outcomes["assigned_at"].min().normalize(), min(end - pd.Timedelta(seconds=1), seen).normalize())
     day_end = days + pd.Timedelta(days=1)
     variants = sorted(outcomes["variant"].unique())
     units = np.stack([np.searchsorted(np.sort(outcomes.loc[outcomes["variant"] == v, "assigned_at"].to_numpy()),
@@ -415,7 +419,8 @@ def compute(ds, period, **options) -> Result:
     ``cap_quantile`` (each unit's revenue capped at this quantile of the buyers' revenue), ``pre_days`` (CUPED's
     pre-period), ``planned_units`` (the planned sample, all variants; fewer units read → warning),
     ``mixture_lift`` (relative effect that scales the confidence sequence), ``bayes``, ``n_boot``, ``seed``,
-    ``pending``, ``target_lift`` (the next test's effect, for its sample size), ``weeks`` (test lengths planned).
+    ``pending``, ``target_lift`` (the next test's effect, for its sample size), ``weeks`` (test lengths planned),
+    ``min_converters`` (fewest buyers per variant for the tests, the chart and the probability to beat).
     """
     from .errors import ParameterError
 
@@ -477,6 +482,10 @@ def compute(ds, period, **options) -> Result:
     res.tables["metrics"] = variant_metrics(out, cap=cap, alpha=alpha)
     comp = compare(out, control=control, cap=cap, alpha=alpha, n_boot=int(opts["n_boot"]), seed=int(opts["seed"]),
                    tau_lift=float(opts["mixture_lift"]), bayes=bool(opts["bayes"]))
+    buyers_min = int(res.tables["metrics"]["converters"].min())
+    if buyers_min < int(opts["min_converters"]):
+        for sec in ("tests", "sequential", "bayes", "daily"):
+            res.gaps[sec] = Gap("experiments.gap.few_buyers", {"n": buyers_min, "needed": int(opts["min_converters"])})
     res.tables["conversion_tests"] = comp["conversion"]
     res.tables["revenue_tests"] = comp["revenue"]
     if not has_rev:
@@ -621,9 +630,9 @@ _TABLE_COLUMNS = {
     "conversion_tests": ["variant", "conversion_diff", "conversion_diff_low", "conversion_diff_high", "p_value",
                          "lift", "lift_low", "lift_high", "cs_lift_low", "cs_lift_high", "prob_beat"],
     "revenue_tests": ["variant", "metric", "control_mean", "treatment_mean", "diff", "ci_low", "ci_high",
-                      "boot_low", "boot_high", "p_value", "lift", "lift_low", "lift_high", "cs_low", "cs_high",
-                      "variance_reduction"],
-    "revenue_details": ["variant", "metric", "t", "df", "p_value", "ci_low", "ci_high", "boot_low", "boot_high"],
+                      "boot_low", "boot_high", "p_value", "lift", "cs_low", "cs_high", "variance_reduction"],
+    "revenue_details": ["variant", "metric", "t", "df", "p_value", "lift", "lift_low", "lift_high", "ci_low", "ci_high",
+                        "boot_low", "boot_high"],
     "power": ["weeks", "units", "mde", "mde_relative"],
 }
 
@@ -666,7 +675,7 @@ def page_note(result, name: str, msg: Messages) -> str:
     """A sentence of the page about how a section was computed, from the result's numbers and options."""
     n, v = result.notes, result.values
     if name == "experiment":
-        return msg("experiments.note.experiment", experiment=n["experiment"], control=n["control"],
+        return msg("experiments.note.experiment", experiment=n["experiment"], control=variant_label(n["control"], msg),
                    end=msg.date(result.period.last_day), n=v.get("units", 0))
     if name == "cap":
         return msg("experiments.note.cap", q=n["cap_quantile"], cap=v.get("cap"), k=v.get("capped_units", 0),
@@ -700,6 +709,11 @@ def plot_lift(data: pd.DataFrame, *, x: str = "date", y: str = "lift", ax=None, 
         ax.fill_between(d[x], d["lift_low"], d["lift_high"], color=color, alpha=0.25, label=msg("experiments.plot.ci"))
         ax.plot(d[x], d[y], color=color, label=variant_label(variant, msg))
     ax.axhline(0, color="0.3", lw=1)
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(lambda v, _: msg.date(mdates.num2date(v).replace(tzinfo=None)))
     ax.yaxis.set_major_formatter(lambda v, _: msg.pct(v, 0))
     ymin, ymax = data["lift_low"].quantile(0.05), data["lift_high"].quantile(0.95)
     if np.isfinite(ymin) and np.isfinite(ymax):
