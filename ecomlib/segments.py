@@ -19,7 +19,8 @@ Minimum data per section (also on the page, :data:`MINIMUM_DATA`):
   repeat purchase of positive value), as in the cohort review; otherwise CLV and P(alive) are a gap and the
   segments still show;
 - movement: a customer with a counted order before the comparison period's end;
-- cohorts: two acquisition cohorts (calendar months) of at least ``min_cohort_size`` (30) customers.
+- cohorts: three acquisition months of at least ``min_cohort_size`` (30) customers that ended
+  ``min_cohort_age_days`` (180) or more before the period end (younger months cannot have many champions yet).
 
 Example
 -------
@@ -61,7 +62,7 @@ __all__ = [
 NAME = "segments"
 #: Defaults of :func:`compute`'s options (the notebook's parameters of the same names).
 OPTIONS = {"rules_path": None, "revenue_days": 365, "horizon_months": 12, "gross_margin": 0.5,
-           "discount_rate": 0.01, "min_cohort_size": 30, "alpha": 0.05, "top": 10}
+           "discount_rate": 0.01, "min_cohort_size": 30, "min_cohort_age_days": 180, "alpha": 0.05, "top": 10}
 RULE_KEYS = ("recency", "frequency", "monetary", "segments")
 SEGMENT_KEYS = ("name", "r", "f", "m", "label", "action")
 SCORES = (1, 2, 3, 4, 5)
@@ -79,7 +80,8 @@ MINIMUM_DATA = {
     "value": "Predicted CLV and P(alive) need the lifetime-value model's minimum: 8 weeks of purchase history, 20 "
              "customers and 10 with a repeat purchase of positive value.",
     "movement": "Movement needs customers with a counted order before the comparison period's end.",
-    "cohorts": "Champions by cohort need two acquisition months of at least min_cohort_size (30) customers.",
+    "cohorts": "Champions by cohort need three acquisition months of at least min_cohort_size (30) customers that "
+               "ended min_cohort_age_days (180) or more before the period end.",
 }
 
 #: Every column's display unit, declared once: tables (:func:`formats`), axes and headlines use it.
@@ -381,37 +383,44 @@ def movement(before: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
     ``to_segment``, ``customers``, ``share_of_from`` (fraction of the from-segment's customers).
     """
     prev = before.set_index("customer_id")["segment"]
-    moved = pd.DataFrame({"from_segment": now["customer_id"].map(prev).fillna(NOT_YET).to_numpy(),
+    moved = pd.DataFrame({"from_segment": now["customer_id"].map(prev).astype(object).fillna(NOT_YET).to_numpy(),
                           "to_segment": now["segment"].to_numpy()})
     out = moved.groupby(["from_segment", "to_segment"], observed=True).size().rename("customers").reset_index()
     out["share_of_from"] = out["customers"] / out.groupby("from_segment")["customers"].transform("sum")
     return out
 
 
-def champions_by_cohort(customers: pd.DataFrame, *, segment: str = "champions", min_size: int = 30,
-                        alpha: float = 0.05) -> pd.DataFrame:
-    """Share of each acquisition month's customers in ``segment``, each month against all the other customers.
+def champions_by_cohort(customers: pd.DataFrame, *, as_of: pd.Timestamp | str, segment: str = "champions",
+                        min_size: int = 30, min_age_days: int = 180, alpha: float = 0.05) -> pd.DataFrame:
+    """Share of each acquisition month's customers in ``segment``, each mature month against the other mature ones.
 
-    ``customers``: :func:`assign_segments`' table (its ``first_order`` decides the cohort). Months with fewer than
-    ``min_size`` customers are shown, not tested. Returns ``cohort, cohort_size, champions, champion_share,
-    ci_low, ci_high`` (Wilson, 1 − alpha), ``rest_share``, ``diff``, ``p_value``, ``p_adjusted`` (Holm over the
-    months tested), ``tested``.
+    A young cohort cannot have many champions yet (they need several orders), so only *mature* months are
+    compared: months that ended at least ``min_age_days`` before ``as_of`` and have ``min_size`` customers or
+    more; each is tested against the customers of the other mature months (two-proportion test, Holm-adjusted
+    over the months tested). Younger or smaller months are shown, not tested.
+
+    ``customers``: :func:`assign_segments`' table (its ``first_order`` decides the cohort). Returns ``cohort,
+    cohort_size, champions, champion_share, ci_low, ci_high`` (Wilson, 1 − alpha), ``rest_share`` (other mature
+    months), ``diff``, ``p_value``, ``p_adjusted``, ``tested``.
     """
     from .stats import adjust_pvalues, two_proportion_test, wilson_interval
 
     c = customers.assign(cohort=customers["first_order"].dt.strftime("%Y-%m"), hit=customers["segment"] == segment)
     g = c.groupby("cohort", observed=True, sort=True)
-    out = pd.DataFrame({"cohort_size": g.size(), "champions": g["hit"].sum()}).reset_index()
-    n_all, x_all = out["cohort_size"].sum(), out["champions"].sum()
+    out = pd.DataFrame({"cohort_size": g.size(), "champions": g["hit"].sum().astype("int64")}).reset_index()
     out["champion_share"] = out["champions"] / out["cohort_size"]
     lo, hi = wilson_interval(out["champions"].to_numpy(), out["cohort_size"].to_numpy(), alpha=alpha)
     out["ci_low"], out["ci_high"] = lo, hi
-    rest_n, rest_x = n_all - out["cohort_size"], x_all - out["champions"]
-    out["rest_share"] = np.where(rest_n > 0, rest_x / rest_n.where(rest_n > 0, 1), np.nan)
+    month_end = pd.to_datetime(out["cohort"] + "-01") + pd.offsets.MonthBegin(1)
+    mature = (month_end <= pd.Timestamp(as_of) - pd.Timedelta(days=min_age_days)) & (out["cohort_size"] >= min_size)
+    n_all = out.loc[mature, "cohort_size"].sum()
+    x_all = out.loc[mature, "champions"].sum()
+    rest_n = np.where(mature, n_all - out["cohort_size"], n_all)
+    rest_x = np.where(mature, x_all - out["champions"], x_all)
+    out["rest_share"] = np.where(rest_n > 0, rest_x / np.maximum(rest_n, 1), np.nan)
     out["diff"] = out["champion_share"] - out["rest_share"]
-    out["tested"] = (out["cohort_size"] >= min_size) & (rest_n >= min_size)
-    test = two_proportion_test(rest_x.to_numpy(), rest_n.to_numpy(), out["champions"].to_numpy(),
-                               out["cohort_size"].to_numpy())
+    out["tested"] = mature & (rest_n >= min_size)
+    test = two_proportion_test(rest_x, rest_n, out["champions"].to_numpy(), out["cohort_size"].to_numpy())
     out["p_value"] = np.where(out["tested"], test["p_value"].to_numpy(), np.nan)
     out["p_adjusted"] = adjust_pvalues(out["p_value"].to_numpy())
     return out
@@ -514,7 +523,7 @@ def _segmented(ds, end, rules):
 
 def compute(ds, period, *, comparison=None, rules_path: str | Path | None = None, revenue_days: int = 365,
             horizon_months: int = 12, gross_margin: float = 0.5, discount_rate: float = 0.01,
-            min_cohort_size: int = 30, alpha: float = 0.05, top: int = 10) -> Result:
+            min_cohort_size: int = 30, min_cohort_age_days: int = 180, alpha: float = 0.05, top: int = 10) -> Result:
     """Everything the segments page shows for ``period``, as known at its end.
 
     comparison : the comparison :class:`~ecomlib.periods.Period`; the movement section compares each customer's
@@ -522,7 +531,9 @@ def compute(ds, period, *, comparison=None, rules_path: str | Path | None = None
     rules_path : an RFM rules file (None: the packaged ``ecomlib/rules/rfm_segments.yaml``).
     revenue_days : trailing days of revenue, ending at the period end, that the revenue share divides.
     horizon_months, gross_margin, discount_rate : predicted CLV = discounted gross margin over the horizon.
-    min_cohort_size, alpha : the champions-by-cohort test (Wilson intervals, Holm-adjusted two-proportion tests).
+    min_cohort_size, min_cohort_age_days, alpha : the champions-by-cohort test: months of at least min_cohort_size
+        customers that ended min_cohort_age_days before the period end, each against the other such months
+        (Wilson intervals, Holm-adjusted two-proportion tests).
     top : rows of each action list the page shows.
 
     Returns
@@ -536,7 +547,8 @@ def compute(ds, period, *, comparison=None, rules_path: str | Path | None = None
     from .periods import Period
 
     for name, value in (("revenue_days", revenue_days), ("horizon_months", horizon_months),
-                        ("min_cohort_size", min_cohort_size), ("top", top)):
+                        ("min_cohort_size", min_cohort_size), ("min_cohort_age_days", min_cohort_age_days),
+                        ("top", top)):
         if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1):
             raise ParameterError(f"{name} must be a whole number ≥ 1, not {value!r}", name=name)
     if not (isinstance(gross_margin, (int, float)) and 0 < gross_margin <= 1):
@@ -548,7 +560,7 @@ def compute(ds, period, *, comparison=None, rules_path: str | Path | None = None
     res = Result(review=NAME, period=period, notes=dict(
         rules=rules.label, rules_obj=rules, segment_names=rules.names, revenue_days=revenue_days,
         horizon_months=horizon_months, gross_margin=gross_margin, discount_rate=discount_rate, alpha=alpha,
-        top=top, min_cohort_size=min_cohort_size, comparison=comparison,
+        top=top, min_cohort_size=min_cohort_size, min_cohort_age_days=min_cohort_age_days, comparison=comparison,
         revenue_basis="net" if getattr(ds, "returns", None) is not None else "gross"))
     counted, customers = _segmented(ds, period.end, rules)
     res.tables["customers"] = customers
@@ -594,16 +606,18 @@ def compute(ds, period, *, comparison=None, rules_path: str | Path | None = None
         down = was.isin(VALUABLE) & ~customers["segment"].isin(VALUABLE)
         up = was.notna() & ~was.isin(VALUABLE) & customers["segment"].isin(VALUABLE)
         res.values.update(downgraded=int(down.sum()), upgraded=int(up.sum()),
-                          downgraded_clv=(float(customers.loc[down, "customer_id"].map(pred["clv"]).sum())
+                          downgraded_clv=(float(customers.loc[down, "customer_id"].map(pred["clv"]).astype(float).sum())
                                           if pred is not None else None),
                           stayed=float((was == customers["segment"]).sum() / was.notna().sum())
                           if was.notna().any() else None)
 
     # champions by acquisition cohort
-    by_cohort = champions_by_cohort(customers, min_size=min_cohort_size, alpha=alpha)
+    by_cohort = champions_by_cohort(customers, as_of=period.end, min_size=min_cohort_size,
+                                    min_age_days=min_cohort_age_days, alpha=alpha)
     res.tables["cohorts"] = by_cohort
-    if int(by_cohort["tested"].sum()) < 2 or "champions" not in rules.names:
-        res.gaps["cohorts"] = _gap("cohorts", size=min_cohort_size, n=int(by_cohort["tested"].sum()))
+    if int(by_cohort["tested"].sum()) < 3 or "champions" not in rules.names:
+        res.gaps["cohorts"] = _gap("cohorts", size=min_cohort_size, days=min_cohort_age_days,
+                                   n=int(by_cohort["tested"].sum()))
     else:
         tested = by_cohort.loc[by_cohort["tested"]]
         best = tested.loc[tested["champion_share"].idxmax()]
@@ -788,7 +802,8 @@ def table(result: Result, name: str, msg: Messages, *, segment: str | None = Non
                        margin=result.notes["gross_margin"]),
         "actions": msg("segments.cap.actions", n=len(df), total=total if name == "actions" else 0,
                        segment=label(segment) if segment else ""),
-        "cohorts": msg("segments.cap.cohorts", size=result.notes["min_cohort_size"]),
+        "cohorts": msg("segments.cap.cohorts", size=result.notes["min_cohort_size"],
+                       days=result.notes["min_cohort_age_days"]),
     }
     return styled(df, msg, formats=formats(df), labels=msg.labels(list(df.columns), "segments.col."),
                   caption=captions[name])
