@@ -458,6 +458,7 @@ def _budgets(rng: np.random.Generator, ad_spend: pd.DataFrame) -> pd.DataFrame:
 #: The tables of the later reviews come from their own demo modules, each with its own random stream (the key):
 #: ``module.generate(rng, tables, *, plants) -> {table: DataFrame}`` sees the tables made before it.
 EXTRA_GENERATORS: dict[int, str] = {
+    11: "ecomlib.demo_stock",
     12: "ecomlib.demo_fulfilment",
     14: "ecomlib.demo_experiments",
 }
