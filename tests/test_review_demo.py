@@ -1,9 +1,17 @@
-"""The full weekly review of the demo store, in Chinese: every notebook runs, pages render in a real browser."""
+"""The full weekly review of the demo store, in Chinese: every notebook runs, the index opens with the week's findings
+(the planted ones among them, each linking to its section), pages render in a real browser.
+
+Screenshots of the index and every page go to ``reports/screenshots/``; with ``ECOMLIB_SCREENSHOTS=docs`` the test
+also renders the review in English and writes both languages' screenshots to ``docs/img/`` (how the README's
+pictures are made: ``ECOMLIB_SCREENSHOTS=docs .venv/bin/python -m pytest tests/test_review_demo.py``).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -13,18 +21,26 @@ from ecomlib import runner
 from .browser import inspect_page
 
 ROOT = Path(__file__).resolve().parents[1]
+DOCS_SHOTS = os.environ.get("ECOMLIB_SCREENSHOTS") == "docs"
+
+
+def _review(demo_dir, out: Path, lang: str) -> Path:
+    result = runner.run_review(ROOT / "params" / "weekly.yaml", data_dir=demo_dir, out_dir=out,
+                               overrides=[f"lang={lang}"], echo=print)
+    return Path(result["index"]).parent
 
 
 @pytest.fixture(scope="module")
 def zh_run(demo_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("reports")
-    result = runner.run_review(ROOT / "params" / "weekly.yaml", data_dir=demo_dir, out_dir=out,
-                               overrides=["lang=zh"], echo=print)
-    return Path(result["index"]).parent
+    return _review(demo_dir, tmp_path_factory.mktemp("reports"), "zh")
+
+
+def _summary(run: Path) -> dict:
+    return json.loads((run / "summary.json").read_text(encoding="utf-8"))
 
 
 def test_every_notebook_runs_in_chinese_with_no_untranslated_key(zh_run):
-    summary = json.loads((zh_run / "summary.json").read_text(encoding="utf-8"))
+    summary = _summary(zh_run)
     assert summary["period"] == "2026-W47" and summary["lang"] == "zh"
     failed = {nb["name"]: nb["error"] for nb in summary["notebooks"] if nb["status"] != "ok"}
     assert failed == {}
@@ -33,14 +49,15 @@ def test_every_notebook_runs_in_chinese_with_no_untranslated_key(zh_run):
         assert "has no 'zh' text" not in executed, nb["name"]
         assert "is not in the catalogue" not in executed, nb["name"]
         assert nb["headlines"], f"{nb['name']} recorded no headline numbers"
+        assert all(h["source"].startswith("ecomlib.") for h in nb["headlines"]), nb["name"]
         html = (zh_run / nb["html"]).read_text(encoding="utf-8")
-        assert re.search(r"[\u4e00-\u9fff]", html)
+        assert re.search(r"[\u4e00-\u9fff]", html) and '<html lang="zh-CN">' in html
         assert "data:image/png;base64," in html, f"{nb['name']} has no inlined figure"
         assert "el.load_dataset" not in html and "import ecomlib" not in html  # code hidden
 
 
 def test_index_headlines_equal_summary(zh_run):
-    summary = json.loads((zh_run / "summary.json").read_text(encoding="utf-8"))
+    summary = _summary(zh_run)
     index = (zh_run / "index.html").read_text(encoding="utf-8")
     for nb in summary["notebooks"]:
         section = index[index.index(f'id="{nb["name"]}"'):]
@@ -50,15 +67,79 @@ def test_index_headlines_equal_summary(zh_run):
                {h["key"]: h["value"] for h in nb["headlines"]}
 
 
-@pytest.mark.browser
-def test_pages_load_in_chromium_with_their_images_and_no_console_errors(zh_run):
+class _Ids(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.ids |= {v for k, v in attrs if k == "id" and v}
+
+
+def test_index_opens_with_the_weeks_findings_linking_to_their_sections(zh_run):
+    summary = _summary(zh_run)
+    index = (zh_run / "index.html").read_text(encoding="utf-8")
+    first = index.index("<section")
+    assert index[first:].startswith('<section class="card findings"'), "the findings come before the cards"
+    shown = index[first: index.index("</section>", first)]
+    links = re.findall(r'href="([^"#]+\.html)#([^"]+)"', shown)
+    assert len(links) >= 5
+    ids = {}
+    for page, anchor in links:
+        if page not in ids:
+            parser = _Ids()
+            parser.feed((zh_run / page).read_text(encoding="utf-8"))
+            ids[page] = parser.ids
+        assert anchor in ids[page], f"{page}#{anchor} does not resolve"
+    top = summary["findings"][:6]
+    assert all(f["money"] is not None and f["money"] > 0 for f in top[:5])
+    assert "¥" in shown  # money at stake is on the page, in the store currency
+
+
+def test_the_planted_findings_are_among_the_top_findings(zh_run):
+    findings = _summary(zh_run)["findings"]
+    top = " ".join(f["text"] for f in findings[:6])
+    assert "S07" in top                                    # worst supplier (OTIF, rejects, quality returns)
+    assert "SKU-0251" in top                               # culprit SKU
+    assert "展示广告" in top                                # display below break-even
+    assert "移动端" in top and "开始结账" in top             # mobile checkout → purchase drop
+    cohort = [f for f in findings if f["review"] == "cohort_ltv" and "2025-09" in f["text"]]
+    assert cohort and cohort[0]["confidence"] == "significant"  # the planted cohort, on the index's list too
+
+
+def _screenshots(run: Path, lang: str) -> list[dict]:
     shots = ROOT / "reports" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
-    for page in ["index.html", "funnel.html"]:
-        seen = inspect_page(zh_run / page, shots / page.replace(".html", ".png"))
-        assert seen["errors"] == [], page
-        assert seen["external_requests"] == [] and seen["failed_requests"] == [], page
-        assert all(img["complete"] and img["width"] > 0 for img in seen["images"]), page
-        assert "运营复盘" in seen["text"] or "转化" in seen["text"]
-    funnel = inspect_page(zh_run / "funnel.html")
-    assert len(funnel["images"]) >= 2
+    seen = []
+    for nb in [{"html": "index.html"}] + _summary(run)["notebooks"]:
+        page = nb["html"]
+        name = f"review-{page.replace('.html', '')}-{lang}.png"
+        shot = (ROOT / "docs" / "img" / name) if DOCS_SHOTS else shots / name
+        seen.append({"page": page, **inspect_page(run / page, shot, height=1800)})
+    return seen
+
+
+@pytest.mark.browser
+def test_pages_load_in_chromium_with_their_images_and_no_console_errors(zh_run, demo_dir, tmp_path_factory):
+    runs = [(zh_run, "zh")] + ([(_review(demo_dir, tmp_path_factory.mktemp("en"), "en"), "en")] if DOCS_SHOTS else [])
+    for run, lang in runs:
+        for seen in _screenshots(run, lang):
+            page = seen["page"]
+            assert seen["errors"] == [], page
+            assert seen["external_requests"] == [] and seen["failed_requests"] == [], page
+            assert all(img["complete"] and img["width"] > 0 for img in seen["images"]), page
+            if page != "index.html":
+                assert len(seen["images"]) >= 1, page
+            if lang == "zh":
+                assert re.search(r"[\u4e00-\u9fff]", seen["text"]), page
+
+
+def test_docs_definitions_lists_every_headline_with_its_function(zh_run):
+    doc = (ROOT / "docs" / "definitions.md").read_text(encoding="utf-8")
+    for nb in _summary(zh_run)["notebooks"]:
+        section = doc[doc.index(f"## {nb['name']} "):]
+        section = section[: section.find("\n## ", 1) if "\n## " in section[1:] else len(section)]
+        for h in nb["headlines"]:
+            row = next((line for line in section.splitlines() if line.startswith(f"| `{h['key']}` |")), None)
+            assert row is not None, f"docs/definitions.md: {nb['name']} lacks {h['key']}"
+            assert f"`{h['source']}`" in row, f"docs/definitions.md: {h['key']} is computed by {h['source']}"
