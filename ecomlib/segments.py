@@ -62,7 +62,7 @@ __all__ = [
 NAME = "segments"
 #: Defaults of :func:`compute`'s options (the notebook's parameters of the same names).
 OPTIONS = {"rules_path": None, "revenue_days": 365, "horizon_months": 12, "gross_margin": 0.5,
-           "discount_rate": 0.01, "min_cohort_size": 30, "min_cohort_age_days": 180, "alpha": 0.05, "top": 10}
+           "discount_rate": 0.01, "min_cohort_size": 30, "min_cohort_age_days": 180, "alpha": 0.05, "top": 5}
 RULE_KEYS = ("recency", "frequency", "monetary", "segments")
 SEGMENT_KEYS = ("name", "r", "f", "m", "label", "action")
 SCORES = (1, 2, 3, 4, 5)
@@ -327,10 +327,13 @@ def segment_label(name: str, msg: Messages, rules: RfmRules | None = None) -> st
     """A segment's name in the run's language: the catalogue's label, or the rules file's own label."""
     if name == NOT_YET:
         return msg("segments.segment.not_yet")
+    from .i18n import catalogue
+
     seg = next((s for s in (rules.segments if rules else ()) if s.name == name), None)
     if seg is not None and seg.label:
         return seg.label[msg.lang]
-    return msg(f"segments.segment.{name}")
+    key = f"segments.segment.{name}"
+    return msg(key) if key in catalogue() else str(name)  # a rules file's own segment, shown without its rules
 
 
 def _action(name: str, msg: Messages, rules: RfmRules) -> str:
@@ -523,7 +526,7 @@ def _segmented(ds, end, rules):
 
 def compute(ds, period, *, comparison=None, rules_path: str | Path | None = None, revenue_days: int = 365,
             horizon_months: int = 12, gross_margin: float = 0.5, discount_rate: float = 0.01,
-            min_cohort_size: int = 30, min_cohort_age_days: int = 180, alpha: float = 0.05, top: int = 10) -> Result:
+            min_cohort_size: int = 30, min_cohort_age_days: int = 180, alpha: float = 0.05, top: int = 5) -> Result:
     """Everything the segments page shows for ``period``, as known at its end.
 
     comparison : the comparison :class:`~ecomlib.periods.Period`; the movement section compares each customer's
@@ -534,7 +537,7 @@ def compute(ds, period, *, comparison=None, rules_path: str | Path | None = None
     min_cohort_size, min_cohort_age_days, alpha : the champions-by-cohort test: months of at least min_cohort_size
         customers that ended min_cohort_age_days before the period end, each against the other such months
         (Wilson intervals, Holm-adjusted two-proportion tests).
-    top : rows of each action list the page shows.
+    top : rows of each segment's action list the page shows (the files hold every customer).
 
     Returns
     -------
@@ -751,7 +754,8 @@ def table(result: Result, name: str, msg: Messages, *, segment: str | None = Non
     """A result table ready to show: its page columns, segment names and actions in the run's language, formats
     from :data:`UNITS`, headers from the catalogue, a caption; None when there is nothing to show.
 
-    name : ``summary``, ``actions`` (``segment`` picks one list; ``top`` rows, default the ``top`` option),
+    name : ``summary``, ``actions`` (the ``top`` most valuable customers of each segment, default the ``top``
+    option; ``segment`` picks one list),
     ``cohorts``, ``movement`` (the flow matrix: from-segments as rows, to-segments as columns), ``written`` (what
     :func:`write_action_lists` returned: pass it as ``result``).
     """
@@ -786,7 +790,7 @@ def table(result: Result, name: str, msg: Messages, *, segment: str | None = Non
         top = top if top is not None else result.notes["top"]
         df = df.loc[df["segment"] == segment] if segment is not None else df
         total = len(df)
-        df = df.head(top)
+        df = df.groupby("segment", sort=False).head(top)  # already in the rules' order, most valuable first
         if df.empty:
             return None
     cols = [c for c in _TABLE_COLUMNS[name] if c in df]
@@ -800,8 +804,9 @@ def table(result: Result, name: str, msg: Messages, *, segment: str | None = Non
         "summary": msg("segments.cap.summary", date=msg.date(result.period.last_day), start=msg.date(w.start),
                        end=msg.date(w.last_day), months=result.notes["horizon_months"],
                        margin=result.notes["gross_margin"]),
-        "actions": msg("segments.cap.actions", n=len(df), total=total if name == "actions" else 0,
-                       segment=label(segment) if segment else ""),
+        "actions": (msg("segments.cap.actions", n=len(df), total=total if name == "actions" else 0,
+                        segment=label(segment)) if segment else
+                    msg("segments.cap.actions_all", top=top or 0, total=total if name == "actions" else 0)),
         "cohorts": msg("segments.cap.cohorts", size=result.notes["min_cohort_size"],
                        days=result.notes["min_cohort_age_days"]),
     }
@@ -809,17 +814,20 @@ def table(result: Result, name: str, msg: Messages, *, segment: str | None = Non
                   caption=captions[name])
 
 
-def page_note(result: Result, key: str, msg: Messages) -> str:
-    """A note of the page: ``rules`` (the scoring and where the rules came from), ``minimum``."""
+def page_note(result: Result, key: str, msg: Messages, *, written: pd.DataFrame | None = None) -> str:
+    """A note of the page: ``rules`` (the scoring and where the rules came from), ``actions`` (what
+    :func:`write_action_lists` wrote: pass its table as ``written``), ``minimum``."""
     if key == "rules":
         r = result.notes["rules_obj"]
         return msg("segments.note.rules", path=r.label, recency=", ".join(f"{x:g}" for x in r.recency),
                    frequency=", ".join(f"{x:g}" for x in r.frequency),
                    basis=msg(f"segments.basis.{result.notes['revenue_basis']}"))
+    if key == "actions":
+        return msg("segments.note.written" if written is not None and len(written) else "segments.note.none_written")
     if key == "minimum":
         return msg("segments.note.minimum") + "\n\n" + "\n".join(
             f"- {msg(f'segments.sec.{k}')}: {msg(f'segments.min.{k}')}" for k in MINIMUM_DATA)
-    raise ParameterError(f"page_note key must be one of 'rules', 'minimum', not {key!r}", name="key")
+    raise ParameterError(f"page_note key must be one of 'rules', 'actions', 'minimum', not {key!r}", name="key")
 
 
 def plot_segments(data: pd.DataFrame, *, x: Sequence[str] = ("share", "revenue_share"), y: str = "segment",

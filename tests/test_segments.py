@@ -256,6 +256,10 @@ def test_value_per_segment_on_real_shaped_data(demo_sample):
     for name in ("summary", "cohorts", "movement"):
         assert segments.table(now, name, ZH) is not None
     assert segments.table(now, "actions", ZH, segment="champions", top=3).data.shape[0] == 3
+    every = segments.table(now, "actions", EN).data  # the top 5 of every segment with customers
+    assert len(every) == 5 * int((now.summary["customers"] > 0).sum())
+    assert segments.page_note(now, "actions", EN, written=segments.write_action_lists(now, None)).startswith("No action")
+    assert segments.table(segments.write_action_lists(now, None), "written", EN) is None
 
 
 def test_a_model_that_cannot_be_fitted_is_a_gap_with_its_reason():
