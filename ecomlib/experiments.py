@@ -295,10 +295,11 @@ def variant_metrics(outcomes: pd.DataFrame, *, cap: float = np.inf, alpha: float
     se = np.sqrt(out["var_gross"] / out["units"])
     out["rpv_low"], out["rpv_high"] = out["rpv_gross"] - q * se, out["rpv_gross"] + q * se
     buyers = outcomes[outcomes["orders"] > 0]
-    b = buyers.groupby("variant", observed=True)
-    stats = b.agg(k=("orders", "size"), r=("gross", "mean"), o=("orders", "mean"), vr=("gross", "var"),
-                  vo=("orders", "var"))
-    cov = b.apply(lambda d: d["gross"].cov(d["orders"]) if len(d) > 1 else np.nan, include_groups=False)
+    buyers = buyers.assign(ro=buyers["gross"] * buyers["orders"])
+    stats = buyers.groupby("variant", observed=True).agg(
+        k=("orders", "size"), r=("gross", "mean"), o=("orders", "mean"), vr=("gross", "var"), vo=("orders", "var"),
+        ro=("ro", "mean")).reindex(out.index)
+    cov = (stats["ro"] - stats["r"] * stats["o"]) * stats["k"] / (stats["k"] - 1).where(stats["k"] > 1)
     stats["aov"] = stats["r"] / stats["o"]
     var = (stats["vr"] - 2 * stats["aov"] * cov + stats["aov"] ** 2 * stats["vo"]) / (stats["o"] ** 2 * stats["k"])
     z = sps.norm.ppf(1 - alpha / 2)
@@ -593,7 +594,8 @@ def findings(now, before, msg: Messages) -> list[Finding]:
 def _lift_sentence(now, msg):
     v = now.values
     key = "experiments.s.lift_sig" if v["p_value"] < now.notes["alpha"] else "experiments.s.lift_ns"
-    return msg(key, experiment=now.notes["experiment"], treatment=v["treatment"], control=now.notes["control"],
+    return msg(key, experiment=now.notes["experiment"], treatment=variant_label(v["treatment"], msg),
+               control=variant_label(now.notes["control"], msg),
                lift=v["lift"], lo=v["lift_low"], hi=v["lift_high"], p=v["p_value"],
                conf=round(100 * (1 - now.notes["alpha"])))
 
@@ -613,7 +615,7 @@ def sentences(now, before, msg: Messages) -> list[str]:
         out.append(msg(f"experiments.s.rpv_{v['rpv_basis']}", lift=v["rpv_lift"], diff=v["rpv_diff"],
                        lo=v["rpv_low"], hi=v["rpv_high"], p=v["rpv_p"]))
     if now.notes["bayes"] and not np.isnan(v["prob_beat"]):
-        out.append(msg("experiments.s.prob_beat", treatment=v["treatment"], prob=v["prob_beat"]))
+        out.append(msg("experiments.s.prob_beat", treatment=variant_label(v["treatment"], msg), prob=v["prob_beat"]))
     if v.get("read_early"):
         out.append(msg("experiments.s.early", n=v["units"], planned=now.notes["planned_units"]))
     if "needed_per_variant" in v:
@@ -643,7 +645,7 @@ def table(result, name: str, msg: Messages):
 
     source = "revenue_tests" if name == "revenue_details" else name
     df = result.tables.get(source)
-    if df is None or df.empty:
+    if df is None or df.empty or (source in ("conversion_tests", "revenue_tests") and not result.has("tests")):
         return None
     df = df[[c for c in _TABLE_COLUMNS.get(name, list(df.columns)) if c in df]]
     if "metric" in df:
@@ -711,9 +713,8 @@ def plot_lift(data: pd.DataFrame, *, x: str = "date", y: str = "lift", ax=None, 
     ax.axhline(0, color="0.3", lw=1)
     import matplotlib.dates as mdates
 
-    locator = mdates.AutoDateLocator(maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(lambda v, _: msg.date(mdates.num2date(v).replace(tzinfo=None)))
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=7))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))  # month-day: the same in every language
     ax.yaxis.set_major_formatter(lambda v, _: msg.pct(v, 0))
     ymin, ymax = data["lift_low"].quantile(0.05), data["lift_high"].quantile(0.95)
     if np.isfinite(ymin) and np.isfinite(ymax):
