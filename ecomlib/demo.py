@@ -460,7 +460,9 @@ def _budgets(rng: np.random.Generator, ad_spend: pd.DataFrame) -> pd.DataFrame:
 EXTRA_GENERATORS: dict[int, str] = {
     11: "ecomlib.demo_stock",
     12: "ecomlib.demo_fulfilment",
+    13: "ecomlib.demo_service",
     14: "ecomlib.demo_experiments",
+    15: "ecomlib.demo_promotions",
 }
 
 
@@ -528,6 +530,24 @@ def generate(seed: int = 42, *, plants: bool = True) -> dict[str, pd.DataFrame]:
 STORE = {"name": "Demo Store 示例商店", "currency": "CNY", "timezone": "Asia/Shanghai", "lang": "en"}
 
 
+def recipe(seed: int = 42, plants: bool = True) -> str:
+    """A short fingerprint of the generator's code and arguments: a demo folder written by other code is stale."""
+    import hashlib
+
+    here = Path(__file__).parent
+    sources = [here / "demo.py"] + sorted(here.glob("demo_*.py"))
+    digest = hashlib.sha256(f"{seed}:{plants}".encode())
+    for path in sources:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def is_current(out: str | Path, *, seed: int = 42, plants: bool = True) -> bool:
+    """True when ``out`` holds a demo store written by this generator with these arguments."""
+    stamp = Path(out) / ".recipe"
+    return stamp.exists() and stamp.read_text().strip() == recipe(seed, plants)
+
+
 def write_demo(out: str | Path, *, seed: int = 42, plants: bool = True) -> dict[str, Path]:
     """Generate the demo store and write it to ``out`` (CSV per table, events as Parquet, store.yaml).
 
@@ -547,4 +567,5 @@ def write_demo(out: str | Path, *, seed: int = 42, plants: bool = True) -> dict[
         written[name] = path
     (out / "store.yaml").write_text(yaml.safe_dump(STORE, allow_unicode=True, sort_keys=False), encoding="utf-8")
     written["store"] = out / "store.yaml"
+    (out / ".recipe").write_text(recipe(seed, plants) + "\n")  # lets ./kit and the tests see a stale demo
     return written

@@ -15,8 +15,9 @@ REFERENCE = ROOT.parent / "shared" / "reference"
 @pytest.fixture(scope="session")
 def demo_dir() -> Path:
     """The demo store folder, generated with the default seed when missing (as ./kit does)."""
-    if not (DEMO_DIR / "orders.csv").exists():
-        from ecomlib.demo import write_demo
+    from ecomlib.demo import is_current, write_demo
+
+    if not is_current(DEMO_DIR):  # missing, or written by an older generator
         write_demo(DEMO_DIR)
     return DEMO_DIR
 

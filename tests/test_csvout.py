@@ -67,3 +67,15 @@ def test_write_xlsx_holds_no_formula(tmp_path):
     assert write_xlsx(pd.DataFrame({"a": ["=1+1", "b"], "n": [-3, 4]}), path) == 1
     ws = openpyxl.load_workbook(path).active
     assert ws["A2"].value == "'=1+1" and ws["A2"].data_type == "s" and ws["B2"].value == -3
+
+
+def test_written_files_get_the_usual_permissions_not_mkstemps_private_ones(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        write_csv(pd.DataFrame({"a": [1]}), tmp_path / "t.csv")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "t.csv").stat().st_mode) == 0o644
