@@ -686,3 +686,10 @@ def test_a_review_whose_required_table_has_no_file_is_skipped_without_a_kernel(k
     skipped = next(nb for nb in result["notebooks"] if nb["name"] == "returns")
     assert skipped["missing_table"] == "order_items" and "\n" not in skipped["error"]
     assert "ecomlib import" in skipped["note"]
+
+
+def test_data_range_ignores_a_table_with_a_header_and_no_rows(kit):
+    """A three-day export may have an events file with no rows: the range comes from the tables that have some."""
+    (kit / "data" / "events.csv").write_text("event_time,user_id,session_id,event_name,sku,channel,device\n")
+    store, first, last = runner.data_span(kit / "data")
+    assert (str(first.date()), str(last.date())) == ("2026-11-02", "2026-11-22")
