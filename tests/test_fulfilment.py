@@ -331,3 +331,19 @@ def test_store_without_shipments_is_skipped_in_one_line(tmp_path):
     with pytest.raises(MissingTableError, match="shipments") as err:
         f.load(tmp_path)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("rung, missing, present", [
+    ("three_days", {"delivery", "repeat"}, {"dispatch", "backlog", "incidents", "split", "transit"}),
+    ("two_weeks", {"repeat"}, {"dispatch", "delivery", "incidents", "split", "transit", "returns_link"}),
+])
+def test_ladder_rungs_record_gaps_and_keep_the_rest(rung, missing, present, ladder_dir):
+    import ecomlib as el
+
+    ds = f.load(ladder_dir(rung))
+    period, comparison = el.resolve(None, None, data_end=f.data_range(ds)[1])
+    now, before = f.compute(ds, period), f.compute(ds, comparison)
+    assert missing <= set(now.gaps) and not present & set(now.gaps)
+    msg = Messages("zh")
+    assert f.sentences(now, before, msg) and f.headlines(now, before, msg)
+    assert all(g.text(msg) for g in now.gaps.values())

@@ -263,3 +263,19 @@ def test_store_without_tickets_is_skipped_in_one_line(tmp_path):
     with pytest.raises(MissingTableError, match="tickets") as err:
         s.load(tmp_path)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("rung, missing, present", [
+    ("three_days", {"products"}, {"response", "resolution", "contacts", "reasons", "satisfaction"}),
+    ("two_weeks", {"products"}, {"response", "resolution", "contacts", "reasons", "satisfaction", "follow_up"}),
+])
+def test_ladder_rungs_record_gaps_and_keep_the_rest(rung, missing, present, ladder_dir):
+    import ecomlib as el
+
+    ds = s.load(ladder_dir(rung))
+    period, comparison = el.resolve(None, None, data_end=s.data_range(ds)[1])
+    now, before = s.compute(ds, period), s.compute(ds, comparison)
+    assert missing <= set(now.gaps) and not present & set(now.gaps)
+    assert now.gaps["products"].message == "service.gap.too_few_reviews"
+    msg = Messages("zh")
+    assert s.sentences(now, before, msg) and s.headlines(now, before, msg)
