@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -99,7 +100,7 @@ def _return_ratio(r: Result) -> pd.DataFrame:
 def _roas_ratio(r: Result) -> pd.DataFrame:
     c = r.tables["channels"]
     c = c[(c["spend"] > 0) & c["break_even_roas"].notna()] if len(c) else c
-    money = c["shortfall"] if "shortfall" in c else np.nan
+    money = c.get("shortfall", np.nan)
     return _frame(c, entity="channel", label="channel", value=c["roas"] / c["break_even_roas"], money=money)
 
 

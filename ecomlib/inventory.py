@@ -30,7 +30,7 @@ need counts on the period's days; reorder points need purchase orders; prices ne
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -953,14 +953,14 @@ def page_note(now: Result, name: str, msg: Messages) -> str:
     ``prices``, ``price_changes``), with the result's windows and thresholds filled in."""
     n = now.notes
     fields = {
-        "stock": dict(as_of=msg.date(now.period.last_day), demand=n["demand_days"], target=n["cover_target_days"]),
-        "stockouts": dict(days=n["stockout_lookback_days"], conf=round(100 * (1 - n["alpha"]))),
+        "stock": {"as_of": msg.date(now.period.last_day), "demand": n["demand_days"], "target": n["cover_target_days"]},
+        "stockouts": {"days": n["stockout_lookback_days"], "conf": round(100 * (1 - n["alpha"]))},
         "turnover": {},
-        "dead": dict(days=n["dead_days"], slow=n["slow_cover_days"], target=n["cover_target_days"]),
-        "abc": dict(days=n["lookback_days"]),
-        "reorder": dict(level=n["service_level"], n=now.value("n_bootstrap", 0), days=n["lookback_days"]),
-        "prices": dict(days=n["price_days"], pct=n["undercut_threshold"]),
-        "price_changes": dict(change=n["min_price_change"]),
+        "dead": {"days": n["dead_days"], "slow": n["slow_cover_days"], "target": n["cover_target_days"]},
+        "abc": {"days": n["lookback_days"]},
+        "reorder": {"level": n["service_level"], "n": now.value("n_bootstrap", 0), "days": n["lookback_days"]},
+        "prices": {"days": n["price_days"], "pct": n["undercut_threshold"]},
+        "price_changes": {"change": n["min_price_change"]},
     }
     return msg(f"inventory.note.{name}", **fields[name])
 

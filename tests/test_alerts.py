@@ -66,8 +66,8 @@ def test_default_rules_load_and_name_known_metrics():
      "the rule has neither a threshold nor control limits"),
     ("rules:\n  - {name: x, metric: suppliers.otif_rate, below: 1, severity: info, colour: red}",
      "unknown key\\(s\\) \\['colour'\\]"),
-    ("rules:\n  - {name: x, metric: suppliers.otif_rate, below: 1, severity: info}\n"
-     "  - {name: x, metric: suppliers.otif_rate, below: 1, severity: info}", "the name is used twice"),
+    (("rules:\n  - {name: x, metric: suppliers.otif_rate, below: 1, severity: info}\n"
+     "  - {name: x, metric: suppliers.otif_rate, below: 1, severity: info}"), "the name is used twice"),
     ("rules:\n  - {name: x, metric: suppliers.otif_rate, below: 1, severity: info, control_limits: {periods: 2}}",
      "control_limits periods must be a whole number ≥ 3, not 2"),
     ("rules:\n  - {name: x, metric: suppliers.otif_rate, below: low, severity: info}", "below must be a number"),

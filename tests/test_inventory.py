@@ -7,20 +7,20 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import ecomlib as el  # noqa: E402
-from ecomlib import demo_stock  # noqa: E402
-from ecomlib import inventory as iv  # noqa: E402
-from ecomlib.errors import MissingTableError, ParameterError  # noqa: E402
-from ecomlib.periods import Period, parse_period  # noqa: E402
-from tests.conftest import SEEDS  # noqa: E402
-from tests.ladder import make_store  # noqa: E402
+import ecomlib as el
+from ecomlib import demo_stock
+from ecomlib import inventory as iv
+from ecomlib.errors import MissingTableError, ParameterError
+from ecomlib.periods import Period, parse_period
+from tests.conftest import SEEDS
+from tests.ladder import make_store
 
 T = pd.Timestamp
 DAYS = pd.date_range("2026-01-01", periods=10)
@@ -312,7 +312,7 @@ def test_gaps_on_short_and_missing_data(demo_dir, tmp_path):
     # product has no competitor prices of other SKUs, so they are left out here until ladder.py cuts them
     (folder / "price_observations.csv").unlink(missing_ok=True)
     one = iv.load(folder)
-    first, last = iv.data_range(one)
+    _first, last = iv.data_range(one)
     p, _ = el.resolve(None, None, data_end=last)
     now = iv.compute(one, p)
     assert {"prices", "reorder"} <= set(now.gaps) or "stock" in now.gaps
