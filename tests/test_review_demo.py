@@ -143,3 +143,23 @@ def test_docs_definitions_lists_every_headline_with_its_function(zh_run):
             row = next((line for line in section.splitlines() if line.startswith(f"| `{h['key']}` |")), None)
             assert row is not None, f"docs/definitions.md: {nb['name']} lacks {h['key']}"
             assert f"`{h['source']}`" in row, f"docs/definitions.md: {h['key']} is computed by {h['source']}"
+
+
+#: Codes of the data vocabulary (channels, devices, statuses, return reasons) that a Chinese reader must never see raw.
+RAW_CODES = re.compile(r"\b(paid_search|paid_social|display|affiliate|organic|direct|email|video|referral|desktop|"
+                       r"mobile|tablet|completed|pending|cancelled|refunded|partially_refunded|quality_defect|"
+                       r"size_fit|damaged_in_transit|not_as_described|changed_mind)\b")
+
+
+def test_no_raw_vocabulary_code_in_a_chinese_sentence_finding_or_headline(zh_run):
+    import nbformat
+
+    summary = _summary(zh_run)
+    texts = [f["text"] for f in summary["findings"]]
+    for nb in summary["notebooks"]:
+        texts += [h["label"] for h in nb["headlines"]]
+        executed = nbformat.read(str(zh_run / nb["ipynb"]), as_version=4)
+        texts += ["".join(out.get("data", {}).get("text/markdown", "")) for cell in executed.cells
+                  for out in cell.get("outputs", [])]
+    raw = sorted({m for text in texts for m in RAW_CODES.findall(text)})
+    assert raw == [], f"raw data codes on Chinese pages: {raw}"
