@@ -417,12 +417,76 @@ def exit_code(alerts: list[Alert]) -> int:
     return 1 if alerts else 0
 
 
+def load_delivery(path: str | Path | None = None) -> dict:
+    """The optional ``delivery:`` section of a rules file: ``{webhook: URL, smtp: {host, port, sender, to,
+    subject}}`` (either or both); ``{}`` when absent. Unknown keys are refused with the allowed ones."""
+    if path is None:
+        return {}
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    delivery = data.get("delivery") or {}
+    where = f"{path}, delivery"
+    if not isinstance(delivery, dict) or set(delivery) - {"webhook", "smtp"}:
+        _fail(where, f"delivery takes webhook and smtp, not {sorted(delivery) if isinstance(delivery, dict) else delivery!r}",
+              "write 'delivery: {webhook: https://…}' and/or an smtp mapping")
+    hook = delivery.get("webhook")
+    if hook is not None and not (isinstance(hook, str) and re.match(r"https?://", hook)):
+        _fail(where, f"webhook must be an http(s) URL, not {hook!r}", "give the full URL, e.g. https://hooks.example/x")
+    smtp = delivery.get("smtp")
+    if smtp is not None:
+        allowed = {"host", "port", "sender", "to", "subject"}
+        if not isinstance(smtp, dict) or set(smtp) - allowed or not {"host", "sender", "to"} <= set(smtp):
+            _fail(where, f"smtp needs host, sender and to (and may have port, subject), not {smtp!r}",
+                  "write 'smtp: {host: mail.example, port: 25, sender: shop@…, to: [me@…]}'")
+    return delivery
+
+
+def deliver(alerts: list[Alert], delivery: dict, msg: Messages, *, period: str = "", timeout: float = 10.0) -> dict:
+    """Send the feed: a JSON POST to ``delivery["webhook"]`` (``{"period", "exit_code", "text", "alerts"}``) and a
+    plain-text mail through ``delivery["smtp"]``. Returns what was sent to where (``{"webhook": 200, "smtp": [to]}``);
+    a failed delivery raises (cron should see it), after the other channel was tried."""
+    import smtplib
+    import urllib.request
+    from email.message import EmailMessage
+
+    text = console_text(alerts, msg)
+    sent, errors = {}, []
+    if delivery.get("webhook"):
+        body = json.dumps({"period": period, "exit_code": exit_code(alerts), "text": text,
+                           "alerts": [a.to_json() for a in alerts]}, ensure_ascii=False).encode("utf-8")
+        request = urllib.request.Request(delivery["webhook"], data=body, method="POST",
+                                         headers={"Content-Type": "application/json; charset=utf-8"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                sent["webhook"] = response.status
+        except OSError as err:
+            errors.append(f"webhook {delivery['webhook']}: {err}")
+    smtp = delivery.get("smtp")
+    if smtp:
+        to = [smtp["to"]] if isinstance(smtp["to"], str) else list(smtp["to"])
+        mail = EmailMessage()
+        mail["From"], mail["To"] = smtp["sender"], ", ".join(to)
+        mail["Subject"] = smtp.get("subject") or msg("alerts.subject", period=period, n=len(alerts))
+        mail.set_content(text)
+        try:
+            with smtplib.SMTP(smtp["host"], int(smtp.get("port", 25)), timeout=timeout) as server:
+                server.send_message(mail)
+            sent["smtp"] = to
+        except (OSError, smtplib.SMTPException) as err:
+            errors.append(f"smtp {smtp['host']}: {err}")
+    if errors:
+        from .errors import EcomlibError
+        raise EcomlibError("alert delivery failed: " + "; ".join(errors) + ". The alerts are in alerts.json; "
+                           "check the address and that the server accepts connections from this machine.")
+    return sent
+
+
 def run_alerts(data_dir, *, rules_path=None, out=None, period=None, lang: str | None = None) -> list[Alert]:
     """Evaluate the alert rules on the store in ``data_dir`` for ``period`` (a Period, a label such as "2026-W47",
     or None: the last complete week in the data).
 
     Writes ``alerts.json`` in ``out`` when given (period, rules file, alerts, reviews that could not run). Each
-    alert's ``text`` is in ``lang`` (default: the store's language). Returns the alerts, most severe first.
+    alert's ``text`` is in ``lang`` (default: the store's language). When the rules file has a ``delivery:`` section
+    and something fired, the feed is also sent (:func:`deliver`). Returns the alerts, most severe first.
     """
     from .dataset import load_dataset
     from .periods import resolve
@@ -446,4 +510,7 @@ def run_alerts(data_dir, *, rules_path=None, out=None, period=None, lang: str | 
         payload = {"period": period.label, "rules": str(rules_path or f"ecomlib/rules/{DEFAULT_RULES}"),
                    "exit_code": exit_code(alerts), "alerts": [a.to_json() for a in alerts], "not_run": failed}
         (out / "alerts.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+    delivery = load_delivery(rules_path)
+    if delivery and alerts:
+        deliver(alerts, delivery, msg, period=period.label)
     return alerts

@@ -4,13 +4,19 @@ fire, and on the store without plants no critical alert and nothing but the shor
 
 from __future__ import annotations
 
+import email
+import email.policy
+import http.server
 import json
+import socket
+import threading
+import typing
 
 import pandas as pd
 import pytest
 
 from ecomlib import alerts as al
-from ecomlib.errors import ParameterError
+from ecomlib.errors import EcomlibError, ParameterError
 from ecomlib.i18n import Messages
 from ecomlib.periods import parse_period
 from ecomlib.review import Result
@@ -155,3 +161,86 @@ def test_no_plants_store_raises_no_critical_alert_and_only_the_short_stock_list(
     alerts = al.run_alerts(demo_no_plants_dir, period="2026-W47")
     assert al.exit_code(alerts) == 1
     assert {a.rule for a in alerts} == {"cover_below_lead_time"} and len(alerts) <= 8
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: typing.ClassVar[list] = []
+
+    def do_POST(self):
+        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def _smtp_server(received: list) -> tuple[socket.socket, int]:
+    """A minimal SMTP server on 127.0.0.1 that accepts one message and keeps its DATA."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+
+    def serve():
+        conn, _ = sock.accept()
+        f = conn.makefile("rwb")
+        f.write(b"220 test\r\n"), f.flush()
+        data, in_data = [], False
+        for line in f:
+            if in_data:
+                if line == b".\r\n":
+                    in_data = False
+                    received.append(b"".join(data).decode("utf-8"))
+                    f.write(b"250 ok\r\n")
+                else:
+                    data.append(line)
+                    continue
+            elif line.upper().startswith(b"DATA"):
+                in_data = True
+                f.write(b"354 go\r\n")
+            elif line.upper().startswith(b"QUIT"):
+                f.write(b"221 bye\r\n"), f.flush()
+                break
+            else:
+                f.write(b"250 ok\r\n")
+            f.flush()
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return sock, sock.getsockname()[1]
+
+
+def test_delivery_to_a_webhook_and_an_smtp_server_on_localhost(tmp_path):
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    mails: list = []
+    sock, port = _smtp_server(mails)
+    crit = al.Alert("c", "inventory.a_stockout_days", "inventory", "critical", "SKU-2", "杯子", 5, "2026-W47",
+                    threshold=0, by_threshold=True, money=900.0, since="2026-11-16", link="inventory.html#sec-stockouts")
+    rules = write(tmp_path, "rules:\n  - {name: x, metric: suppliers.otif_rate, below: 0.5, severity: info}\n"
+                            f"delivery:\n  webhook: http://127.0.0.1:{server.server_port}/hook\n"
+                            f"  smtp: {{host: 127.0.0.1, port: {port}, sender: shop@example.com, to: me@example.com}}\n")
+    delivery = al.load_delivery(rules)
+    try:
+        sent = al.deliver([crit], delivery, Messages("zh", currency="CNY"), period="2026-W47")
+    finally:
+        server.shutdown()
+        sock.close()
+    assert sent == {"webhook": 200, "smtp": ["me@example.com"]}
+    body = _Hook.received[-1]
+    assert body["exit_code"] == 2 and body["alerts"][0]["entity"] == "SKU-2" and "杯子" in body["text"]
+    mail = email.message_from_string(mails[0], policy=email.policy.default)
+    assert str(mail["Subject"]) == "店铺预警 2026-W47：1 条" and "SKU-2" in mail.get_content()
+
+
+def test_delivery_errors_and_bad_delivery_settings(tmp_path):
+    with pytest.raises(ParameterError, match="webhook must be an http\\(s\\) URL"):
+        al.load_delivery(write(tmp_path, "rules: []\ndelivery: {webhook: ftp://x}\n"))
+    with pytest.raises(ParameterError, match="smtp needs host, sender and to"):
+        al.load_delivery(write(tmp_path, "rules: []\ndelivery: {smtp: {host: x}}\n"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens on this port now
+    with pytest.raises(EcomlibError, match="alert delivery failed: webhook"):
+        al.deliver([], {"webhook": f"http://127.0.0.1:{port}/x"}, Messages("en"), timeout=2)
