@@ -85,6 +85,12 @@ def _position(r: Result) -> pd.DataFrame:
     return _frame(rp, entity="sku", label="product_name", value="ratio")
 
 
+def _dead_share(r: Result) -> pd.DataFrame:
+    c = r.tables["by_category"]
+    c = c[c["stock_value"] > 0] if len(c) else c
+    return _frame(c, entity="category", label="category", value=c["dead_value"] / c["stock_value"], money="dead_value")
+
+
 def _a_undercut(r: Result) -> pd.DataFrame:
     p = r.tables["prices"]
     p = p[p["abc"] == "A"] if len(p) else p
@@ -128,6 +134,9 @@ METRICS: dict[str, Metric] = {
                                         "days out of stock in the period, per A item (money: lost revenue)"),
     "inventory.position_in_lead_times": Metric("inventory", _position, "sec-reorder", "num",
                                                "stock position (on hand + on order) ÷ lead-time demand, per SKU"),
+    "inventory.dead_stock_share": Metric("inventory", _dead_share, "sec-dead", "pct",
+                                         "share of a category's stock at cost with no sale in the dead-stock days "
+                                         "(money: that cash)"),
     "inventory.a_undercut_gap": Metric("inventory", _a_undercut, "sec-prices", "pct",
                                        "lowest competitor price below ours (share), per A item (money: margin at "
                                        "risk)"),

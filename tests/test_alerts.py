@@ -59,7 +59,7 @@ def test_default_rules_load_and_name_known_metrics():
     assert {r.metric for r in rules} <= set(al.METRICS)
     assert {r.name for r in rules} >= {"a_item_stock_out", "a_item_undercut", "checkout_conversion_drop",
                                        "supplier_otif_drop", "channel_below_break_even", "sku_return_rate_spike",
-                                       "cover_below_lead_time"}
+                                       "cover_below_lead_time", "dead_stock_category"}
 
 
 @pytest.mark.parametrize("text, message", [
@@ -147,7 +147,7 @@ def test_demo_fires_for_the_planted_findings_and_writes_alerts_json(demo_dir, tm
     fired = {(a.rule, a.entity) for a in alerts}
     assert {("a_item_stock_out", "SKU-0094"), ("a_item_undercut", "SKU-0181"), ("supplier_otif_drop", "S07"),
             ("sku_return_rate_spike", "SKU-0251"), ("channel_below_break_even", "display"),
-            ("checkout_conversion_drop", "mobile")} <= fired
+            ("checkout_conversion_drop", "mobile"), ("dead_stock_category", "季节款 Seasonal")} <= fired
     assert not {(r, e) for r, e in fired if r == "checkout_conversion_drop"} - {
         ("checkout_conversion_drop", "mobile"), ("checkout_conversion_drop", "all")}
     assert al.exit_code(alerts) == 2
