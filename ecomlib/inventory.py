@@ -911,6 +911,8 @@ def plot_stock_history(stock: pd.DataFrame, sales: pd.DataFrame | None = None, *
         bars = right.bar(u["day"], u["units"], color="C1", alpha=0.6, label=msg("inventory.ax.units"))
         right.set_ylabel(msg("inventory.ax.units"))
         right.grid(False)
+        ax.set_zorder(right.get_zorder() + 1)  # the stock line over the bars
+        ax.patch.set_visible(False)
         handles = [*handles, bars]
     ax.set(ylabel=msg("inventory.ax.on_hand"), title=msg("inventory.fig.history", sku=sku))
     ax.legend(handles=handles, labels=[h.get_label() for h in handles], loc="upper right")
