@@ -462,7 +462,6 @@ EXTRA_GENERATORS: dict[int, str] = {
     12: "ecomlib.demo_fulfilment",
     13: "ecomlib.demo_service",
     14: "ecomlib.demo_experiments",
-    15: "ecomlib.demo_promotions",
 }
 
 
