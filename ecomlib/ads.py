@@ -92,7 +92,8 @@ from scipy import stats as sps
 
 from .contract import REVENUE_STATUSES, order_revenue
 from .dataset import unmatched_keys
-from .errors import EcomlibError, FitError, NotFittedError, ParameterError, check_option
+from .errors import (CurrencyError, NotFittedError, ParameterError, ResponseFitError,
+                     check_option)
 from .i18n import Messages
 from .periods import Period
 from .report import Headline, group_tail, label_values, vocab
@@ -137,33 +138,6 @@ FREQS = (None, "D", "W")
 FIT_CODES = ("too_few_days", "no_spend", "no_variation", "no_revenue", "no_convergence")
 
 _VOLUME = ["spend", "impressions", "clicks", "platform_conversions", "platform_revenue"]
-
-
-class CurrencyError(EcomlibError):
-    """Raised when a table's money is in another currency than the store's.
-
-    Attributes: ``table``, ``expected`` (the store currency), ``found`` (currency → number of rows).
-    """
-
-    def __init__(self, table: str, expected: str, found: Mapping[str, int]):
-        self.table, self.expected, self.found = table, expected, dict(found)
-        listing = ", ".join(f"{cur} ({n:,} row{'s' if n != 1 else ''})" for cur, n in self.found.items())
-        super().__init__(
-            f"table '{table}': money must be in the store currency {expected}, but the currency column holds "
-            f"{listing}. Fix: convert those rows to {expected} before loading (ad platforms often bill in "
-            f"USD), or correct `currency` in store.yaml if the store's currency is wrong.")
-
-
-class ResponseFitError(FitError):
-    """Raised when a channel's spend→revenue curve cannot or should not be fitted (too few days, flat spend…).
-
-    Attributes: ``channel``, ``code`` (one of :data:`FIT_CODES`, for translated messages), ``details``
-    (numbers behind the reason, e.g. ``{"n_days": 12, "min_days": 28}``), plus ``model``/``reason``.
-    """
-
-    def __init__(self, channel: str, code: str, reason: str, details: Mapping[str, float] | None = None):
-        self.channel, self.code, self.details = channel, code, dict(details or {})
-        super().__init__(f"response curve for '{channel}'", reason)
 
 
 # Small helpers ---------------------------------------------------------------------------------------

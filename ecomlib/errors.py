@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
 
 
 class EcomlibError(Exception):
@@ -146,3 +148,61 @@ class FitError(EcomlibError):
 
 class ReviewError(EcomlibError):
     """Raised when a review run cannot start or finish (no notebooks, bad parameter set, output not writable)."""
+
+
+# Errors of one review or rules file, kept here so the kit has one hierarchy ---------------------------------
+class CurrencyError(EcomlibError):
+    """Raised when a table's money is in another currency than the store's.
+
+    Attributes: ``table``, ``expected`` (the store currency), ``found`` (currency → number of rows).
+    """
+
+    def __init__(self, table: str, expected: str, found: Mapping[str, int]):
+        self.table, self.expected, self.found = table, expected, dict(found)
+        listing = ", ".join(f"{cur} ({n:,} row{'s' if n != 1 else ''})" for cur, n in self.found.items())
+        super().__init__(
+            f"table '{table}': money must be in the store currency {expected}, but the currency column holds "
+            f"{listing}. Fix: convert those rows to {expected} before loading (ad platforms often bill in "
+            f"USD), or correct `currency` in store.yaml if the store's currency is wrong.")
+
+
+class ResponseFitError(FitError):
+    """Raised when a channel's spend→revenue curve cannot or should not be fitted (too few days, flat spend…).
+
+    Attributes: ``channel``, ``code`` (one of :data:`FIT_CODES`, for translated messages), ``details``
+    (numbers behind the reason, e.g. ``{"n_days": 12, "min_days": 28}``), plus ``model``/``reason``.
+    """
+
+    def __init__(self, channel: str, code: str, reason: str, details: Mapping[str, float] | None = None):
+        self.channel, self.code, self.details = channel, code, dict(details or {})
+        super().__init__(f"response curve for '{channel}'", reason)
+
+
+
+
+class FunnelError(ParameterError, ValueError):
+    """Raised when funnel options do not fit the data (unknown step, column or frequency; bad window or tables).
+
+    A :class:`~ecomlib.errors.ParameterError`, as every bad option value (unknown unit and mode are checked
+    with :func:`~ecomlib.errors.check_option`, the wording all reviews share).
+    Attributes: ``option`` (the offending argument), ``valid`` (the accepted values, when there is a list).
+    """
+
+    def __init__(self, message: str, *, option: str, valid: Sequence | None = None):
+        self.option, self.valid = option, list(valid) if valid is not None else None
+        if valid is not None:
+            message += f"; valid values: {self.valid}"
+        super().__init__(message, name=option)
+
+class RulesError(EcomlibError):
+    """Raised when an editable rules file (return reasons, contact reasons, RFM segments, alerts) cannot be read or
+    breaks its format.
+
+    Attributes: ``path`` (the file), ``key`` (where in it, e.g. ``codes.shopify.COLOR``), ``problem``,
+    ``expected`` (what the key should hold).
+    """
+
+    def __init__(self, path: str | Path, key: str, problem: str, expected: str):
+        self.path, self.key, self.problem, self.expected = str(path), key, problem, expected
+        super().__init__(f"{path}: {key}: {problem}; expected {expected}. Fix: edit the rules file (its header "
+                         f"explains the format), or pass rules_path=None to use the packaged rules.")

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .errors import ParameterError, check_option
+from .errors import FunnelError, check_option
 from .i18n import Messages, catalogue
 from .periods import Period, parse_period  # noqa: F401  (parse_period: docstring examples)
 from .report import Headline
@@ -100,19 +100,7 @@ POWER = 0.8  # power at which the minimum detectable effect is stated
 METHOD_NAMES = {"holm": "Holm", "fdr_bh": "Benjamini–Hochberg", "bonferroni": "Bonferroni"}
 
 
-class FunnelError(ParameterError, ValueError):
-    """Raised when funnel options do not fit the data (unknown step, column or frequency; bad window or tables).
 
-    A :class:`~ecomlib.errors.ParameterError`, as every bad option value (unknown unit and mode are checked
-    with :func:`~ecomlib.errors.check_option`, the wording all reviews share).
-    Attributes: ``option`` (the offending argument), ``valid`` (the accepted values, when there is a list).
-    """
-
-    def __init__(self, message: str, *, option: str, valid: Sequence | None = None):
-        self.option, self.valid = option, list(valid) if valid is not None else None
-        if valid is not None:
-            message += f"; valid values: {self.valid}"
-        super().__init__(message, name=option)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 from scipy import stats as sps
 
 from .contract import ORDER_STATUSES, SOLD_STATUSES
-from .errors import EcomlibError
+from .errors import RulesError
 from .i18n import Messages
 from .periods import Period
 from .report import Headline
@@ -106,19 +106,6 @@ __all__ = [
 
 
 # Reason rules ------------------------------------------------------------------------------------------------
-class RulesError(EcomlibError):
-    """Raised when a return-reason rules file cannot be read or breaks its format.
-
-    Attributes: ``path`` (the file), ``key`` (where in it, e.g. ``codes.shopify.COLOR``), ``problem``,
-    ``expected`` (what the key should hold).
-    """
-
-    def __init__(self, path: str | Path, key: str, problem: str, expected: str):
-        self.path, self.key, self.problem, self.expected = str(path), key, problem, expected
-        super().__init__(f"{path}: {key}: {problem}; expected {expected}. Fix: edit the rules file (its header "
-                         f"explains the format), or pass rules_path=None to use the packaged rules.")
-
-
 @dataclass(frozen=True)
 class ReasonRules:
     """Validated reason rules: platform codes and free-text keywords → taxonomy reason.

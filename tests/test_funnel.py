@@ -587,10 +587,11 @@ def test_demo_mobile_checkout_drop_is_the_top_significant_change(demo_review):
     found = funnel.findings(now, before, EN)
     planted = [f for f in found if f.key == "conversion_fell.device.mobile.begin_checkout.purchase"]
     assert planted and planted[0].severity == "high" and planted[0].confidence == "significant"
-    # money at stake: the orders lost × the week's average order value (gross, no pending orders), as revenue
-    # (the funnel review's tables give no margin)
-    assert planted[0].money == pytest.approx(-top["completions_change"] * now.values["aov"])
-    assert planted[0].numbers["money_basis"] == "revenue" and planted[0].anchor == "sec-changes"
+    # money at stake: the orders lost × the week's average order value (gross, no pending orders) × the gross
+    # margin of its lines (the review loads order_items and products when the folder has them)
+    assert 0.3 < now.values["margin"] < 0.7
+    assert planted[0].money == pytest.approx(-top["completions_change"] * now.values["aov"] * now.values["margin"])
+    assert planted[0].numbers["money_basis"] == "margin" and planted[0].anchor == "sec-changes"
 
 
 def test_demo_singles_day_is_named_and_kept_out_of_the_tests(demo_review):
