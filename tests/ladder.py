@@ -73,8 +73,14 @@ def _one_row(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     if "inventory" in tables:
         inv = tables["inventory"]
         out["inventory"] = inv[inv["sku"] == sku].iloc[[-1]]
-    for name, df in tables.items():  # tables the ladder does not know (budgets, promotions…): kept as they are
-        out.setdefault(name, df)
+    for name, df in tables.items():  # the other tables: only rows of the kept order and SKU (references hold)
+        if name in out:
+            continue
+        if "order_id" in df:
+            df = df[df["order_id"].isna() | (df["order_id"] == "") | df["order_id"].isin(order["order_id"])]
+        if "sku" in df:
+            df = df[df["sku"].isna() | (df["sku"] == "") | (df["sku"] == sku)]
+        out[name] = df.iloc[-1:] if len(df) else df
     return out
 
 

@@ -62,3 +62,19 @@ def test_page_language_codes_and_the_runners_message_keys():
     assert needed <= keys, sorted(needed - keys)
     zh = Messages("zh", currency="CNY")
     assert zh("common.partial_coverage", covered=3, days=7, first="a", last="b").startswith("本周期数据不完整：7 天中仅 3 天")
+
+
+def test_the_index_names_each_review_as_its_page_does():
+    """common.review.<notebook> (index, skipped pages) equals the title key the notebook shows (el.title)."""
+    import json
+    import re
+    from pathlib import Path
+
+    from ecomlib.i18n import catalogue
+
+    texts = catalogue()
+    for path in sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb")):
+        source = "".join("".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"])
+        key = re.search(r"""el\.title\(\s*["']([a-z_]+\.title)["']""", source)
+        assert key, f"{path.name} shows no el.title(...)"
+        assert texts[f"common.review.{path.stem}"] == texts[key[1]], path.name
