@@ -1,7 +1,8 @@
 """The ``ecomlib`` command: ``validate`` a dataset folder, generate the ``demo-data``, run a ``review``.
 
 Built on click (well kept, composable; argument parsing and help are not ours to maintain).
-Exit codes: 0 success, 1 invalid data or a failed notebook, 2 wrong usage or parameters.
+Exit codes: 0 success, 1 invalid data or a failed notebook, 2 wrong usage or parameters; ``alerts``: 0 nothing
+fired, 1 warnings only, 2 something critical, 3 the rules or the data could not be read.
 """
 
 from __future__ import annotations
@@ -118,6 +119,37 @@ def _unreadable_option(text: str) -> str | None:
         return (f"the value {value!r} is not a readable list or mapping ({problem}); close the bracket "
                 f"(e.g. [POST, EMS] or {{chargeback: refunded}}) or quote it")
     return None
+
+
+@main.command()
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset folder.")
+@click.option("--params", "rules_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Alert rules (YAML; default: the shipped ecomlib/rules/alerts.yaml, copied in params/alerts.yaml).")
+@click.option("--period", help="2026-W47, 2026-11, … (default: the last complete week in the data).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for alerts.json; a review's period folder (reports/2026-W47) also gets the alerts at "
+                   "the top of its index.html.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), help="Language of the feed (default: the store's).")
+def alerts(data_dir: Path, rules_path: Path | None, period: str | None, out_dir: Path | None,
+           lang: str | None) -> None:
+    """Evaluate the alert rules for a period: print the feed; exit 0 nothing fired, 1 warnings, 2 critical."""
+    from .alerts import console_text, exit_code, run_alerts
+    from .dataset import read_store
+    from .i18n import Messages
+    from .runner import add_alerts
+
+    try:
+        fired = run_alerts(data_dir, rules_path=rules_path, out=out_dir, period=period, lang=lang)
+    except EcomlibError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(3)
+    store = read_store(data_dir)
+    click.echo(console_text(fired, Messages(lang or store.lang, currency=store.currency)))
+    if out_dir is not None and (out_dir / "summary.json").exists():
+        index = add_alerts(out_dir, [a.to_json() for a in fired])
+        click.echo(f"alerts added to {index}")
+    sys.exit(exit_code(fired))
 
 
 @main.command("demo-data")

@@ -1161,6 +1161,23 @@ def sparkline(values: list[float | None], *, width: int = 96, height: int = 22) 
             f'<circle class="last" cx="{cx:.1f}" cy="{cy:.1f}" r="2"/></svg>')
 
 
+def add_alerts(run_dir: str | Path, alerts: list[dict]) -> Path:
+    """Put the alert feed (``Alert.to_json()`` dicts) at the top of a finished review's index page and into its
+    ``summary.json`` (``alerts[]``); returns the index path. The files are replaced whole (temporary file, rename)."""
+    from .i18n import Messages
+
+    run_dir = Path(run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    summary["alerts"] = list(alerts)
+    msg = Messages(summary.get("lang", "en"), currency=summary.get("currency", "USD"))
+    for name, text in (("summary.json", json.dumps(summary, ensure_ascii=False, indent=2)),
+                       ("index.html", render_index(summary, msg))):
+        tmp = run_dir / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, run_dir / name)
+    return run_dir / "index.html"
+
+
 def render_index(summary: dict, msg) -> str:
     """The run's index page: "This week" (the top findings across reviews, linked to their sections), then each
     notebook's status, link and headline numbers with the change on the previous period and a sparkline."""
@@ -1201,7 +1218,8 @@ def render_index(summary: dict, msg) -> str:
            for f in summary.get("findings", [])[:TOP_FINDINGS]]
     n_ok = sum(nb["status"] == "ok" for nb in rows)
     kind = summary.get("kind", "week")
-    return template.render(summary=summary, notebooks=rows, findings=top, lang=html_lang(msg.lang),
+    alerts = [{**a, "severity_text": msg(f"alerts.severity.{a['severity']}")} for a in summary.get("alerts", [])]
+    return template.render(summary=summary, notebooks=rows, findings=top, alerts=alerts, lang=html_lang(msg.lang),
                            heading=msg("common.index_title", period=summary["period"]),
                            intro=msg("common.index_intro", n_ok=n_ok, n=len(rows)),
                            this_period=msg(f"common.this_{kind}" if kind in ("week", "month") else "common.this_period"),
@@ -1210,4 +1228,4 @@ def render_index(summary: dict, msg) -> str:
                            labels={k: msg(f"common.{k}") for k in ("metric", "value", "previous", "change", "status",
                                                                    "store", "period", "comparison", "data_range",
                                                                    "run_time", "headlines", "at_stake", "trend",
-                                                                   "see_section", "sources")})
+                                                                   "see_section", "sources", "alerts")})

@@ -104,3 +104,26 @@ def test_demo_data_without_plants(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "write_demo", lambda out, seed, plants: calls.append((seed, plants)) or {})
     result = invoke("demo-data", "--out", str(tmp_path / "d"), "--seed", "7", "--no-plants")
     assert result.exit_code == 0 and calls == [(7, False)] and "without planted findings" in result.output
+
+
+def test_alerts_print_the_feed_exit_by_severity_and_go_to_the_top_of_the_index(kit, monkeypatch):
+    from ecomlib import alerts as alerts_module
+    from ecomlib.alerts import Alert
+
+    monkeypatch.setattr(runner, "_execute", fake_execute)
+
+    run_dir = Path(runner.run_review(kit / "params" / "set.yaml", out_dir=kit / "reports", period="2026-W47",
+                                     echo=lambda line: None)["index"]).parent
+    fired = [Alert(rule="stockout_a_item", metric="inventory.a_stockout", review="inventory", severity="critical",
+                   entity="SKU-1", label="Mug <b>", value=3.0, period="2026-W47", link="inventory.html#sec-stockouts",
+                   text="CRITICAL stock-out of SKU-1 (Mug <b>)")]
+    monkeypatch.setattr(alerts_module, "run_alerts", lambda *a, **k: fired)
+    result = invoke("alerts", "--data", str(kit / "data"), "--out", str(run_dir))
+    assert result.exit_code == 2, result.output
+    assert "CRITICAL stock-out of SKU-1" in result.output and "alerts added to" in result.output
+    index = (run_dir / "index.html").read_text(encoding="utf-8")
+    assert index.index('id="alerts"') < index.index('id="findings"')
+    assert "Mug &lt;b&gt;" in index and "Mug <b>" not in index
+    assert json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["alerts"][0]["entity"] == "SKU-1"
+    monkeypatch.setattr(alerts_module, "run_alerts", lambda *a, **k: [])
+    assert invoke("alerts", "--data", str(kit / "data")).exit_code == 0

@@ -693,3 +693,8 @@ def test_data_range_ignores_a_table_with_a_header_and_no_rows(kit):
     (kit / "data" / "events.csv").write_text("event_time,user_id,session_id,event_name,sku,channel,device\n")
     store, first, last = runner.data_span(kit / "data")
     assert (str(first.date()), str(last.date())) == ("2026-11-02", "2026-11-22")
+
+
+def test_the_editable_alert_rules_equal_the_shipped_ones():
+    """params/alerts.yaml (what `ecomlib alerts --params` edits) starts as the packaged rules."""
+    assert (ROOT / "params" / "alerts.yaml").read_bytes() == (ROOT / "ecomlib" / "rules" / "alerts.yaml").read_bytes()
