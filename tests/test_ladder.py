@@ -20,9 +20,9 @@ LANG = {rung: ("zh" if i % 2 else "en") for i, rung in enumerate(RUNGS)}
 #: The small rungs run every review; the larger ones (120–180 days) run the reviews their shape is about — every
 #: review's own tests compute every rung without a kernel, so this keeps the suite's time for what only a real
 #: run shows (the notebook and its page).
-ONLY = {"one_channel": ["funnel", "cohort_ltv", "ad_roas"], "no_repeat": ["cohort_ltv"],
-        "no_ad_spend": ["funnel", "ad_roas"], "no_inventory": ["supplier_performance"],
-        "no_returns": ["returns", "supplier_performance"]}
+ONLY = {"one_channel": ["funnel", "cohort_ltv", "ad_roas"], "no_repeat": ["cohort_ltv", "segments"],
+        "no_ad_spend": ["funnel", "ad_roas"], "no_inventory": ["supplier_performance", "inventory"],
+        "no_returns": ["returns", "supplier_performance", "fulfilment", "service"]}
 
 
 @pytest.fixture(scope="module", params=RUNGS)

@@ -13,21 +13,21 @@ from ecomlib import runner
 from ecomlib.importers import import_export
 
 ROOT = Path(__file__).resolve().parents[1]
-REVIEWS = ("funnel", "cohort_ltv", "ad_roas", "supplier_performance", "returns")
+REVIEWS = runner.load_parameter_set(ROOT / "params" / "weekly.yaml").notebooks
 
 #: data set → (import kind, source under ../shared/reference, store, importer options, period, reviews that run)
 DATASETS = {
     "uci_online_retail": ("uci_online_retail", "uci_online_retail/online_retail_subset.csv",
                           {"currency": "GBP", "timezone": "Europe/London", "name": "UCI gift shop"},
-                          {"cost_ratio": 0.5}, "2011-W48", {"cohort_ltv", "returns"}),
+                          {"cost_ratio": 0.5}, "2011-W48", {"cohort_ltv", "returns", "segments"}),
     "uci_ii_2009": ("uci_online_retail", "uci_online_retail_ii/online_retail_ii_2009-12-02_to_2009-12-04.csv",
                     {"currency": "GBP", "timezone": "Europe/London"}, {"cost_ratio": 0.5, "date_format": "dayfirst"},
-                    None, {"cohort_ltv", "returns"}),
+                    None, {"cohort_ltv", "returns", "segments"}),
     "uci_ii_2010": ("uci_online_retail", "uci_online_retail_ii/online_retail_ii_2010-12-01_to_2010-12-02.csv",
                     {"currency": "GBP", "timezone": "Europe/London"}, {"cost_ratio": 0.5, "date_format": "dayfirst"},
-                    None, {"cohort_ltv", "returns"}),
+                    None, {"cohort_ltv", "returns", "segments"}),
     "olist": ("olist", "olist_brazilian_ecommerce", {"currency": "BRL", "timezone": "America/Sao_Paulo"},
-              {"cost_ratio": 0.5}, "2018-W35", {"cohort_ltv"}),
+              {"cost_ratio": 0.5}, "2018-W35", {"cohort_ltv", "segments"}),
     "facebook_kag": ("mapping", "facebook_ad_conversion_kag/KAG_conversion_data.csv", None,
                      {"mapping": "facebook_kag"}, None, set()),
     "usaid_scms": ("purchase_orders", "usaid_scms_supply_chain_shipments/SCMS_Delivery_History_Dataset.csv",

@@ -564,13 +564,17 @@ def test_a_run_killed_midway_leaves_the_last_report_and_nothing_behind(kit, stub
 
 
 # Parameter sets ------------------------------------------------------------------------------------------------
+REVIEWS = ("funnel", "cohort_ltv", "ad_roas", "supplier_performance", "returns", "inventory", "fulfilment", "service",
+           "segments", "ab_test")
+
+
 @pytest.mark.parametrize("name", ["weekly", "monthly"])
 def test_shipped_parameter_sets_fit_the_shipped_notebooks(name):
     pset = runner.load_parameter_set(ROOT / "params" / f"{name}.yaml")
     values = {"data_dir": "/data", "period_start": "2026-10-01", "period_end": "2026-10-31",
               "compare_start": "2026-09-01", "compare_end": "2026-09-30", "lang": "zh"}
     plans = runner.plan_parameters(pset, pset.notebooks, [], values)
-    assert set(plans) == {"funnel", "cohort_ltv", "ad_roas", "supplier_performance", "returns"}
+    assert set(plans) == set(REVIEWS)  # every review the kit has, in both sets
     lang = pset.shared.get("lang", "zh")  # a shared lang in the set wins over the runner's default
     assert all(plan["lang"] == lang and plan["data_dir"] == "/data" for plan in plans.values())
 
