@@ -38,6 +38,7 @@ REVIEW_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "service": (("tickets",), ("orders", "product_reviews", "returns", "order_items", "products")),
     "ab_test": (("experiments",), ("events", "orders", "returns")),
     "segments": (("orders",), ("customers", "returns")),
+    "promotions": (("orders", "order_items", "promotions"), ("products", "returns", "customers")),
 }
 
 #: The revenue quantities of the kit, each defined once (see :func:`order_revenue`) and named in every label
@@ -202,12 +203,17 @@ class Returns(_Base):
 
 
 class Promotions(_Base):
-    """One row per promotion (sale event), used to mark trends; optional."""
+    """One row per promotion (sale event), used to mark trends and judged by the promotions review; optional."""
 
     promo_id: Series[str]
     name: Series[str]
     start_date: Series[pa.DateTime]
     end_date: Series[pa.DateTime]
+    scope: Series[str] = pa.Field(isin=["all", "category", "sku"], nullable=True,
+                                  description="optional column: what is on promotion; empty means all")
+    scope_values: Series[str] = pa.Field(nullable=True, description="optional column: category names or SKUs, "
+                                                                    "separated by |")
+    discount: Series[float] = pa.Field(ge=0, lt=1, nullable=True, description="optional column: fraction off")
 
 
 class Budgets(_Base):
@@ -388,7 +394,8 @@ TABLES: dict[str, TableSpec] = {
                   future_ok=("start_date", "end_date"),
                   row_rules=(RowRule(("start_date", "end_date"), "start_date on or before end_date",
                                      _le("start_date", "end_date"), "check the date columns are not swapped"),),
-                  needed_by=("funnel",), optional=True),
+                  optional_columns=("scope", "scope_values", "discount"),
+                  needed_by=("funnel", "promotions"), optional=True),
         TableSpec("inventory", Inventory, key=("sku", "as_of", "warehouse"), timestamps=("as_of",),
                   references=(Reference("sku", "products", "sku"),), whole=("reserved", "on_order"),
                   optional_columns=("warehouse", "reserved", "on_order"),
