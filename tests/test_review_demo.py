@@ -98,11 +98,14 @@ def test_index_opens_with_the_weeks_findings_linking_to_their_sections(zh_run):
 
 def test_the_planted_findings_are_among_the_top_findings(zh_run):
     findings = _summary(zh_run)["findings"]
-    top = " ".join(f["text"] for f in findings[:6])
+    top = " ".join(f["text"] for f in findings[:runner.TOP_FINDINGS])  # what the index's "This week" shows
     assert "S07" in top                                    # worst supplier (OTIF, rejects, quality returns)
     assert "SKU-0251" in top                               # culprit SKU
     assert "展示广告" in top                                # display below break-even
     assert "移动端" in top and "开始结账" in top             # mobile checkout → purchase drop
+    assert "中通 ZTO" in top and "西南" in top              # the slow carrier lane
+    assert "周末" in top                                    # the weekend first-response gap
+    assert "拼多多" in top and "缺货" in top                 # the undercut A item and the best seller's stock-out
     cohort = [f for f in findings if f["review"] == "cohort_ltv" and "2025-09" in f["text"]]
     assert cohort and cohort[0]["confidence"] == "significant"  # the planted cohort, on the index's list too
 
