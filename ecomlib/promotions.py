@@ -33,7 +33,8 @@ Minimum data per section (also on the page, :data:`MINIMUM_DATA`):
 - economics: the promotion's ``discount`` (an optional column) and the lift;
 - customers: ``repeat_days`` (60) after the promotion's end, and ``min_customers`` (20) customers acquired in it
   and in the fit window;
-- returns: a returns table and ``maturity_days`` (30) after the promotion's end.
+- returns: a returns table and ``maturity_days`` (30) after the promotion's end;
+- every section of a promotion of categories needs the products table (the category of each SKU).
 
 Revenue is the line revenue (quantity × unit_price) of counted orders (:func:`ecomlib.contract.order_revenue`:
 completed and partially refunded), i.e. gross merchandise value after discounts; refunds are the returns section's.
@@ -386,6 +387,11 @@ def compute(ds, period, *, promo_id: str | None = None, fit_days: int = 56, min_
                       start=pd.Timestamp(promo["start_date"]), end=pd.Timestamp(promo["end_date"]))
     lines = _lines(ds, gross_margin)
     lines = lines.loc[lines["order_time"] < end]
+    if promo["scope"] == "category" and "category" not in lines:
+        for s in all_sections:
+            res.gaps[s] = _gap("no_products", promo=promo["promo_id"])
+        res.tables["promotions"] = _history(started, res, dip_days=dip_days, end=known)
+        return res
     mask = in_scope(lines, promo)
     method = "control" if promo["scope"] != "all" and (~mask).any() else "pre_period"
     res.values["method"] = method
@@ -564,7 +570,7 @@ def sentences(now: Result, before: Result, msg: Messages) -> list[str]:
     """The page's conclusions, read from the results only."""
     v, n = now.values, now.notes
     out: list[str] = []
-    if v["promo_id"] is None:
+    if v["promo_id"] is None or v.get("method") is None:
         return [now.gaps["lift"].text(msg)]
     out.append(msg("promotions.s.judged", name=v["name"], start=v["start"], end=v["end"],
                    scope=_scope_text(v, msg), method=msg(f"promotions.method.{v['method']}")))

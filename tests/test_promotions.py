@@ -177,6 +177,15 @@ def test_a_promotions_file_without_the_new_columns_judges_the_whole_store_and_ha
     assert now.gaps["customers"].message == "promotions.gap.customers_young"
 
 
+def test_a_category_promotion_without_a_products_table_is_a_gap_not_an_error():
+    ds = _store(lift=2)
+    ds = Dataset(path=".", store=Store(), orders=ds.orders, order_items=ds.order_items, products=None,
+                 promotions=ds.promotions, returns=ds.returns)
+    now = promotions.compute(ds, parse_period("2026-W39"))
+    assert {g.message for g in now.gaps.values()} == {"promotions.gap.no_products"} and len(now.gaps) == 4
+    assert "products.csv" in now.gaps["lift"].text(EN) and promotions.sentences(now, now, ZH)
+
+
 def test_the_contract_loads_old_promotion_files_and_checks_the_new_columns(tmp_path):
     from ecomlib.dataset import load_dataset
     from ecomlib.errors import ContractError
