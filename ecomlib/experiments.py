@@ -572,7 +572,7 @@ def findings(now, before, msg: Messages) -> list[Finding]:
                                source="ecomlib.experiments.srm_test"))
     if not now.has("tests"):
         return out
-    v, name, alpha = now.values, now.notes["experiment"], now.notes["alpha"]
+    v, alpha = now.values, now.notes["alpha"]
     exposed = now.tables["outcomes"]
     in_period = int((exposed["assigned_at"] >= now.period.start).sum())
     money = abs(v["rpv_diff"]) * in_period if "rpv_diff" in v else None

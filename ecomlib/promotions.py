@@ -42,7 +42,6 @@ completed and partially refunded), i.e. gross merchandise value after discounts;
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

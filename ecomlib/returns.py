@@ -65,14 +65,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import yaml
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 from scipy import stats as sps
 
@@ -82,8 +80,14 @@ from .i18n import Messages
 from .periods import Period
 from .report import Headline
 from .review import Finding, Gap, Result
-from .stats import (adjust_pvalues, chi_square_residuals, minimum_detectable_difference, two_proportion_test,
-                    wilson_interval)
+from .rulesfile import packaged, read_rules
+from .stats import (
+    adjust_pvalues,
+    chi_square_residuals,
+    minimum_detectable_difference,
+    two_proportion_test,
+    wilson_interval,
+)
 
 TAXONOMY = ("size_fit", "quality_defect", "damaged_in_transit", "not_as_described", "wrong_item",
             "late_delivery", "changed_mind", "other")
@@ -133,7 +137,7 @@ class ReasonRules:
     @property
     def label(self) -> str:
         """Where the rules came from, for the page: the packaged file's package path, else the path given."""
-        return "ecomlib/rules/return_reasons.yaml" if self.path == str(_packaged_rules()) else self.path
+        return "ecomlib/rules/return_reasons.yaml" if self.path == str(packaged("return_reasons.yaml")) else self.path
 
     def __repr__(self) -> str:
         n_words = sum(len(w) for w in self.keywords.values())
@@ -149,10 +153,6 @@ def _normalise_text(text: pd.Series) -> pd.Series:
     return text.astype("str").where(text.notna()).str.normalize("NFKC").str.replace("\u2019", "'", regex=False)
 
 
-def _packaged_rules() -> Path:
-    return Path(str(resources.files("ecomlib").joinpath("rules", "return_reasons.yaml")))
-
-
 def load_rules(path: str | Path | None = None) -> ReasonRules:
     """Read and check a reason rules file (None: the packaged ``ecomlib/rules/return_reasons.yaml``).
 
@@ -166,27 +166,8 @@ def load_rules(path: str | Path | None = None) -> ReasonRules:
     >>> rules.codes["SIZE_TOO_SMALL"], rules.priority[0]
     ('size_fit', 'damaged_in_transit')
     """
-    file = _packaged_rules() if path is None else Path(path)
+    file, raw = read_rules(path, name="return_reasons.yaml", keys=RULE_KEYS)
     valid = f"one of {list(TAXONOMY)}"
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RulesError(file, "(file)", "no such file", "a YAML rules file such as the packaged "
-                         "ecomlib/rules/return_reasons.yaml, copied and edited") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        raise RulesError(file, where, f"not valid YAML ({getattr(exc, 'problem', exc)})",
-                         "YAML laid out like the packaged file") from None
-    if not isinstance(raw, dict):
-        raise RulesError(file, "(top level)", f"holds {type(raw).__name__}, not a mapping",
-                         f"a mapping with the keys {list(RULE_KEYS)}")
-    for key in RULE_KEYS:
-        if key not in raw:
-            raise RulesError(file, key, "missing", f"the keys {list(RULE_KEYS)}")
-    unknown = sorted(set(raw) - set(RULE_KEYS))
-    if unknown:
-        raise RulesError(file, unknown[0], "unknown key", f"only the keys {list(RULE_KEYS)}")
 
     priority = raw["priority"]
     if not isinstance(priority, list) or not all(isinstance(r, str) for r in priority):

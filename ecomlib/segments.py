@@ -35,22 +35,20 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import yaml
 from matplotlib.axes import Axes
 
 from .contract import order_revenue
-from .errors import ParameterError
+from .errors import ParameterError, RulesError
 from .i18n import LANGS, Messages
-from .returns import RulesError
 from .review import Gap, Result
+from .rulesfile import packaged, read_rules
 
 __all__ = [
     "action_lists", "assign_segments", "champions_by_cohort", "compute", "data_range", "findings", "formats",
@@ -138,14 +136,10 @@ class RfmRules:
     @property
     def label(self) -> str:
         """Where the rules came from, for the page."""
-        return "ecomlib/rules/rfm_segments.yaml" if self.path == str(_packaged_rules()) else self.path
+        return "ecomlib/rules/rfm_segments.yaml" if self.path == str(packaged("rfm_segments.yaml")) else self.path
 
     def __repr__(self) -> str:
         return f"RfmRules({len(self.segments)} segments, path={self.path!r})"
-
-
-def _packaged_rules() -> Path:
-    return Path(str(resources.files("ecomlib").joinpath("rules", "rfm_segments.yaml")))
 
 
 def _limits(file, key: str, value, what: str) -> tuple[float, ...]:
@@ -190,26 +184,7 @@ def load_rules(path: str | Path | None = None) -> RfmRules:
     """
     from .i18n import catalogue
 
-    file = _packaged_rules() if path is None else Path(path)
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RulesError(file, "(file)", "no such file", "a YAML rules file such as the packaged "
-                         "ecomlib/rules/rfm_segments.yaml, copied and edited") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        raise RulesError(file, where, f"not valid YAML ({getattr(exc, 'problem', exc)})",
-                         "YAML laid out like the packaged file") from None
-    if not isinstance(raw, dict):
-        raise RulesError(file, "(top level)", f"holds {type(raw).__name__}, not a mapping",
-                         f"a mapping with the keys {list(RULE_KEYS)}")
-    for key in RULE_KEYS:
-        if key not in raw:
-            raise RulesError(file, key, "missing", f"the keys {list(RULE_KEYS)}")
-    unknown = sorted(set(raw) - set(RULE_KEYS))
-    if unknown:
-        raise RulesError(file, unknown[0], "unknown key", f"only the keys {list(RULE_KEYS)}")
+    file, raw = read_rules(path, name="rfm_segments.yaml", keys=RULE_KEYS)
     recency = _limits(file, "recency", raw["recency"], "numbers of days")
     frequency = _limits(file, "frequency", raw["frequency"], "order counts")
     monetary = raw["monetary"] if raw["monetary"] == "quantiles" else _limits(

@@ -20,22 +20,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import yaml
 from matplotlib.axes import Axes
 from scipy import stats as sps
 
-from .errors import EcomlibError, ParameterError
+from .errors import ParameterError, RulesError
 from .i18n import Messages
 from .periods import Period
 from .report import Headline
 from .review import Finding, Gap, Result, load_tables
+from .rulesfile import read_rules
 from .stats import adjust_pvalues, two_proportion_test, wilson_interval
 
 NAME = "service"
@@ -82,13 +81,8 @@ def formats(df: pd.DataFrame) -> dict[str, str]:
 
 
 # Contact-reason rules ------------------------------------------------------------------------------------------
-class ContactRulesError(EcomlibError):
-    """Raised when a contact-reason rules file is missing, not YAML, or names an unknown reason or key."""
-
-    def __init__(self, path, key: str, problem: str):
-        self.path, self.key, self.problem = str(path), key, problem
-        super().__init__(f"{path}: {key}: {problem}. Fix: edit the rules file (its header explains the format), or "
-                         f"pass rules_path=None to use the packaged ecomlib/rules/contact_reasons.yaml.")
+#: the error of a bad contact-reason rules file (the kit's one rules-file error)
+ContactRulesError = RulesError
 
 
 @dataclass(frozen=True)
@@ -107,35 +101,22 @@ class ContactRules:
                         for w in words)
 
 
-def _packaged_rules() -> Path:
-    return Path(str(resources.files("ecomlib").joinpath("rules", "contact_reasons.yaml")))
-
-
 def load_rules(path: str | Path | None = None) -> ContactRules:
     """Read and check a contact-reason rules file (None: the packaged ``ecomlib/rules/contact_reasons.yaml``).
 
     >>> load_rules().priority[0]
     'wrong_item'
     """
-    file = _packaged_rules() if path is None else Path(path)
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ContactRulesError(file, "(file)", "no such file") from None
-    except yaml.YAMLError as exc:
-        raise ContactRulesError(file, "(file)", f"not valid YAML ({exc})") from None
-    if not isinstance(raw, dict) or set(raw) != {"priority", "keywords"}:
-        raise ContactRulesError(file, "(top level)", "must be a mapping with exactly the keys ['priority', "
-                                "'keywords']")
+    file, raw = read_rules(path, name="contact_reasons.yaml", keys=("priority", "keywords"))
     priority, table = raw["priority"] or [], raw["keywords"] or {}
     for key in [*priority, *table]:
         if key not in CONTACT_REASONS:
-            raise ContactRulesError(file, str(key), f"unknown reason; reasons are {list(CONTACT_REASONS)}")
+            raise RulesError(file, str(key), "unknown reason", f"one of {list(CONTACT_REASONS)}")
     for reason, words in table.items():
         if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
-            raise ContactRulesError(file, f"keywords.{reason}", "is not a list of non-empty texts")
+            raise RulesError(file, f"keywords.{reason}", f"holds {words!r}", "a list of non-empty texts")
         if reason not in priority:
-            raise ContactRulesError(file, f"keywords.{reason}", "has keywords but is not in priority")
+            raise RulesError(file, f"keywords.{reason}", "has keywords but is not in priority", "every reason with keywords listed in priority")
     return ContactRules({r: tuple(w) for r, w in table.items()}, tuple(priority), str(file))
 
 

@@ -22,7 +22,7 @@ from statsmodels.stats.weightstats import CompareMeans, DescrStatsW  # noqa: E40
 from ecomlib import Messages, demo_experiments, experiments as ex  # noqa: E402
 from ecomlib.errors import ParameterError  # noqa: E402
 from ecomlib.i18n import catalogue  # noqa: E402
-from ecomlib.periods import Period, parse_period  # noqa: E402
+from ecomlib.periods import parse_period  # noqa: E402
 from ecomlib.review import Finding  # noqa: E402
 from ecomlib.stats import minimum_detectable_difference  # noqa: E402
 

@@ -10,7 +10,7 @@ import pytest
 from ecomlib import Messages, promotions
 from ecomlib.dataset import Dataset, Store
 from ecomlib.errors import ParameterError
-from ecomlib.periods import Period, parse_period
+from ecomlib.periods import parse_period
 
 EN, ZH = Messages("en", currency="CNY"), Messages("zh", currency="CNY")
 W47 = parse_period("2026-W47")

@@ -3,7 +3,6 @@ action lists, minimum-data edges, the ladder, properties, and the demo's planted
 
 from __future__ import annotations
 
-import textwrap
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,7 @@ import pytest
 from ecomlib import Messages, segments
 from ecomlib.dataset import Dataset, Store
 from ecomlib.errors import ParameterError
-from ecomlib.periods import Period, parse_period
+from ecomlib.periods import parse_period
 from ecomlib.returns import RulesError
 from ecomlib.stats import two_proportion_test
 
