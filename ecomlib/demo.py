@@ -462,6 +462,7 @@ EXTRA_GENERATORS: dict[int, str] = {
     12: "ecomlib.demo_fulfilment",
     13: "ecomlib.demo_service",
     14: "ecomlib.demo_experiments",
+    15: "ecomlib.demo_promotions",
 }
 
 

@@ -565,7 +565,7 @@ def test_a_run_killed_midway_leaves_the_last_report_and_nothing_behind(kit, stub
 
 # Parameter sets ------------------------------------------------------------------------------------------------
 REVIEWS = ("funnel", "cohort_ltv", "ad_roas", "supplier_performance", "returns", "inventory", "fulfilment", "service",
-           "segments", "ab_test")
+           "segments", "ab_test", "promotions")
 
 
 @pytest.mark.parametrize("name", ["weekly", "monthly"])
