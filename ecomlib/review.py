@@ -145,17 +145,17 @@ def _plain(v):
 
 
 def rank_findings(findings: list[Finding] | list[Mapping], *, top: int | None = None) -> list:
-    """Findings ordered for a reader: severity, then confidence (significant first), then money at stake.
+    """Findings ordered for a reader: severity first; within a severity, what the data establishes (significant or
+    descriptive) before what it does not (not significant), then the money at stake, largest first.
 
     Accepts :class:`Finding` objects or their JSON dicts; returns the same kind, at most ``top`` of them.
     """
     sev = {s: i for i, s in enumerate(SEVERITIES)}
-    conf = {c: i for i, c in enumerate(CONFIDENCES)}
 
     def get(f, name):
         return f.get(name) if isinstance(f, Mapping) else getattr(f, name)
 
-    ordered = sorted(findings, key=lambda f: (sev[get(f, "severity")], conf[get(f, "confidence")],
+    ordered = sorted(findings, key=lambda f: (sev[get(f, "severity")], get(f, "confidence") == "not_significant",
                                               -(get(f, "money") or 0.0)))
     return ordered[:top] if top is not None else ordered
 

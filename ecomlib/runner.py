@@ -54,7 +54,7 @@ SUMMARY_VERSION = 2
 DEFAULT_TIMEOUT = 900.0  # seconds one notebook may run
 HISTORY_FILE = "history.jsonl"
 HISTORY_POINTS = 12
-TOP_FINDINGS = 10
+TOP_FINDINGS = 10  # "This week" shows every high-severity finding, and the next ones up to this many
 RUN_TAG = "ECOMLIB_RUN"  # environment variable carried by every worker, kernel and their children
 SECRET_NAME = re.compile(r"token|key|password|passwd|secret|credential", re.I)
 REDACTED = "[redacted]"
@@ -1178,6 +1178,13 @@ def add_alerts(run_dir: str | Path, alerts: list[dict]) -> Path:
     return run_dir / "index.html"
 
 
+def top_findings(findings: list[dict]) -> list[dict]:
+    """What the index's "This week" shows of the ranked findings: every high-severity one, then the next ones up to
+    :data:`TOP_FINDINGS`."""
+    n_high = sum(f.get("severity") == "high" for f in findings)
+    return findings[:max(TOP_FINDINGS, n_high)]
+
+
 def render_index(summary: dict, msg) -> str:
     """The run's index page: "This week" (the top findings across reviews, linked to their sections), then each
     notebook's status, link and headline numbers with the change on the previous period and a sparkline."""
@@ -1215,7 +1222,7 @@ def render_index(summary: dict, msg) -> str:
             "money_text": msg.money(f["money"]) if f.get("money") is not None else None,
             "severity_text": msg(f"common.severity_{f['severity']}"),
             "confidence_text": msg(f"common.confidence_{f['confidence']}")}
-           for f in summary.get("findings", [])[:TOP_FINDINGS]]
+           for f in top_findings(summary.get("findings", []))]
     n_ok = sum(nb["status"] == "ok" for nb in rows)
     kind = summary.get("kind", "week")
     alerts = [{**a, "severity_text": msg(f"alerts.severity.{a['severity']}")} for a in summary.get("alerts", [])]

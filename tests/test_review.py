@@ -40,13 +40,16 @@ def test_finding_checks_its_vocabulary_and_is_json_safe():
     assert type(out["numbers"]["n"]) is int
 
 
-def test_findings_rank_by_severity_then_confidence_then_money():
+def test_findings_rank_by_severity_then_what_the_data_establishes_then_money():
     fs = [Finding("a", "1", "t", money=10, severity="medium", confidence="significant"),
           Finding("a", "2", "t", money=900, severity="medium", confidence="descriptive"),
           Finding("a", "3", "t", money=None, severity="high", confidence="descriptive"),
-          Finding("a", "4", "t", money=50, severity="medium", confidence="significant")]
-    assert [f.key for f in rank_findings(fs)] == ["3", "4", "1", "2"]
-    assert [f["key"] for f in rank_findings([f.to_json() for f in fs], top=2)] == ["3", "4"]
+          Finding("a", "4", "t", money=50, severity="medium", confidence="significant"),
+          Finding("a", "5", "t", money=5000, severity="medium", confidence="not_significant")]
+    # a stock-out's lost sales (descriptive, 900) rank above a small significant change (50); an untested hunch
+    # (not significant) comes last in its severity whatever the money
+    assert [f.key for f in rank_findings(fs)] == ["3", "2", "4", "1", "5"]
+    assert [f["key"] for f in rank_findings([f.to_json() for f in fs], top=2)] == ["3", "2"]
 
 
 def test_every_review_lists_only_contract_tables_and_none_twice():

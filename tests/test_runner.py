@@ -702,3 +702,10 @@ def test_data_range_ignores_a_table_with_a_header_and_no_rows(kit):
 def test_the_editable_alert_rules_equal_the_shipped_ones():
     """params/alerts.yaml (what `ecomlib alerts --params` edits) starts as the packaged rules."""
     assert (ROOT / "params" / "alerts.yaml").read_bytes() == (ROOT / "ecomlib" / "rules" / "alerts.yaml").read_bytes()
+
+
+def test_this_week_shows_every_high_finding_then_fills_up_to_ten():
+    ranked = [{"severity": "high"}] * 12 + [{"severity": "medium"}] * 15
+    assert len(runner.top_findings(ranked)) == 12
+    assert len(runner.top_findings(ranked[9:])) == 10  # 3 high, then medium ones up to ten
+    assert runner.top_findings([]) == []
