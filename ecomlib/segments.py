@@ -868,8 +868,9 @@ def plot_cohorts(data: pd.DataFrame, *, x: str = "cohort", y: str = "champion_sh
         ax = plt.gca()
     pos = np.arange(len(data))
     ax.bar(pos, data[y], color=sns.color_palette()[0], alpha=0.8, label=msg("segments.col.champion_share"))
-    ax.errorbar(pos, data[y], yerr=[data[y] - data["ci_low"], data["ci_high"] - data[y]], fmt="none",
-                ecolor="0.3", capsize=2)
+    # a Wilson bound equals the rate at 0 % or 100 % up to rounding: clip so a -1e-17 is not a "negative error"
+    err = np.clip([data[y] - data["ci_low"], data["ci_high"] - data[y]], 0, None)
+    ax.errorbar(pos, data[y], yerr=err, fmt="none", ecolor="0.3", capsize=2)
     rest = float(data["champions"].sum() / data["cohort_size"].sum()) if data["cohort_size"].sum() else np.nan
     ax.axhline(rest, color="0.4", linestyle="--", label=msg("segments.plot.all_customers"))
     ax.set_xticks(pos, data[x], rotation=45, ha="right")

@@ -373,3 +373,16 @@ def test_no_cohort_stands_out_without_the_plants(demo_no_plants_dir):
     now = segments.compute(segments.load(demo_no_plants_dir), W47)
     assert "best_cohort" not in {f.key for f in segments.findings(now, now, EN)}
     assert now.has("cohorts")
+
+
+def test_cohort_plot_takes_rates_of_zero_and_one_whose_bounds_round_past_them():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = pd.DataFrame({"cohort": ["2025-01", "2025-02"], "cohort_size": [10, 10], "champions": [0, 10],
+                         "champion_share": [0.0, 1.0], "ci_low": [1e-17, 0.7], "ci_high": [0.3, 1.0 - 1e-16]})
+    fig, ax = plt.subplots()
+    assert segments.plot_cohorts(data, ax=ax) is ax  # no "yerr must not contain negative values"
+    plt.close(fig)
