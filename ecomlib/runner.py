@@ -488,8 +488,16 @@ def _execute(name: str, source: str, target: str, params: dict, cwd: str) -> dic
     with open(log_dir / f"{name}.log", "wb") as log:
         os.dup2(log.fileno(), 2)
         try:
-            papermill.execute_notebook(source, target, parameters=params, cwd=cwd, kernel_name="python3",
-                                       progress_bar=False, log_output=False)
+            for attempt in range(2):
+                try:
+                    papermill.execute_notebook(source, target, parameters=params, cwd=cwd, kernel_name="python3",
+                                               progress_bar=False, log_output=False)
+                    break
+                except Exception as exc:
+                    # Two kernels started at once can pick the same free TCP port (jupyter_client chooses it
+                    # before the kernel binds it): the kernel dies before it answers. Start once more.
+                    if attempt or "died before replying to kernel_info" not in str(exc):
+                        raise
         except PapermillExecutionError as exc:
             skipped = exc.ename == "MissingTableError"
             result.update(status="skipped" if skipped else "failed", cell=exc.exec_count,

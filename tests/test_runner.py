@@ -709,3 +709,28 @@ def test_this_week_shows_every_high_finding_then_fills_up_to_ten():
     assert len(runner.top_findings(ranked)) == 12
     assert len(runner.top_findings(ranked[9:])) == 10  # 3 high, then medium ones up to ten
     assert runner.top_findings([]) == []
+
+
+def test_a_kernel_that_dies_while_starting_is_started_once_more(tmp_path, monkeypatch):
+    """Two kernels starting together can draw the same TCP port; the loser dies before kernel_info: retried once."""
+    import papermill
+
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    result = runner._execute("x", "x.ipynb", str(tmp_path / "x.ipynb"), {}, str(tmp_path))
+    assert result["status"] == "ok" and len(calls) == 2
+
+    def dead(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", dead)
+    result = runner._execute("x", "x.ipynb", str(tmp_path / "x.ipynb"), {}, str(tmp_path))
+    assert result["reason"] == "kernel_died" and len(calls) == 2  # once more, not forever

@@ -26,9 +26,9 @@ PAYLOADS = [
     "[click](javascript:alert('xss-md'))",
     "\"><iframe src=javascript:alert('xss-iframe')></iframe>",
 ]
-#: Columns whose values the contract restricts to a vocabulary (or the funnel's steps): payloads there are
-#: contract violations, tested in the corpus, not page content.
-VOCABULARY = {"status", "device", "currency", "event_name", "period"}
+#: Columns whose values are a vocabulary the reviews match on (the funnel's steps; a promotion's scope): payloads
+#: there are not page content. Columns the contract restricts (isin, a pattern) are found from the contract.
+VOCABULARY = {"event_name", "scope"}
 #: Columns holding another column's values (joined on them): they get that column's payload.
 SAME_VALUES = {"acquisition_channel": "channel"}
 
@@ -39,10 +39,12 @@ def _payload(column: str) -> str:
 
 
 def _text_columns(table: str, df: pd.DataFrame) -> list[str]:
+    """Text columns of the contract that hold free values (not a vocabulary the contract checks), and extra ones."""
     spec = TABLES.get(table)
     schema = spec.model.to_schema().columns if spec else {}
     typed = {c for c, col in schema.items() if not str(col.dtype).startswith(("str", "string"))}  # numbers, dates, bools
-    return [c for c in df.columns if c not in VOCABULARY and c not in typed
+    vocabulary = {c for c, col in schema.items() if any(ch.name in ("isin", "str_matches") for ch in col.checks)}
+    return [c for c in df.columns if c not in VOCABULARY | vocabulary and c not in typed
             and not pd.to_numeric(df[c].replace("", None).dropna(), errors="coerce").notna().all()]
 
 
