@@ -415,7 +415,7 @@ def _events(rng: np.random.Generator, customers: pd.DataFrame, plants: bool) -> 
 
 
 def _inventory(rng: np.random.Generator, orders: pd.DataFrame, items: pd.DataFrame, products: pd.DataFrame,
-               purchase_orders: pd.DataFrame, suppliers: pd.DataFrame) -> pd.DataFrame:
+               purchase_orders: pd.DataFrame, suppliers: pd.DataFrame, plants: bool = True) -> pd.DataFrame:
     """One stock count per SKU at the end of the data, as a store that reorders in time would hold it.
 
     Each SKU holds its supplier's lead time of demand plus a generous safety margin and one to four weeks of
@@ -436,6 +436,7 @@ def _inventory(rng: np.random.Generator, orders: pd.DataFrame, items: pd.DataFra
     open_skus = purchase_orders.loc[purchase_orders["received_at"].isna(), "sku"].unique()
     candidates = np.flatnonzero((demand * lead >= 5) & ~np.isin(skus, open_skus))
     short = rng.choice(candidates, min(N_SHORT_STOCK, len(candidates)), replace=False)
+    short = short if plants else short[:0]  # a shop without planted findings reorders every SKU in time
     on_hand[short] = np.floor(demand[short] * lead[short] * rng.uniform(0.1, 0.5, len(short)))
     return pd.DataFrame({"sku": skus, "as_of": END.floor("h"), "on_hand": on_hand.astype(int)})
 
@@ -519,7 +520,7 @@ def generate(seed: int = 42, *, plants: bool = True) -> dict[str, pd.DataFrame]:
                                     "name": list(PROMO_DAYS.values()),
                                     "start_date": pd.to_datetime(list(PROMO_DAYS)),
                                     "end_date": pd.to_datetime(list(PROMO_DAYS))}),
-        "inventory": _inventory(stream(9), orders_out, items, products, purchase_orders, suppliers),
+        "inventory": _inventory(stream(9), orders_out, items, products, purchase_orders, suppliers, plants),
         "budgets": budgets,
     }
     for step, module in sorted(EXTRA_GENERATORS.items()):

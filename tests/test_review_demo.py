@@ -166,3 +166,20 @@ def test_no_raw_vocabulary_code_in_a_chinese_sentence_finding_or_headline(zh_run
                   for out in cell.get("outputs", [])]
     raw = sorted({m for text in texts for m in RAW_CODES.findall(text)})
     assert raw == [], f"raw data codes on Chinese pages: {raw}"
+
+
+RECORDED = ROOT / "tests" / "fixtures" / "demo_headlines.json"
+
+
+def test_demo_headlines_are_the_recorded_ones(zh_run):
+    """Every headline of the demo review (seed 42, W47) and its previous value, as recorded: a change of any number
+    on the index is a decision, made by re-recording (ECOMLIB_RECORD_HEADLINES=1) in the commit that explains it."""
+    now = {f"{nb['name']}.{h['key']}": [h["value"], h["previous"]]
+           for nb in _summary(zh_run)["notebooks"] for h in nb["headlines"]}
+    if os.environ.get("ECOMLIB_RECORD_HEADLINES") == "1":
+        RECORDED.write_text(json.dumps(now, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    recorded = json.loads(RECORDED.read_text(encoding="utf-8"))
+    assert sorted(now) == sorted(recorded), "headlines added or removed: re-record them"
+    for key, expected in recorded.items():
+        for got, want in zip(now[key], expected):  # value, previous; None where a number is unknown
+            assert (got is None) == (want is None) and (want is None or got == pytest.approx(want, rel=1e-6)), key
