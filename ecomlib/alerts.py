@@ -41,7 +41,7 @@ import yaml
 from .errors import ParameterError
 from .i18n import Messages
 from .periods import Period, parse_period
-from .review import Result
+from .review import Result, number
 
 SEVERITY_ORDER = ("critical", "warning", "info")
 RULE_KEYS = {"name", "metric", "above", "below", "direction", "control_limits", "for_periods", "severity"}
@@ -374,19 +374,11 @@ def evaluate(rules: list[Rule], results: _Results, period: Period) -> list[Alert
             alerts.append(Alert(
                 rule=rule.name, metric=rule.metric, review=metric.review, severity=rule.severity,
                 entity=str(row.entity), label=str(row.label), value=float(row.value), period=period.label,
-                threshold=threshold, lower=_num(row.lower), upper=_num(row.upper), baseline=_num(row.baseline),
-                by_threshold=bool(by_fixed), by_control=bool(by_control), money=_num(row.money),
+                threshold=threshold, lower=number(row.lower), upper=number(row.upper), baseline=number(row.baseline),
+                by_threshold=bool(by_fixed), by_control=bool(by_control), money=number(row.money),
                 since=pd.Timestamp(since).date().isoformat(), link=f"{_page(metric.review)}.html#{metric.anchor}"))
     order = {s: i for i, s in enumerate(SEVERITY_ORDER)}
     return sorted(alerts, key=lambda a: (order[a.severity], -(a.money or 0.0), a.rule, a.entity))
-
-
-def _num(v):
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return None
-    return v if np.isfinite(v) else None
 
 
 def _page(review: str) -> str:

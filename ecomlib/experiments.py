@@ -37,7 +37,7 @@ from scipy import stats as sps
 from .contract import order_revenue
 from .i18n import Messages
 from .report import Headline
-from .review import Finding, Gap, Result
+from .review import Finding, Gap, Result, merged_options, result_value
 from .stats import minimum_detectable_difference, two_proportion_test, wilson_interval
 
 NAME = "ab_test"
@@ -202,11 +202,7 @@ def data_range(ds) -> tuple[pd.Timestamp, pd.Timestamp]:
 def _options(options: dict) -> dict:
     from .errors import ParameterError
 
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ParameterError(f"unknown option {unknown[0]!r} of experiments.compute; options are {list(OPTIONS)}",
-                             name=unknown[0])
-    opts = {**OPTIONS, **options}
+    opts = merged_options("experiments", options, OPTIONS)
     for name in ("alpha", "srm_alpha", "cap_quantile", "mixture_lift", "target_lift"):
         if not 0 < float(opts[name]) < 1 and not (name == "cap_quantile" and opts[name] == 1):
             raise ParameterError(f"{name} must be a fraction in (0, 1), not {opts[name]!r}", name=name)
@@ -526,11 +522,6 @@ def compute(ds, period, **options) -> Result:
 
 
 # Headlines, findings, sentences ---------------------------------------------------------------------------------
-def _val(result, name):
-    v = None if result is None else result.values.get(name)
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
-
-
 def _same(now, before):
     return before is not None and before.notes.get("experiment") == now.notes.get("experiment")
 
@@ -543,15 +534,15 @@ def headlines(now, before, msg: Messages) -> list[Headline]:
         return []
     prev = before if _same(now, before) else None
     ok = now.has("tests")
-    out = [Headline("units", msg("experiments.h.units", experiment=name), _val(now, "units"), "count",
-                    previous=_val(prev, "units"), good=None, source="ecomlib.experiments.compute")]
+    out = [Headline("units", msg("experiments.h.units", experiment=name), result_value(now, "units"), "count",
+                    previous=result_value(prev, "units"), good=None, source="ecomlib.experiments.compute")]
     if ok:
-        out.append(Headline("conversion_lift", msg("experiments.h.lift", experiment=name), _val(now, "lift"),
-                            "ratio", previous=_val(prev, "lift") if prev is not None and prev.has("tests") else None,
+        out.append(Headline("conversion_lift", msg("experiments.h.lift", experiment=name), result_value(now, "lift"),
+                            "ratio", previous=result_value(prev, "lift") if prev is not None and prev.has("tests") else None,
                             source="ecomlib.experiments.compare"))
         if "rpv_lift" in now.values:
             out.append(Headline("rpv_lift", msg(f"experiments.h.rpv_{now.values['rpv_basis']}", experiment=name),
-                                _val(now, "rpv_lift"), "ratio", previous=_val(prev, "rpv_lift") if prev is not None
+                                result_value(now, "rpv_lift"), "ratio", previous=result_value(prev, "rpv_lift") if prev is not None
                                 and prev.has("tests") else None, source="ecomlib.experiments.compare"))
     return out
 

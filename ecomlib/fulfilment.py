@@ -36,7 +36,7 @@ from .errors import ParameterError
 from .i18n import Messages, catalogue
 from .periods import Period
 from .report import Headline
-from .review import Finding, Gap, Result, load_tables
+from .review import Finding, Gap, Result, load_tables, merged_options, result_value
 from .stats import adjust_pvalues, two_proportion_test, wilson_interval
 
 NAME = "fulfilment"
@@ -91,11 +91,7 @@ def formats(df: pd.DataFrame) -> dict[str, str]:
 def _options(options: dict) -> dict:
     from .errors import check_option
 
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ParameterError(f"unknown option {unknown[0]!r} of fulfilment.compute; options are {list(OPTIONS)}",
-                             name=unknown[0])
-    o = {**OPTIONS, **options}
+    o = merged_options(NAME, options, OPTIONS)
     for name, low in (("dispatch_days", 0), ("min_parcels", 1), ("window_days", 1), ("repeat_days", 1),
                       ("cohort_days", 1), ("min_customers", 1), ("top", 1)):
         if int(o[name]) < low:
@@ -559,11 +555,6 @@ def compute(ds, period: Period, **options) -> Result:
 
 
 # Headlines, findings and sentences: read only from results ------------------------------------------------------
-def _val(result, name):
-    v = None if result is None else result.values.get(name)
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
-
-
 def headlines(now, before, msg: Messages) -> list[Headline]:
     """The index cards, each the same quantity for the period and the comparison period: on-time dispatch (orders
     placed in the period), on-time delivery (parcels promised in the period), backlog and parcels past their
@@ -574,8 +565,8 @@ def headlines(now, before, msg: Messages) -> list[Headline]:
             ("past_promise", "count", "down", "ecomlib.fulfilment.open_parcels"),
             ("incident_rate", "ratio", "down", "ecomlib.fulfilment.incidents"),
             ("split_rate", "ratio", "down", "ecomlib.fulfilment.split_rate")]
-    return [Headline(key, msg(f"fulfilment.h.{key}", days=now.notes["dispatch_days"]), _val(now, key), unit,
-                     previous=_val(before, key), good=good, source=source) for key, unit, good, source in spec]
+    return [Headline(key, msg(f"fulfilment.h.{key}", days=now.notes["dispatch_days"]), result_value(now, key), unit,
+                     previous=result_value(before, key), good=good, source=source) for key, unit, good, source in spec]
 
 
 def _conf(alpha: float) -> str:
@@ -612,7 +603,7 @@ def findings(now, before, msg: Messages) -> list[Finding]:
                                     "parcels": row["parcels"], "p_adjusted": row["p_adjusted"]},
                            severity="high" if row["diff"] <= -0.10 else "medium", confidence="significant",
                            anchor="sec-delivery", source="ecomlib.fulfilment.delivery_ranking"))
-    disp = _val(now, "on_time_dispatch")
+    disp = result_value(now, "on_time_dispatch")
     if disp is not None and disp < 0.95:
         out.append(Finding(NAME, "dispatch", msg("fulfilment.s.dispatch", rate=disp, days=now.notes["dispatch_days"],
                                                  median=now.values.get("median_hours_to_ship")),
@@ -628,7 +619,7 @@ def findings(now, before, msg: Messages) -> list[Finding]:
                                                      at_risk=now.values["at_risk"]),
                            numbers={"past_promise": now.values["past_promise"], "at_risk": now.values["at_risk"]},
                            severity="medium", anchor="sec-transit", source="ecomlib.fulfilment.open_parcels"))
-    if now.has("returns_link") and _val(now, "delivery_refunds"):
+    if now.has("returns_link") and result_value(now, "delivery_refunds"):
         out.append(Finding(NAME, "delivery_returns",
                            msg("fulfilment.s.delivery_returns", rate=now.values["delivery_return_rate"],
                                refunds=now.values["delivery_refunds"], days=now.notes["window_days"]),
@@ -656,8 +647,8 @@ def sentences(now, before, msg: Messages) -> list[str]:
         out.append(msg("fulfilment.s.dispatch_rate", rate=now.values["on_time_dispatch"],
                        days=now.notes["dispatch_days"], median=now.values["median_hours_to_ship"],
                        p90=now.values["p90_hours_to_ship"],
-                       change=msg.pp(now.values["on_time_dispatch"] - _val(before, "on_time_dispatch"))
-                       if _val(before, "on_time_dispatch") is not None else "–"))
+                       change=msg.pp(now.values["on_time_dispatch"] - result_value(before, "on_time_dispatch"))
+                       if result_value(before, "on_time_dispatch") is not None else "–"))
     if now.has("delivery"):
         out.append(msg("fulfilment.s.delivery_rate", rate=now.values["on_time_delivery"],
                        parcels=now.values["parcels_due"]))

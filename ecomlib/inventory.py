@@ -41,7 +41,7 @@ from .errors import ParameterError
 from .i18n import Messages
 from .periods import Period
 from .report import Headline
-from .review import Finding, Gap, Result, load_tables
+from .review import Finding, Gap, Result, load_tables, number
 
 NAME = "inventory"
 MINIMUM_DATA: dict[str, str] = {
@@ -587,9 +587,9 @@ def compute(ds, period: Period, *, demand_days: int = 28, lookback_days: int = 9
         lost_high=float(outs["lost_high"].sum()),
         a_stocked_out=len(a_out), a_out_days=int(a_out["out_days"].sum()),
         a_lost_revenue=float(a_out["lost_revenue"].sum()),
-        turnover=_num(tot["turnover"].iloc[0]) if len(tot) else None,
-        dio=_num(tot["dio"].iloc[0]) if len(tot) else None,
-        sell_through=_num(tot["sell_through"].iloc[0]) if len(tot) else None)
+        turnover=number(tot["turnover"].iloc[0]) if len(tot) else None,
+        dio=number(tot["dio"].iloc[0]) if len(tot) else None,
+        sell_through=number(tot["sell_through"].iloc[0]) if len(tot) else None)
 
     # reorder points -------------------------------------------------------------------------------------------
     _reorder(ds, res, sales, stock, classes, period, lookback_days=lookback_days, service_level=service_level)
@@ -676,35 +676,27 @@ def _reorder(ds, res: Result, sales, stock, classes, period: Period, *, lookback
     res.values.update(n_below_rop=len(below), n_bootstrap=int(use_boot.sum()))
 
 
-def _num(v):
-    """A plain float, or None where the value is missing."""
-    if v is None:
-        return None
-    v = float(v)
-    return None if np.isnan(v) else v
-
-
 # Headlines, findings, sentences ------------------------------------------------------------------------------
 
 def headlines(now: Result, before: Result | None, msg: Messages) -> list[Headline]:
     """The index cards: stock at cost, DIO, lost sales to stock-outs, cash in dead stock and margin at risk from
     undercuts, each with the same headline of ``before`` as its previous value."""
     def prev(name):
-        return None if before is None else _num(before.value(name))
+        return None if before is None else number(before.value(name))
 
     src = "ecomlib.inventory."
     return [
-        Headline("stock_value", msg("inventory.h.stock_value"), _num(now.value("stock_value")), "money",
+        Headline("stock_value", msg("inventory.h.stock_value"), number(now.value("stock_value")), "money",
                  previous=prev("stock_value"), good=None, source=src + "stock_position"),
-        Headline("dio", msg("inventory.h.dio"), _num(now.value("dio")), "days", previous=prev("dio"), good="down",
+        Headline("dio", msg("inventory.h.dio"), number(now.value("dio")), "days", previous=prev("dio"), good="down",
                  source=src + "turnover"),
-        Headline("lost_revenue", msg("inventory.h.lost_revenue"), _num(now.value("lost_revenue")), "money",
+        Headline("lost_revenue", msg("inventory.h.lost_revenue"), number(now.value("lost_revenue")), "money",
                  previous=prev("lost_revenue"), good="down", source=src + "stockouts"),
         Headline("dead_value", msg("inventory.h.dead_value", days=now.notes["dead_days"]),
-                 _num(now.value("dead_value")), "money", previous=prev("dead_value"), good="down",
+                 number(now.value("dead_value")), "money", previous=prev("dead_value"), good="down",
                  source=src + "stock_position"),
         Headline("margin_at_risk", msg("inventory.h.margin_at_risk", pct=now.notes["undercut_threshold"]),
-                 _num(now.value("margin_at_risk")) if now.has("prices") else None, "money",
+                 number(now.value("margin_at_risk")) if now.has("prices") else None, "money",
                  previous=prev("margin_at_risk") if before is not None and before.has("prices") else None,
                  good="down", source=src + "price_index"),
     ]
@@ -741,9 +733,9 @@ def findings(now: Result, before: Result | None, msg: Messages) -> list[Finding]
     for _, row in outs[outs["abc"] == "A"].iterrows():  # a handful of A items at most
         out.append(Finding(NAME, f"stockout:{row['sku']}", _stockout_sentence(row, now, msg),
                            numbers={"sku": row["sku"], "out_days": int(row["out_days"]),
-                                    "lost_units": _num(row["lost_units"]), "lost_low": _num(row["lost_low"]),
-                                    "lost_high": _num(row["lost_high"])},
-                           money=_num(row["lost_revenue"]), severity="high" if row["out_days"] >= 3 else "medium",
+                                    "lost_units": number(row["lost_units"]), "lost_low": number(row["lost_low"]),
+                                    "lost_high": number(row["lost_high"])},
+                           money=number(row["lost_revenue"]), severity="high" if row["out_days"] >= 3 else "medium",
                            confidence="descriptive", anchor="sec-stockouts", source=src + "stockouts"))
     if now.value("n_dead"):
         out.append(Finding(NAME, "dead_stock", _dead_sentence(now, msg),
@@ -757,10 +749,10 @@ def findings(now: Result, before: Result | None, msg: Messages) -> list[Finding]
         if not a and len(under) > 5:
             continue
         out.append(Finding(NAME, f"undercut:{row['sku']}", _undercut_sentence(row, now, msg),
-                           numbers={"sku": row["sku"], "competitor": row["cheapest"], "gap": _num(row["gap"]),
-                                    "our_price": _num(row["our_price"]),
-                                    "competitor_price": _num(row["min_competitor_price"])},
-                           money=_num(row["margin_at_risk"]), severity="high" if a else "low",
+                           numbers={"sku": row["sku"], "competitor": row["cheapest"], "gap": number(row["gap"]),
+                                    "our_price": number(row["our_price"]),
+                                    "competitor_price": number(row["min_competitor_price"])},
+                           money=number(row["margin_at_risk"]), severity="high" if a else "low",
                            confidence="descriptive", anchor="sec-prices", source=src + "price_index"))
     if now.value("over_value"):
         out.append(Finding(NAME, "over_stock", msg("inventory.s.over", value=now.value("over_value"),

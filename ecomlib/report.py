@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .i18n import Messages
+from .review import json_value
 
 MIMETYPE = "application/vnd.ecomlib.headlines+json"
 UNITS = ("ratio", "money", "count", "number", "days", "multiple")
@@ -50,16 +51,8 @@ class Headline:
             raise ValueError(f"good must be 'up', 'down' or None, not {self.good!r}")
 
     def to_json(self) -> dict:
-        return {k: _plain(v) for k, v in asdict(self).items()}
+        return {k: json_value(v) for k, v in asdict(self).items()}
 
-
-def _plain(v):
-    """JSON-safe scalar: numpy numbers to Python, NaN to None."""
-    if isinstance(v, (np.generic,)):
-        v = v.item()
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    return v
 
 
 def format_value(value, unit: str, msg: Messages) -> str:

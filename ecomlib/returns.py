@@ -79,7 +79,7 @@ from .errors import RulesError
 from .i18n import Messages
 from .periods import Period
 from .report import Headline
-from .review import Finding, Gap, Result
+from .review import Finding, Gap, Result, merged_options
 from .rulesfile import packaged, read_rules
 from .stats import (
     adjust_pvalues,
@@ -1428,11 +1428,7 @@ def _returns_table(ds) -> pd.DataFrame:
 def _options(options: dict) -> dict:
     from .errors import ParameterError, check_option
 
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ParameterError(f"unknown option {unknown[0]!r} of returns.compute; options are {list(OPTIONS)}",
-                             name=unknown[0])
-    opts = {**OPTIONS, **options}
+    opts = merged_options(NAME, options, OPTIONS)
     check_option("focus_reason", opts["focus_reason"], [*TAXONOMY, None])
     for name, low in (("window_days", 1), ("maturity_days", 0), ("culprit_days", 1), ("min_units", 1),
                       ("min_count", 1), ("top", 1)):

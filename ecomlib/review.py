@@ -126,13 +126,13 @@ class Finding:
 
     def to_json(self) -> dict:
         out = asdict(self)
-        out["numbers"] = {k: _plain(v) for k, v in dict(self.numbers).items()}
-        out["money"] = _plain(self.money)
+        out["numbers"] = {k: json_value(v) for k, v in dict(self.numbers).items()}
+        out["money"] = json_value(self.money)
         return out
 
 
-def _plain(v):
-    """JSON-safe scalar: numpy numbers to Python, NaN/NaT to None, timestamps to ISO text."""
+def json_value(v):
+    """A JSON-safe scalar: numpy numbers to Python, NaN, infinities and NaT to None, timestamps to ISO text."""
     if isinstance(v, np.generic):
         v = v.item()
     if v is None or v is pd.NaT:
@@ -142,6 +142,40 @@ def _plain(v):
     if isinstance(v, (pd.Timestamp,)):
         return v.isoformat()
     return v
+
+
+def merged_options(review: str, given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict:
+    """A review's ``compute`` options: ``defaults`` updated with ``given``; an unknown name is a ParameterError
+    listing the options (one wording in every review).
+
+    >>> merged_options("returns", {"window_days": 30}, {"window_days": 90, "alpha": 0.05})
+    {'window_days': 30, 'alpha': 0.05}
+    """
+    from .errors import ParameterError
+
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise ParameterError(f"unknown option {unknown[0]!r} of {review}.compute; options are {list(defaults)}",
+                             name=unknown[0])
+    return {**defaults, **given}
+
+
+def number(value) -> float | None:
+    """A value as a plain float for a headline or a JSON file; None where it is missing, not a number or not finite.
+
+    >>> number(np.float64(2.5)), number(None), number(float("nan")), number("x")
+    (2.5, None, None, None)
+    """
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+def result_value(result: "Result | None", name: str) -> float | None:
+    """:func:`number` of ``result.values[name]``; None when the result or the value is missing."""
+    return None if result is None else number(result.values.get(name))
 
 
 def rank_findings(findings: list[Finding] | list[Mapping], *, top: int | None = None) -> list:

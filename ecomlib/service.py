@@ -33,7 +33,7 @@ from .errors import ParameterError, RulesError
 from .i18n import Messages
 from .periods import Period
 from .report import Headline
-from .review import Finding, Gap, Result, load_tables
+from .review import Finding, Gap, Result, load_tables, merged_options, result_value
 from .rulesfile import read_rules
 from .stats import adjust_pvalues, two_proportion_test, wilson_interval
 
@@ -353,11 +353,7 @@ def data_range(ds) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def _options(options: dict) -> dict:
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ParameterError(f"unknown option {unknown[0]!r} of service.compute; options are {list(OPTIONS)}",
-                             name=unknown[0])
-    o = {**OPTIONS, **options}
+    o = merged_options(NAME, options, OPTIONS)
     for name, low in (("review_days", 1), ("follow_up_days", 1), ("min_reviews", 1), ("top", 1)):
         if int(o[name]) < low:
             raise ParameterError(f"{name} must be at least {low}, not {o[name]!r}", name=name)
@@ -473,11 +469,6 @@ def compute(ds, period: Period, **options) -> Result:
 
 
 # Headlines, findings, sentences ----------------------------------------------------------------------------------
-def _val(result, name):
-    v = None if result is None else result.values.get(name)
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
-
-
 def headlines(now, before, msg: Messages) -> list[Headline]:
     """The index cards: first responses within target, median first-response hours, resolution rate, CSAT, NPS,
     contacts per 100 orders — each the same quantity for the comparison period."""
@@ -488,7 +479,7 @@ def headlines(now, before, msg: Messages) -> list[Headline]:
             ("nps", "ratio", "up", "ecomlib.service.satisfaction"),
             ("contacts_per_100", "number", "down", "ecomlib.service.compute")]
     def val(result, key):  # NPS is shown as a fraction (−16.7 % = NPS −16.7) so its change reads in points
-        v = _val(result, key)
+        v = result_value(result, key)
         return None if v is None else (v / 100 if key == "nps" else v)
 
     return [Headline(k, msg(f"service.h.{k}"), val(now, k), unit, previous=val(before, k), good=good, source=src)

@@ -78,7 +78,7 @@ from .errors import ParameterError
 from .i18n import Messages
 from .periods import Period
 from .report import Headline
-from .review import Finding, Gap, Result, load_tables
+from .review import Finding, Gap, Result, load_tables, number
 from .stats import (adjust_pvalues, chi_square_residuals, minimum_detectable_difference, two_proportion_test,
                     wilson_interval)
 
@@ -1470,21 +1470,13 @@ def compute(ds, period: Period, *, window_days: int = 90, on_time_tolerance_days
     return res
 
 
-def _num(v):
-    """A plain float, or None where the value is missing."""
-    if v is None:
-        return None
-    v = float(v)
-    return None if np.isnan(v) else v
-
-
 def headlines(now: Result, before: Result | None, msg: Messages) -> list[Headline]:
     """The index cards: OTIF, fill rate, rejects (trailing window), open late lines and the last-ranked supplier's
     OTIF, each with the same headline of ``before`` (the comparison period's result) as its previous value."""
     days = now.notes["window_days"]
 
     def prev(name):
-        return None if before is None else _num(before.value(name))
+        return None if before is None else number(before.value(name))
 
     worst, worst_prev = now.value("worst_supplier"), None if before is None else before.value("worst_supplier")
     if worst is not None and worst_prev is not None and worst_prev != worst:
@@ -1493,16 +1485,16 @@ def headlines(now: Result, before: Result | None, msg: Messages) -> list[Headlin
         worst_label = msg("suppliers.h.worst_otif", name=worst or "–", days=days)
     src = "ecomlib.suppliers."
     return [
-        Headline("otif_rate", msg("suppliers.h.otif_rate", days=days), _num(now.value("otif_rate")), "ratio",
+        Headline("otif_rate", msg("suppliers.h.otif_rate", days=days), number(now.value("otif_rate")), "ratio",
                  previous=prev("otif_rate"), good="up", source=src + "supplier_kpis"),
-        Headline("fill_rate", msg("suppliers.h.fill_rate", days=days), _num(now.value("fill_rate")), "ratio",
+        Headline("fill_rate", msg("suppliers.h.fill_rate", days=days), number(now.value("fill_rate")), "ratio",
                  previous=prev("fill_rate"), good="up", source=src + "supplier_kpis"),
         Headline("open_late_lines", msg("suppliers.h.open_late", grace=now.notes["tolerance"]),
-                 _num(now.value("open_late_lines")), "count", previous=prev("open_late_lines"), good="down",
+                 number(now.value("open_late_lines")), "count", previous=prev("open_late_lines"), good="down",
                  source=src + "open_lines"),
-        Headline("worst_supplier_otif", worst_label, _num(now.value("worst_otif")), "ratio",
+        Headline("worst_supplier_otif", worst_label, number(now.value("worst_otif")), "ratio",
                  previous=prev("worst_otif"), good="up", source=src + "scorecard"),
-        Headline("reject_ppm", msg("suppliers.h.reject_ppm", days=days), _num(now.value("reject_ppm")), "number",
+        Headline("reject_ppm", msg("suppliers.h.reject_ppm", days=days), number(now.value("reject_ppm")), "number",
                  previous=prev("reject_ppm"), good="down", source=src + "supplier_kpis"),
     ]
 
@@ -1529,28 +1521,28 @@ def findings(now: Result, before: Result | None, msg: Messages) -> list[Finding]
         severity = "high" if significant and row["grade"] == "D" else "medium" if significant else "low"
         confidence = "significant" if significant else "not_significant" if family else "descriptive"
         out.append(Finding(NAME, "worst_supplier", _worst_sentence(now, msg),
-                           numbers={"supplier_id": worst, "score": _num(row["score"]), "grade": row["grade"],
-                                    "otif_rate": _num(row["otif_rate"]), "reject_ppm": _num(row["reject_ppm"]),
-                                    "quality_return_rate": _num(row.get("quality_return_rate")),
+                           numbers={"supplier_id": worst, "score": number(row["score"]), "grade": row["grade"],
+                                    "otif_rate": number(row["otif_rate"]), "reject_ppm": number(row["reject_ppm"]),
+                                    "quality_return_rate": number(row.get("quality_return_rate")),
                                     "worse_kpis": sorted(bad["kpi"]),
-                                    "p_adjusted_max": _num(bad["p_adjusted"].max()) if significant else None,
+                                    "p_adjusted_max": number(bad["p_adjusted"].max()) if significant else None,
                                     "family": family},
-                           money=_num(row["money_at_stake"]), severity=severity, confidence=confidence,
+                           money=number(row["money_at_stake"]), severity=severity, confidence=confidence,
                            anchor="sec-outliers", source=src + "versus_rest"))
     if now.value("open_late_lines"):
         out.append(Finding(NAME, "open_late", _open_sentence(now, msg),
                            numbers={"lines": now.value("open_late_lines"), "value": now.value("open_late_value")},
-                           money=_num(now.value("open_late_value")), severity="medium", confidence="descriptive",
+                           money=number(now.value("open_late_value")), severity="medium", confidence="descriptive",
                            anchor="sec-open", source=src + "open_lines"))
     change = overall_change(now, before)
     if change:
         worse = change["significant"] and change["diff"] < 0
         out.append(Finding(NAME, "otif_change", _overall_sentence(now, before, msg),
-                           numbers={k: _num(v) if not isinstance(v, bool) else v for k, v in change.items()},
+                           numbers={k: number(v) if not isinstance(v, bool) else v for k, v in change.items()},
                            money=None, severity="medium" if worse else "info",
                            confidence="significant" if change["significant"] else "not_significant",
                            anchor="sec-trend", source=src + "overall_change"))
-    pv = _num(now.value("price_variance"))
+    pv = number(now.value("price_variance"))
     if pv and pv > 0:
         out.append(Finding(NAME, "price_variance", msg("suppliers.s.price_variance", value=pv,
                                                        days=now.notes["window_days"]),
@@ -1558,8 +1550,8 @@ def findings(now: Result, before: Result | None, msg: Messages) -> list[Finding]
                            anchor="sec-scorecard", source=src + "supplier_kpis"))
     if now.value("n_over_delivered"):
         out.append(Finding(NAME, "over_delivery", _over_sentence(now, msg),
-                           numbers={"lines": now.value("n_over_delivered"), "units": _num(now.value("over_units"))},
-                           money=_num(now.value("over_value")), severity="low", confidence="descriptive",
+                           numbers={"lines": now.value("n_over_delivered"), "units": number(now.value("over_units"))},
+                           money=number(now.value("over_value")), severity="low", confidence="descriptive",
                            anchor="sec-scorecard", source=src + "supplier_kpis"))
     if now.has("below_rop") and now.value("n_below_rop"):
         out.append(Finding(NAME, "below_reorder_point", _below_sentence(now, msg),
