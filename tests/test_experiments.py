@@ -3,7 +3,6 @@ simulated A/A tests at the nominal rate, the review's gaps, and the demo's plant
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib
@@ -307,18 +306,9 @@ def test_plot_lift_returns_axes():
 
 # The demo store -----------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def seed_dirs(demo_seed_dir, tmp_path_factory):
-    """The demo store per seed; a demo folder generated before the experiments table existed is regenerated."""
-    from ecomlib.demo import write_demo
-
-    out = {}
-    for seed in SEEDS:
-        folder = demo_seed_dir(seed)
-        if not (Path(folder) / "experiments.csv").exists():
-            folder = tmp_path_factory.mktemp(f"ab-seed{seed}")
-            write_demo(folder, seed=seed)
-        out[seed] = folder
-    return out
+def seed_dirs(demo_seed_dir):
+    """The demo store per seed (the session's stores are written by the current generator)."""
+    return {seed: demo_seed_dir(seed) for seed in SEEDS}
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -338,13 +328,8 @@ def test_planted_lift_recovered_and_srm_stops(seed_dirs, seed):
     assert {"srm_free_shipping_banner", "readout"} <= keys
 
 
-def test_nothing_found_without_plants(demo_no_plants_dir, tmp_path_factory):
-    folder = demo_no_plants_dir
-    if not (Path(folder) / "experiments.csv").exists():
-        from ecomlib.demo import write_demo
-        folder = tmp_path_factory.mktemp("ab-no-plants")
-        write_demo(folder, seed=42, plants=False)
-    r = ex.compute(ex.load(folder), NOVEMBER, n_boot=300)
+def test_nothing_found_without_plants(demo_no_plants_dir):
+    r = ex.compute(ex.load(demo_no_plants_dir), NOVEMBER, n_boot=300)
     assert not r.overview["srm"].any()
     assert r.values["lift_low"] <= 0 <= r.values["lift_high"]
     findings = ex.findings(r, None, Messages("en"))

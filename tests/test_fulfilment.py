@@ -282,15 +282,6 @@ def test_every_message_key_has_english_and_chinese():
 
 
 # Demo store ----------------------------------------------------------------------------------------------------
-def _demo_with_shipments(demo_seed_dir, seed, tmp_path_factory):
-    folder = demo_seed_dir(seed)
-    if not (folder / "shipments.csv").exists():  # a demo folder written before the shipments generator
-        from ecomlib.demo import write_demo
-        folder = tmp_path_factory.mktemp(f"fulfilment-demo{seed}")
-        write_demo(folder, seed=seed)
-    return folder
-
-
 def _slow_pair(folder):
     import ecomlib as el
 
@@ -302,10 +293,10 @@ def _slow_pair(folder):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_planted_slow_carrier_in_one_region_is_found(seed, demo_seed_dir, tmp_path_factory):
+def test_planted_slow_carrier_in_one_region_is_found(seed, demo_seed_dir):
     from ecomlib.demo_fulfilment import SLOW_CARRIER, SLOW_REGION
 
-    now, t = _slow_pair(_demo_with_shipments(demo_seed_dir, seed, tmp_path_factory))
+    now, t = _slow_pair(demo_seed_dir(seed))
     row = t.loc[(SLOW_CARRIER, SLOW_REGION)]
     assert row["significant"] and row["diff"] < -0.25 and row["rank"] == 1
     worst = f.findings(now, None, Messages("en"))[0]

@@ -215,15 +215,6 @@ def test_every_message_key_has_english_and_chinese():
 
 
 # Demo store ----------------------------------------------------------------------------------------------------
-def _demo(demo_seed_dir, seed, tmp_path_factory):
-    folder = demo_seed_dir(seed)
-    if not (folder / "tickets.csv").exists():  # a demo folder written before the service generator
-        from ecomlib.demo import write_demo
-        folder = tmp_path_factory.mktemp(f"service-demo{seed}")
-        write_demo(folder, seed=seed)
-    return folder
-
-
 def _week(folder):
     import ecomlib as el
 
@@ -233,10 +224,10 @@ def _week(folder):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_planted_weekend_gap_and_defective_sku_are_found(seed, demo_seed_dir, tmp_path_factory):
+def test_planted_weekend_gap_and_defective_sku_are_found(seed, demo_seed_dir):
     from ecomlib.demo_service import DEFECT_SKU
 
-    now = _week(_demo(demo_seed_dir, seed, tmp_path_factory))
+    now = _week(demo_seed_dir(seed))
     w = now.values["weekend"]
     assert w["diff"] < -0.4 and w["p_value"] < 0.001
     flagged = now.skus[now.skus["flagged"]]
