@@ -337,10 +337,8 @@ def test_nothing_found_without_plants(demo_no_plants_dir):
 
 
 @pytest.mark.parametrize("rung", ["two_weeks", "no_returns", "one_row"])
-def test_ladder_rungs(seed_dirs, tmp_path, rung):
-    from .ladder import make_store
-
-    folder = make_store(rung, tmp_path / rung, source=seed_dirs[42])
+def test_ladder_rungs(ladder_dir, rung):
+    folder = ladder_dir(rung)
     try:
         ds = ex.load(folder)
     except Exception as exc:  # a rung without any experiment row cannot be loaded: the runner skips the page

@@ -20,7 +20,6 @@ from ecomlib import inventory as iv
 from ecomlib.errors import MissingTableError, ParameterError
 from ecomlib.periods import Period, parse_period
 from tests.conftest import SEEDS
-from tests.ladder import make_store
 
 T = pd.Timestamp
 DAYS = pd.date_range("2026-01-01", periods=10)
@@ -306,10 +305,12 @@ def test_no_plants_store_has_no_stockout_dead_stock_or_undercut_of_an_a_item(dem
         assert not [f for f in iv.findings(now, None, el.Messages("en")) if f.severity == "high"]
 
 
-def test_gaps_on_short_and_missing_data(demo_dir, tmp_path):
-    folder = make_store("one_row", tmp_path / "one", source=demo_dir)
-    # the ladder's one_row rung keeps every competitor price (their SKUs are not its one product): a store with one
-    # product has no competitor prices of other SKUs, so they are left out here until ladder.py cuts them
+def test_gaps_on_short_and_missing_data(ladder_dir, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    # the one-row store without its one competitor price: no price watch at all
+    folder = Path(shutil.copytree(ladder_dir("one_row"), tmp_path / "one"))
     (folder / "price_observations.csv").unlink(missing_ok=True)
     one = iv.load(folder)
     _first, last = iv.data_range(one)
@@ -319,7 +320,7 @@ def test_gaps_on_short_and_missing_data(demo_dir, tmp_path):
     msg = el.Messages("zh", currency="CNY")
     assert all("{" not in g.text(msg) for g in now.gaps.values())
     iv.headlines(now, None, msg), iv.findings(now, None, msg), iv.sentences(now, None, msg)
-    two = iv.load(make_store("two_weeks", tmp_path / "two", source=demo_dir))
+    two = iv.load(ladder_dir("two_weeks"))
     now = iv.compute(two, parse_period("2026-W47"))
     assert now.has("stock") and now.has("stockouts")
     before = iv.compute(two, parse_period("2026-W40"))  # before the data: no count, no series, no prices
@@ -327,4 +328,4 @@ def test_gaps_on_short_and_missing_data(demo_dir, tmp_path):
     assert before.gaps["stockouts"].text(el.Messages("en")).startswith("There is no stock count on the days")
     iv.sentences(now, before, el.Messages("en")), iv.headlines(now, before, el.Messages("en"))
     with pytest.raises(MissingTableError):
-        iv.load(make_store("no_inventory", tmp_path / "noinv", source=demo_dir))
+        iv.load(ladder_dir("no_inventory"))

@@ -201,19 +201,14 @@ def test_the_contract_loads_old_promotion_files_and_checks_the_new_columns(tmp_p
 
 
 # The ladder of real-shaped stores -----------------------------------------------------------------------------------------
-from .ladder import RUNGS, make_store, recent_store  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def ladder_source(demo_dir, tmp_path_factory):
-    return recent_store(tmp_path_factory.mktemp("promotions-ladder-src"), source=demo_dir, days=200)
+from .ladder import RUNGS  # noqa: E402
 
 
 @pytest.mark.parametrize("rung", RUNGS)
-def test_every_rung_of_the_ladder_computes(rung, ladder_source, tmp_path):
+def test_every_rung_of_the_ladder_computes(rung, ladder_dir):
     from ecomlib.periods import resolve
 
-    ds = promotions.load(make_store(rung, tmp_path / rung, source=ladder_source))
+    ds = promotions.load(ladder_dir(rung))
     period, comparison = resolve(None, None, data_end=promotions.data_range(ds)[1])
     now, before = promotions.compute(ds, period), promotions.compute(ds, comparison)
     for msg in (EN, ZH):

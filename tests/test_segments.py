@@ -299,19 +299,14 @@ def test_movement_is_a_gap_when_nobody_had_ordered_by_the_comparisons_end():
 
 
 # The ladder of real-shaped stores ---------------------------------------------------------------------------------
-from .ladder import RUNGS, make_store, recent_store  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def ladder_source(demo_dir, tmp_path_factory):
-    return recent_store(tmp_path_factory.mktemp("segments-ladder-src"), source=demo_dir, days=200)
+from .ladder import RUNGS  # noqa: E402
 
 
 @pytest.mark.parametrize("rung", RUNGS)
-def test_every_rung_of_the_ladder_computes(rung, ladder_source, tmp_path):
+def test_every_rung_of_the_ladder_computes(rung, ladder_dir):
     from ecomlib.periods import resolve
 
-    ds = segments.load(make_store(rung, tmp_path / rung, source=ladder_source))
+    ds = segments.load(ladder_dir(rung))
     period, comparison = resolve(None, None, data_end=segments.data_range(ds)[1])
     now = segments.compute(ds, period, comparison=comparison)
     before = segments.compute(ds, comparison)
