@@ -157,13 +157,26 @@ def alerts(data_dir: Path, rules_path: Path | None, period: str | None, out_dir:
               help="Folder to write the demo store into.")
 @click.option("--seed", default=42, show_default=True, type=int, help="Random seed: same seed, same bytes.")
 @click.option("--no-plants", is_flag=True, help="The same shop without any planted finding (for false-alarm checks).")
-def demo_data(out: Path, seed: int, no_plants: bool) -> None:
+@click.option("--scale", default=1, show_default=True, type=click.IntRange(min=1),
+              help="N times the demo's customers, orders and what scales with them, same planted findings, written "
+                   "as Parquet part files one copy at a time (1: the normal store).")
+@click.option("--events-scale", type=click.IntRange(min=1),
+              help="M times the demo's web events (default: the same as --scale).")
+def demo_data(out: Path, seed: int, no_plants: bool, scale: int, events_scale: int | None) -> None:
     """Generate the deterministic demo store (19 months, planted findings; see data/README.md)."""
+    from .contract import TABLES
     from .demo import write_demo
+    from .demo_scale import remove_tables, write_scaled
 
-    written = write_demo(out, seed=seed, plants=not no_plants)
     plants = "without planted findings" if no_plants else "with planted findings"
-    click.echo(f"demo store written to {out} ({len(written)} files, seed {seed}, {plants})")
+    if scale == 1 and events_scale in (None, 1):
+        remove_tables(out, TABLES)  # a scaled store's Parquet files would shadow the CSV files
+        written = write_demo(out, seed=seed, plants=not no_plants)
+        click.echo(f"demo store written to {out} ({len(written)} files, seed {seed}, {plants})")
+        return
+    written = write_scaled(out, seed=seed, plants=not no_plants, scale=scale, events_scale=events_scale)
+    click.echo(f"demo store ×{scale} (events ×{events_scale or scale}) written to {out} ({len(written)} tables, "
+               f"seed {seed}, {plants})")
 
 
 @main.command()
