@@ -18,7 +18,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -37,6 +37,13 @@ FUTURE_SLACK = pd.Timedelta(days=1)
 #: A timestamp separated from every other value of its column by more than this (three years), at either end, is a
 #: violation: typo years (0001, 2016 for 2026) are caught, a quiet year in a real history is not.
 ISOLATION_GAP = pd.Timedelta(days=1096)
+#: The time column ``load_dataset(since=…, until=…)`` and :func:`time_range` read per table: the moment the row
+#: happened. Tables without one (order_items, products, suppliers, promotions, budgets, shipments) are read whole.
+TIME_COLUMNS: dict[str, str] = {
+    "orders": "order_time", "customers": "first_seen", "events": "event_time", "ad_spend": "date",
+    "purchase_orders": "ordered_at", "returns": "returned_at", "inventory": "as_of", "price_observations": "date",
+    "tickets": "opened_at", "product_reviews": "created_at", "experiments": "assigned_at",
+}
 _NON_FINITE = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan", "+nan", "-nan"}
 
 
@@ -171,16 +178,31 @@ def read_store(folder: Path) -> Store:
 
 
 def table_file(folder: Path, table: str) -> Path | None:
-    """The file holding ``table`` in ``folder`` (Parquet preferred over CSV), or None.
+    """The file holding ``table`` in ``folder``, or None: ``<table>.parquet``, else a folder ``<table>/`` of
+    Parquet part files (``part-00000.parquet``, …, read as one table), else ``<table>.csv``.
 
-    A name that is a dangling or looping symbolic link raises :class:`ContractError` instead of being skipped.
+    A folder ``<table>/`` without any ``*.parquet`` file is returned only when there is no ``<table>.csv`` (reading
+    it then says it holds no part). A name that is a dangling or looping symbolic link raises
+    :class:`ContractError` instead of being skipped.
     """
-    for suffix in (".parquet", ".csv"):
-        path = Path(folder) / f"{table}{suffix}"
-        if path.is_symlink() or path.exists():
-            _resolve(path, table)
-            return path
-    return None
+    folder = Path(folder)
+    parquet, parts, csv_ = folder / f"{table}.parquet", folder / table, folder / f"{table}.csv"
+    if parquet.is_symlink() or parquet.exists():
+        _resolve(parquet, table)
+        return parquet
+    if parts.is_symlink():
+        _resolve(parts, table)
+    if parts.is_dir() and _parts(parts):
+        return parts
+    if csv_.is_symlink() or csv_.exists():
+        _resolve(csv_, table)
+        return csv_
+    return parts if parts.is_dir() else None
+
+
+def _parts(folder: Path) -> list[Path]:
+    """The Parquet part files of a table folder, in name order (hidden files skipped)."""
+    return sorted(p for p in Path(folder).glob("*.parquet") if not p.name.startswith((".", "_")))
 
 
 def _resolve(path: Path, table: str) -> Path:
@@ -237,40 +259,124 @@ def _duplicate_headers(names: list[str], table: str) -> None:
                                      fix="delete or rename the extra column so each name appears once"))
 
 
-def _read_raw(path: Path, spec: TableSpec, store: Store) -> pd.DataFrame:
-    """The file as a DataFrame: CSV cells as text (only an empty cell is missing), Parquet with its own types.
+def _read_raw(path: Path, spec: TableSpec, store: Store, *, columns: set[str] | None = None,
+              since: pd.Timestamp | None = None, until: pd.Timestamp | None = None) -> tuple[pd.DataFrame, bool]:
+    """The file (or folder of Parquet parts) as a DataFrame: CSV cells as text (only an empty cell is missing),
+    Parquet with its own types.
 
-    Raises _FileProblem for a file that is empty, not Parquet, or has a duplicated column name.
+    ``columns``: read only these (those present; None = all). ``since``/``until``: the rows of
+    :data:`TIME_COLUMNS` ``[spec.name]`` in ``[since, until)`` (naive store-local). Returns the frame and whether
+    the rows were filtered in the read — Parquet with a timestamp or date column is; a CSV file, or Parquet storing
+    the times as text, is read whole and :func:`load_dataset` filters it once the times are parsed.
+
+    Raises _FileProblem for a file that is empty, not Parquet, or has a duplicated column name, and for a folder
+    without parts or whose parts do not agree on the column types.
     """
+    if path.is_dir() or path.suffix == ".parquet":
+        return _read_parquet(path, spec, store, columns=columns, since=since, until=until)
     if path.stat().st_size == 0:
         raise _FileProblem(Violation(spec.name, None, "the file is empty (0 bytes, not even a header row)",
                                      fix=f"export the table again; a table without data is the header row alone "
                                          f"({','.join(spec.columns)})"))
-    if path.suffix == ".parquet":
-        import pyarrow as pa_
-        import pyarrow.parquet as pq
-        try:
-            file = pq.ParquetFile(path)
-            _duplicate_headers(file.schema_arrow.names, spec.name)
-            table = file.read()
-        except (pa_.ArrowException, OSError, ValueError) as exc:
-            reason = str(exc).replace(str(path), path.name).split(". ")[0][:160]
-            raise _FileProblem(Violation(spec.name, None, f"not a readable Parquet file ({reason})",
-                                         fix=f"export it again as Parquet, or save it as {spec.name}.csv")) from None
-        return table.to_pandas()
     codec = _check_encoding(path, store.encoding)
     with open(path, encoding=codec, newline="") as handle:
         header = next(csv.reader(io.StringIO(handle.readline())), [])
     _duplicate_headers(header, spec.name)
     # Every cell is read as text and only an empty cell is missing: numbers, dates and true/false are parsed
     # by the contract's rules below, so "NaN", "inf" or "NA" are never taken silently.
+    usecols = None if columns is None else (lambda c: c in columns)
     try:
-        df = pd.read_csv(path, dtype="str", encoding=codec, keep_default_na=False, na_values=[""])
+        df = pd.read_csv(path, dtype="str", encoding=codec, keep_default_na=False, na_values=[""], usecols=usecols)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise _FileProblem(Violation(spec.name, None, f"not a readable CSV file ({str(exc).strip()[:160]})",
                                      fix="check the quoting and that every row has as many fields as the header"))
     extras = [c for c in df.columns if c not in spec.columns]
-    return df.assign(**{c: _numbers_if_safe(df[c]) for c in extras}) if extras else df
+    df = df.assign(**{c: _numbers_if_safe(df[c]) for c in extras}) if extras else df
+    return df, since is None and until is None
+
+
+def _read_parquet(path: Path, spec: TableSpec, store: Store, *, columns: set[str] | None,
+                  since: pd.Timestamp | None, until: pd.Timestamp | None) -> tuple[pd.DataFrame, bool]:
+    """One Parquet file or a folder of part files read as one table, the projection and row filter inside the read
+    (pyarrow.dataset), so neither the unread columns nor the rows outside the window are ever in memory."""
+    import pyarrow as pa_
+    import pyarrow.dataset as pads
+    import pyarrow.parquet as pq
+
+    folder = path.is_dir()
+    files = _parts(path) if folder else [path]
+    if not files:
+        raise _FileProblem(Violation(spec.name, None, "the folder holds no Parquet part file (*.parquet)",
+                                     fix=f"write the table's parts into it (part-00000.parquet, …), or remove the "
+                                         f"folder and add {spec.name}.parquet or {spec.name}.csv"))
+
+    def unreadable(exc: Exception, file: Path) -> _FileProblem:
+        reason = str(exc).replace(str(file), file.name).split(". ")[0][:160]
+        part = f"{file.name}: " if folder else ""
+        return _FileProblem(Violation(spec.name, None, f"not a readable Parquet file ({part}{reason})",
+                                      fix=f"export it again as Parquet, or save it as {spec.name}.csv"))
+
+    schemas = []
+    for file in files:
+        if file.stat().st_size == 0:
+            part = f"{file.name} " if folder else ""
+            raise _FileProblem(Violation(spec.name, None, f"the file {part}is empty (0 bytes, not even a header row)",
+                                         fix="export the table again" + (" or delete the empty part" if folder
+                                                                         else "")))
+        try:
+            schemas.append(pq.read_schema(file))
+        except (pa_.ArrowException, OSError, ValueError) as exc:
+            raise unreadable(exc, file) from None
+        _duplicate_headers(schemas[-1].names, spec.name)
+    try:
+        schema = pa_.unify_schemas(schemas, promote_options="permissive")
+    except (pa_.ArrowException, ValueError) as exc:
+        raise _FileProblem(Violation(spec.name, None, f"the part files disagree on column types "
+                                                      f"({str(exc).split('. ')[0][:160]})",
+                                     fix="write every part with the same column types")) from None
+    keep = None if columns is None else [c for c in schema.names if c in columns]
+    row_filter, in_read = _time_filter(schema, spec.name, store, since, until)
+    try:
+        table = pads.dataset([str(f) for f in files], schema=schema, format="parquet").to_table(
+            columns=keep, filter=row_filter)
+    except (pa_.ArrowException, OSError, ValueError) as exc:
+        raise unreadable(exc, path) from None
+    return table.to_pandas(), in_read
+
+
+def _time_filter(schema, table: str, store: Store, since: pd.Timestamp | None, until: pd.Timestamp | None):
+    """The pyarrow expression keeping the rows of ``table``'s time column in ``[since, until)`` and whether the
+    column's storage allows it (timestamp or date). Bounds are naive store-local: a column stored with a time zone
+    is compared in that zone; a date column keeps the days whose midnight lies in the window."""
+    import pyarrow as pa_
+    import pyarrow.dataset as pads
+
+    if since is None and until is None:
+        return None, True
+    column = TIME_COLUMNS[table]
+    if column not in schema.names:
+        return None, False
+    kind = schema.field(column).type
+
+    def bound(value: pd.Timestamp):
+        if pa_.types.is_date(kind):
+            return pa_.scalar(value.ceil("D").date(), type=kind)
+        if pa_.types.is_timestamp(kind):
+            if kind.tz is not None:
+                value = value.tz_localize(store.timezone, ambiguous=True, nonexistent="shift_forward")
+                return pa_.scalar(value.tz_convert(kind.tz), type=pa_.timestamp("ns", tz=kind.tz))
+            return pa_.scalar(value, type=pa_.timestamp("ns"))
+        return None
+
+    field_ = pads.field(column)
+    parts = []
+    for value, keep in ((since, lambda b: field_ >= b), (until, lambda b: field_ < b)):
+        if value is not None:
+            limit = bound(value)
+            if limit is None:
+                return None, False
+            parts.append(keep(limit))
+    return (parts[0] & parts[1] if len(parts) == 2 else parts[0]), True
 
 
 def _numbers_if_safe(text: pd.Series) -> pd.Series:
@@ -577,13 +683,16 @@ def _validate_table(df: pd.DataFrame, spec: TableSpec, store: Store,
     return df, problems
 
 
-def _check_references(tables: dict[str, pd.DataFrame]) -> list[Violation]:
+def _check_references(tables: dict[str, pd.DataFrame], partial: Iterable[str] = ()) -> list[Violation]:
+    """References among the loaded tables; a target read for a time window only (``partial``) is not checked
+    against (an order_item of an order outside the window is not an error)."""
+    partial = set(partial)
     problems = []
     for name, df in tables.items():
         spec = TABLES[name]
         for ref in spec.references:
             target = tables.get(ref.table)
-            if target is None or ref.column not in df or ref.target_column not in target:
+            if ref.table in partial or target is None or ref.column not in df or ref.target_column not in target:
                 continue
             bad = df[ref.column].notna() & ~df[ref.column].isin(target[ref.target_column])
             if bad.any():
@@ -656,7 +765,9 @@ def _empty_folder(folder: Path) -> ContractError:
 
 def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
                  optional: Iterable[str] = (), needed_by: str | None = None,
-                 now: pd.Timestamp | str | None = None) -> Dataset:
+                 now: pd.Timestamp | str | None = None, columns: Mapping[str, Sequence[str]] | None = None,
+                 since: Mapping[str, pd.Timestamp | str] | None = None,
+                 until: Mapping[str, pd.Timestamp | str] | None = None) -> Dataset:
     """Read, parse and validate a dataset folder against the contract.
 
     Parameters
@@ -671,6 +782,18 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
     now : the time of the run, store-local (default: the clock now, in the store time zone). Timestamps later
         than ``now`` plus one day are violations, except in columns of planned events (``promised_at``,
         promotion dates).
+    columns : table → the columns to read of it (e.g. ``{"events": ["event_time", "session_id"]}``); the
+        contract's required columns and key columns of that table are read too, since validation needs them.
+        Contract columns a file may leave out (``optional_columns``) that are not asked for come back empty;
+        asked columns the file lacks are not an error here (required ones are, as always). Tables not listed
+        are read whole. Parquet reads only these columns; CSV parses only these.
+    since, until : table → a store-local time; only the rows whose :data:`TIME_COLUMNS` column (``order_time``,
+        ``event_time``, …) lies in ``[since, until)`` are kept (either bound may be left out). Parquet files and
+        part folders filter inside the read, so the rows outside the window are never in memory (a time zone
+        stored with the column is respected; a date column keeps the days whose midnight is in the window); a
+        CSV file, or Parquet holding the times as text, is read and validated whole and filtered afterwards.
+        Validation then sees only the rows read (Parquet), and references to a table read for a window only are
+        not checked (its other rows were not read). Rows in error examples count from the first row read.
 
     Returns
     -------
@@ -705,6 +828,7 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
     if required is None and not wanted:
         raise _empty_folder(folder)
     wanted += [t for t in optional if t not in wanted and table_file(folder, t)]
+    columns, since, until = _read_options(columns, since, until, store)
     when = pd.Timestamp.now(tz=store.timezone).tz_localize(None) if now is None else pd.Timestamp(now)
     loaded: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
@@ -715,14 +839,23 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
         if file is None:
             raise MissingTableError(name, str(folder), needed_by)
         files[name] = str(file)
+        lo, hi = since.get(name), until.get(name)
         try:
-            raw = _read_raw(file, TABLES[name], store)
+            raw, filtered = _read_raw(file, TABLES[name], store, columns=_projection(TABLES[name], columns.get(name)),
+                                      since=lo, until=hi)
         except _FileProblem as exc:
             problems.append(exc.violation)
             continue
         df, found = _validate_table(raw, TABLES[name], store, when)
         problems += found
-        if df.empty and not found:
+        if not filtered and not found and not df.empty:
+            kept = _in_window(df[TIME_COLUMNS[name]], lo, hi)
+            df = df if kept.all() else df[kept].reset_index(drop=True)
+        if df.empty and not found and (lo is not None or hi is not None):
+            window = f"{lo or 'the start'} to {hi or 'the end'} (until excluded)"
+            warnings.append(Violation(name, TIME_COLUMNS[name], f"no rows from {window}: read as 'none'",
+                                      fix="nothing to do if nothing happened then; otherwise check the window"))
+        elif df.empty and not found:
             if required is not None and name in required:
                 who = f" (needed by {needed_by})" if needed_by else ""
                 raise MissingTableError(name, str(folder), needed_by, message=(
@@ -732,7 +865,7 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
                                       fix="nothing to do if the store has none; otherwise export it again"))
         loaded[name] = df
     if not problems:
-        problems += (_check_references(loaded) + _check_currency(loaded, store)
+        problems += (_check_references(loaded, partial=set(since) | set(until)) + _check_currency(loaded, store)
                      + _check_returned_quantities(loaded))
     if problems:
         raise ContractError(problems, files)
@@ -741,6 +874,85 @@ def load_dataset(path: str | Path, *, tables: Iterable[str] | None = None,
         cats = [c for c in TABLES[name].categories if c in df]
         loaded[name] = df.astype({c: "category" for c in cats}) if cats else df
     return Dataset(path=folder, store=store, files=files, warnings=warnings, **loaded)
+
+
+def _read_options(columns, since, until, store: Store) -> tuple[dict, dict, dict]:
+    """``columns``, ``since`` and ``until`` of :func:`load_dataset` checked (known tables; a window only on a table
+    with a time column) and normalised: column lists as lists, times as naive store-local Timestamps."""
+    from .errors import ParameterError, check_option
+
+    out_columns = {}
+    for name, names in (columns or {}).items():
+        check_option("a table of columns", name, TABLES)
+        out_columns[name] = [names] if isinstance(names, str) else list(names)
+    windows = []
+    for option, bounds in (("since", since), ("until", until)):
+        window = {}
+        for name, value in (bounds or {}).items():
+            check_option(f"a table of {option}", name, TIME_COLUMNS)
+            try:
+                stamp = pd.Timestamp(value)
+            except (ValueError, TypeError):
+                raise ParameterError(f"{option}[{name!r}] must be a date or time, not {value!r}", name=option) from None
+            if stamp is pd.NaT:
+                raise ParameterError(f"{option}[{name!r}] must be a date or time, not {value!r}", name=option)
+            window[name] = stamp.tz_convert(store.timezone).tz_localize(None) if stamp.tzinfo else stamp
+        windows.append(window)
+    return out_columns, windows[0], windows[1]
+
+
+def _projection(spec: TableSpec, asked: Sequence[str] | None) -> set[str] | None:
+    """The columns to read of a table: those asked plus the required and key columns (None: all)."""
+    if asked is None:
+        return None
+    required = [c for c in spec.columns if c not in spec.optional_columns]
+    return {*required, *spec.key, *asked}
+
+
+def _in_window(times: pd.Series, since: pd.Timestamp | None, until: pd.Timestamp | None) -> pd.Series:
+    """Rows of ``times`` in ``[since, until)`` (a missing bound is open)."""
+    kept = pd.Series(True, index=times.index)
+    if since is not None:
+        kept &= (times >= since).fillna(False).astype(bool)
+    if until is not None:
+        kept &= (times < until).fillna(False).astype(bool)
+    return kept
+
+
+def time_range(path: str | Path, table: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last time of ``table`` in a dataset folder, reading only its time column (:data:`TIME_COLUMNS`).
+
+    Parquet (a file or a folder of parts) reads just that column; CSV parses just that column. Times are naive
+    store-local, as :func:`load_dataset` gives them; ``(NaT, NaT)`` for a table without rows.
+    Raises :class:`MissingTableError` when the folder has no such table, :class:`ContractError` when the column
+    is missing or holds a value that is not a time, ParameterError for a table without a time column.
+
+    Example
+    -------
+    >>> time_range("data/demo", "events")     # doctest: +SKIP
+    (Timestamp('2026-08-03 00:07:12'), Timestamp('2026-11-22 23:59:51'))
+    """
+    from .errors import check_option
+
+    check_option("table", table, TIME_COLUMNS)
+    folder = Path(path)
+    store = read_store(folder)
+    file = table_file(folder, table)
+    if file is None:
+        raise MissingTableError(table, str(folder))
+    spec, column = TABLES[table], TIME_COLUMNS[table]
+    try:
+        raw, _ = _read_raw(file, spec, store, columns={column})
+    except _FileProblem as exc:
+        raise ContractError([exc.violation], {table: str(file)}) from None
+    if column not in raw:
+        raise ContractError([Violation(table, column, "the column is required but missing",
+                                       fix=f"add a '{column}' column (see data/README.md)")], {table: str(file)})
+    parsed, problems, _ = _parse_times(raw[[column]].reset_index(drop=True), spec, store)
+    if problems:
+        raise ContractError(problems, {table: str(file)})
+    times = parsed[column]
+    return times.min(), times.max()
 
 
 #: Pairs of columns whose values should match: (table, column, other table, other column, money column of table).
