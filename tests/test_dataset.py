@@ -167,3 +167,184 @@ def test_long_numeric_ids_in_extra_columns_stay_exact(tmp_path):
     extra = ORDERS.replace("currency\n", "currency,weight_kg,code\n").replace(",CNY\n", ",CNY,1.5,007\n")
     ds = load_dataset(make(tmp_path / "b", orders=extra), tables=["orders"])
     assert ds.orders["weight_kg"].sum() == 4.5 and ds.orders["code"].tolist() == ["007"] * 3
+
+
+# --- tables as folders of Parquet parts; columns and time windows read inside the reader -------------------------
+
+WEEK = """order_id,customer_id,order_time,channel,status,revenue,discount,shipping_fee,currency,note
+O1,C1,2026-03-01 10:00:00,organic,completed,100.0,0,0,CNY,a
+O2,C2,2026-03-02 23:59:59,paid_search,completed,50.5,5,10,CNY,b
+O3,C1,2026-03-03 00:00:00,direct,cancelled,20.0,0,0,CNY,c
+O4,C2,2026-03-04 12:00:00,organic,completed,70.0,0,0,CNY,d
+O5,C1,2026-03-05 00:00:00,email,completed,30.0,0,0,CNY,e
+O6,C2,2026-03-06 08:00:00,organic,completed,10.0,0,0,CNY,f
+"""
+WEEK_ITEMS = "order_id,sku,quantity,unit_price\n" + "".join(f"O{i},A,1,10\n" for i in range(1, 7))
+WEEK_RETURNS = ("return_id,order_id,sku,returned_at,quantity,reason_code,reason_text,refund_amount,resellable\n"
+                "R1,O1,A,2026-03-03 12:00:00,1,,,10,True\nR2,O4,A,2026-03-05 12:00:00,1,,,10,False\n"
+                "R3,O5,A,2026-03-07 12:00:00,1,,,10,True\n")
+
+
+def week(folder: Path) -> Path:
+    """A two-table store (orders with an extra column, returns) plus what their references need, as CSV."""
+    return make(folder, orders=WEEK, order_items=WEEK_ITEMS, returns=WEEK_RETURNS)
+
+
+def as_parts(folder: Path, table: str, splits: list[int]) -> Path:
+    """Rewrite ``table``'s CSV of ``folder`` as a folder of Parquet parts cut before the rows in ``splits``."""
+    raw = pd.read_csv(folder / f"{table}.csv", dtype="str", keep_default_na=False, na_values=[""])
+    for column in ("order_time", "returned_at"):
+        if column in raw:
+            raw[column] = pd.to_datetime(raw[column])
+    (folder / f"{table}.csv").unlink()
+    (folder / table).mkdir()
+    bounds = [0, *splits, len(raw)]
+    for k, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+        raw.iloc[lo:hi].to_parquet(folder / table / f"part-{k:05d}.parquet", index=False)
+    return folder
+
+
+def test_a_folder_of_parquet_parts_reads_as_one_table(tmp_path):
+    from ecomlib.dataset import table_file
+
+    whole = load_dataset(week(tmp_path / "csv"))
+    folder = as_parts(as_parts(week(tmp_path / "parts"), "orders", [4]), "returns", [1])
+    assert table_file(folder, "orders") == folder / "orders"
+    parts = load_dataset(folder)
+    assert parts.files["orders"] == str(folder / "orders")
+    for name in ("orders", "returns"):
+        pd.testing.assert_frame_equal(getattr(parts, name), getattr(whole, name))
+    # <table>.parquet wins over the folder, and the folder over <table>.csv
+    (folder / "orders.csv").write_text(WEEK, encoding="utf-8")
+    assert table_file(folder, "orders") == folder / "orders"
+    whole.orders.iloc[:2].to_parquet(folder / "orders.parquet", index=False)
+    assert table_file(folder, "orders") == folder / "orders.parquet"
+
+
+def test_errors_in_a_part_name_the_folder_table_column_and_part(tmp_path):
+    folder = as_parts(week(tmp_path / "a"), "orders", [3])
+    bad = pd.read_parquet(folder / "orders" / "part-00001.parquet").assign(revenue="-5")
+    bad.to_parquet(folder / "orders" / "part-00001.parquet", index=False)
+    text = error_for(folder, tables=["orders"])
+    assert f"{folder / 'orders'}: table 'orders', column 'revenue'" in text and "3 rows" in text
+    (folder / "orders" / "part-00001.parquet").write_bytes(b"not parquet at all")
+    text = error_for(folder, tables=["orders"])
+    assert f"{folder / 'orders'}: table 'orders'" in text and "not a readable Parquet file (part-00001.parquet" in text
+    empty = as_parts(week(tmp_path / "b"), "orders", [])
+    for part in (empty / "orders").iterdir():
+        part.unlink()
+    text = error_for(empty, tables=["orders"])
+    assert f"{empty / 'orders'}: table 'orders'" in text and "holds no Parquet part file" in text
+
+
+@pytest.mark.parametrize("form", ["csv", "parquet"])
+def test_columns_read_only_those_asked_plus_the_required_ones(tmp_path, form):
+    folder = week(tmp_path)
+    if form == "parquet":
+        as_parts(folder, "orders", [2])
+    required = ["order_id", "customer_id", "order_time", "channel", "status", "revenue", "discount", "shipping_fee",
+                "currency"]
+    ds = load_dataset(folder, tables=["orders"], columns={"orders": ["order_id"]})
+    assert ds.orders.columns.tolist() == required
+    ds = load_dataset(folder, tables=["orders", "returns"], columns={"orders": ["note", "no_such_column"]})
+    assert ds.orders.columns.tolist() == required + ["note"] and ds.orders["note"].tolist() == list("abcdef")
+    assert len(ds.returns) == 3
+
+
+@pytest.mark.parametrize("form", ["csv", "parquet"])
+def test_since_until_keep_exactly_the_rows_of_the_window(tmp_path, form):
+    folder = week(tmp_path)
+    if form == "parquet":
+        as_parts(as_parts(folder, "orders", [2, 4]), "returns", [2])
+    ds = load_dataset(folder, tables=["orders", "order_items", "returns"],
+                      since={"orders": "2026-03-02 23:59:59", "returns": "2026-03-04"},
+                      until={"orders": pd.Timestamp("2026-03-05")})
+    # [since, until): the first second counts, the end is left out; order_items has no time column
+    assert ds.orders["order_id"].tolist() == ["O2", "O3", "O4"]
+    assert ds.returns["return_id"].tolist() == ["R2", "R3"]
+    assert len(ds.order_items) == 6  # its orders O1, O5 and O6 were not read: references to them are not checked
+    assert ds.orders["order_time"].dt.tz is None
+
+
+def test_parquet_filters_rows_and_columns_inside_the_read(tmp_path):
+    from ecomlib.contract import TABLES
+    from ecomlib.dataset import Store, _read_raw
+
+    folder = as_parts(week(tmp_path), "orders", [2, 4])
+    raw, in_read = _read_raw(folder / "orders", TABLES["orders"], Store(timezone="Asia/Shanghai"),
+                             columns={"order_id", "order_time"}, since=pd.Timestamp("2026-03-04"))
+    assert in_read and raw.columns.tolist() == ["order_id", "order_time"]
+    assert raw["order_id"].tolist() == ["O4", "O5", "O6"]
+    raw, in_read = _read_raw(week(tmp_path / "csv") / "orders.csv", TABLES["orders"], Store(),
+                             columns={"order_id"}, since=pd.Timestamp("2026-03-04"))
+    assert not in_read and raw.columns.tolist() == ["order_id"] and len(raw) == 6  # CSV: filtered once parsed
+
+
+def test_a_filtered_read_of_parts_equals_the_filtered_full_read(tmp_path):
+    window = {"since": {"orders": "2026-03-02", "returns": "2026-03-03"}, "until": {"orders": "2026-03-06"}}
+    whole = load_dataset(week(tmp_path / "csv"), tables=["orders", "returns"], **window)
+    parts = load_dataset(as_parts(as_parts(week(tmp_path / "parts"), "orders", [1, 3, 5]), "returns", [1, 2]),
+                         tables=["orders", "returns"], **window)
+    full = load_dataset(week(tmp_path / "all"), tables=["orders", "returns"])
+    expected = full.orders[(full.orders["order_time"] >= "2026-03-02") & (full.orders["order_time"] < "2026-03-06")]
+    for ds in (whole, parts):
+        pd.testing.assert_frame_equal(ds.orders, expected.reset_index(drop=True))
+        pd.testing.assert_frame_equal(ds.returns, full.returns.iloc[[0, 1, 2]].reset_index(drop=True))
+
+
+def test_a_window_on_utc_times_and_on_dates_is_in_store_time(tmp_path):
+    from ecomlib.contract import TABLES
+
+    folder = week(tmp_path)
+    utc = pd.read_csv(folder / "orders.csv", dtype="str").assign(
+        order_time=pd.to_datetime(["2026-03-01 15:59:59", "2026-03-01 16:00:00", "2026-03-02 02:00:00",
+                                   "2026-03-03 00:00:00", "2026-03-04 00:00:00", "2026-03-05 00:00:00"], utc=True))
+    utc.to_parquet(folder / "orders.parquet", index=False)
+    # 2026-03-01 16:00 UTC is 2026-03-02 00:00 in Asia/Shanghai
+    ds = load_dataset(folder, tables=["orders"], since={"orders": "2026-03-02"}, until={"orders": "2026-03-03"})
+    assert ds.orders["order_id"].tolist() == ["O2", "O3"]
+    assert ds.orders["order_time"].min() == pd.Timestamp("2026-03-02 00:00:00")
+    spend = pd.DataFrame({"date": pd.to_datetime(["2026-03-01", "2026-03-02", "2026-03-03"]).date,
+                          "channel": "display", "campaign": "c", "impressions": 100, "clicks": 1, "spend": 5.0,
+                          "platform_conversions": None, "platform_revenue": None})
+    spend.to_parquet(folder / "ad_spend.parquet", index=False)
+    from ecomlib.dataset import _read_raw, read_store
+
+    raw, in_read = _read_raw(folder / "orders.parquet", TABLES["orders"], read_store(folder),
+                             since=pd.Timestamp("2026-03-02"), until=pd.Timestamp("2026-03-03"))
+    assert in_read and raw["order_id"].tolist() == ["O2", "O3"]
+    ds = load_dataset(folder, tables=["ad_spend"], since={"ad_spend": "2026-03-01 12:00"},
+                      until={"ad_spend": "2026-03-03"})
+    assert ds.ad_spend["date"].tolist() == [pd.Timestamp("2026-03-02")]
+    raw, in_read = _read_raw(folder / "ad_spend.parquet", TABLES["ad_spend"], read_store(folder),
+                             since=pd.Timestamp("2026-03-01 12:00"))
+    assert in_read and len(raw) == 2
+
+
+def test_an_empty_window_is_an_empty_table_with_a_warning_and_bad_windows_are_refused(tmp_path):
+    from ecomlib.errors import ParameterError
+
+    folder = as_parts(week(tmp_path), "orders", [3])
+    ds = load_dataset(folder, tables=["orders"], since={"orders": "2027-01-01"})
+    assert ds.orders.empty and ds.orders["order_time"].dtype.kind == "M"
+    assert [w.table for w in ds.warnings] == ["orders"] and "no rows from 2027-01-01" in ds.warnings[0].rule
+    with pytest.raises(ParameterError, match="a table of since must be one of 'orders'.*not 'products'"):
+        load_dataset(folder, since={"products": "2026-03-01"})
+    with pytest.raises(ParameterError, match=r"until\['orders'\] must be a date or time, not 'soon'"):
+        load_dataset(folder, until={"orders": "soon"})
+    with pytest.raises(ParameterError, match="a table of columns must be one of"):
+        load_dataset(folder, columns={"order": ["order_id"]})
+
+
+def test_time_range_reads_only_the_time_column(tmp_path):
+    from ecomlib.dataset import time_range
+
+    # revenue holds text that would fail validation: time_range never reads it
+    folder = week(tmp_path / "csv")
+    (folder / "orders.csv").write_text(WEEK.replace(",100.0,", ",abc,"), encoding="utf-8")
+    assert time_range(folder, "orders") == (pd.Timestamp("2026-03-01 10:00:00"), pd.Timestamp("2026-03-06 08:00:00"))
+    parts = as_parts(week(tmp_path / "parts"), "returns", [1])
+    assert time_range(parts, "returns") == (pd.Timestamp("2026-03-03 12:00:00"), pd.Timestamp("2026-03-07 12:00:00"))
+    with pytest.raises(ContractError, match="table 'orders', column 'order_time'.*ISO 8601"):
+        (folder / "orders.csv").write_text(WEEK.replace("2026-03-04 12:00:00", "4 March"), encoding="utf-8")
+        time_range(folder, "orders")
