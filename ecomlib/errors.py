@@ -206,3 +206,7 @@ class RulesError(EcomlibError):
         self.path, self.key, self.problem, self.expected = str(path), key, problem, expected
         super().__init__(f"{path}: {key}: {problem}; expected {expected}. Fix: edit the rules file (its header "
                          f"explains the format), or pass rules_path=None to use the packaged rules.")
+
+
+class EngineError(EcomlibError):
+    """A query engine cannot start or cannot read its source (names the engine, the source and the fix)."""

@@ -43,7 +43,7 @@ step's events — a loop over the handful of steps, none over units.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -257,9 +257,14 @@ def _aggregate(paths: _Paths, groups: pd.DataFrame | None, steps: Sequence[str])
         units, ent = summed[r_cols].to_numpy(), summed[e_cols].to_numpy()
         med = grouped[g_cols].median().to_numpy()
         p90 = grouped[g_cols].quantile(0.9).to_numpy()
-    n_groups = len(keys)
-    units = units.astype(np.int64).reshape(n_groups, n_steps)
-    ent = ent.astype(np.int64).reshape(n_groups, n_steps)
+    return _finish(keys, units, ent, med, p90, steps)
+
+
+def _finish(keys: pd.DataFrame, units, ent, med, p90, steps: Sequence[str]) -> pd.DataFrame:
+    """The step table from per-group counts: ``units``/``ent``/``med``/``p90`` are (groups, steps) arrays."""
+    n_groups, n_steps = len(keys), len(steps)
+    units = np.asarray(units).astype(np.int64).reshape(n_groups, n_steps)
+    ent = np.asarray(ent).astype(np.int64).reshape(n_groups, n_steps)
     cont = units - ent
     prev = np.full(units.shape, np.nan)
     prev[:, 1:] = units[:, :-1]
@@ -336,6 +341,77 @@ def step_conversion(events: pd.DataFrame, *, steps: Sequence[str] = STEPS, unit:
     paths = _paths(events, steps=steps, unit_col=UNIT_COLUMNS[unit], window=window, mode=mode, **_restrict(period))
     groups = events[by].iloc[paths.entry_rows].reset_index(drop=True) if by else None
     return _aggregate(paths, groups, steps)
+
+
+def step_conversion_on(engine, *, steps: Sequence[str] = STEPS, unit: str = "session",
+                       window: pd.Timedelta | str | None = None, period: Period, by: str | Sequence[str] | None = None,
+                       exclude_days: Sequence | None = None, fold: Mapping[str, tuple[Sequence[str], int]] | None = None,
+                       as_text: bool = False) -> pd.DataFrame:
+    """:func:`step_conversion` (closed mode) run on a query engine over the source's ``events`` table.
+
+    The same table as ``step_conversion(events, ..., period=period)`` from ``ecomlib/sql/funnel_steps.sql``:
+    events never come into pandas. ``by`` may name events columns, ``"date"`` (the day the unit entered, as
+    :func:`conversion_trend` with ``freq="D"``) and ``"customer_type"`` (new vs returning as of the period
+    start, :func:`add_customer_type`, from the source's ``orders``). ``exclude_days`` leaves out units entering
+    on those days; ``fold`` maps a column to ``(values kept, n)``, the other values becoming one
+    ``"__other__<n>"`` segment; ``as_text`` returns breakdown values as text (as :func:`segment_conversion` does).
+
+    Example
+    -------
+    >>> eng = ecomlib.engine.connect("duckdb", "data/demo")                                 # doctest: +SKIP
+    >>> step_conversion_on(eng, period=parse_period("2026-W47"), by="device")              # doctest: +SKIP
+    """
+    from .engine import identifier
+
+    by = _as_list(by)
+    check_option("unit", unit, UNIT_COLUMNS)
+    window = _window(unit, window)
+    columns = []
+    for col in by:
+        if col == "date":
+            expr = "CAST(e.event_time AS DATE)"
+        elif col == CUSTOMER_TYPE:
+            expr = "CASE WHEN r.customer_id IS NOT NULL THEN 'returning' ELSE 'new' END"
+        else:
+            expr = f"e.{identifier(col)}"
+            if as_text or (fold and col in fold):
+                expr = f"CAST({expr} AS VARCHAR)"
+            if fold and col in fold:
+                kept, n_folded = fold[col]
+                other = _lit(f"{OTHER}{int(n_folded)}")
+                expr = f"CASE WHEN {expr} IS NULL OR {expr} IN {_in(kept)} THEN {expr} ELSE {other} END"
+        columns.append((col, expr))
+    days = sorted({pd.Timestamp(d).strftime("%Y-%m-%d") for d in exclude_days}) if exclude_days else []
+    table = engine.reduce(
+        "funnel_steps", steps=list(steps), unit=UNIT_COLUMNS[unit], columns=columns, start=period.start,
+        end=period.end, stop=period.end + window, window_us=int(window / pd.Timedelta(microseconds=1)),
+        exclude_days=days, returning_before=period.start if CUSTOMER_TYPE in by else None,
+        scans={"events": f"event_time >= {_lit(period.start)} AND event_time < {_lit(period.end + window)}"})
+    if by:
+        table = table.sort_values(by, na_position="last", kind="stable").reset_index(drop=True)
+    n = len(steps)
+    units = table[[f"units_{k}" for k in range(n)]].to_numpy(np.int64)
+    ent = np.zeros_like(units)
+    ent[:, 0] = units[:, 0]
+    nan = np.full((len(table), 1), np.nan)
+    med = np.hstack([nan, table[[f"median_{k}" for k in range(1, n)]].to_numpy(float)])
+    p90 = np.hstack([nan, table[[f"p90_{k}" for k in range(1, n)]].to_numpy(float)])
+    keys = table[by].reset_index(drop=True) if by else pd.DataFrame(index=[0])
+    if "date" in by:
+        keys["date"] = pd.to_datetime(keys["date"])
+    return _finish(keys, units, ent, med, p90, steps)
+
+
+def _lit(value) -> str:
+    from .engine import literal
+
+    return literal(value)
+
+
+def _in(values: Sequence) -> str:
+    from .engine import in_list
+
+    return in_list(values) if len(values) else "(NULL)"
 
 
 def add_customer_type(events: pd.DataFrame, orders: pd.DataFrame, *, before: pd.Timestamp) -> pd.DataFrame:

@@ -1,0 +1,390 @@
+"""Query engines for the kit's heavy reductions: pandas for small data, DuckDB embedded, Apache Spark beyond one machine.
+
+Each heavy reduction (funnel step reach, the customer summary, cohort matrices, return and supplier rates, ROAS
+by channel and day) is written once, as SQL in DuckDB's dialect, in ``ecomlib/sql/<name>.sql`` (a Jinja
+template for its parameter lists). DuckDB runs it as written; Spark runs it transpiled by sqlglot
+(``read="duckdb", write="spark"``). The pandas engine runs the review module's own function instead — the
+reference the equality tests hold the SQL to (``tests/test_engines.py``). Whatever the engine, a review
+receives small pandas tables.
+
+Sources an engine reads:
+
+- a dataset folder (``<table>.parquet``, a folder ``<table>/`` of Parquet parts, or ``<table>.csv``);
+- a DuckDB database file (``*.duckdb``) whose tables carry the contract's names;
+- for Spark also a folder or URL of Parquet files (``s3a://bucket/shop/``: ``<table>/`` or ``<table>.parquet``
+  under it) or a catalog table prefix (``lake.shop.``: tables ``lake.shop.orders``, ...).
+
+``auto`` picks DuckDB when the dataset's files hold more than :data:`AUTO_DUCKDB_BYTES`, or the source is a
+database file, and pandas otherwise. Spark is never picked automatically: it is asked for (``--engine spark``)
+with the cluster in ``ECOMLIB_SPARK_MASTER`` (``spark://host:7077``, ``yarn``, ``local[*]``, the default) or
+``SPARK_REMOTE`` (Spark Connect, ``sc://host:15002``).
+
+Example
+-------
+>>> eng = connect("duckdb", "data/demo")                                   # doctest: +SKIP
+>>> eng.sql("SELECT count(*) AS n FROM events")["n"].iloc[0]               # doctest: +SKIP
+612345
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .contract import TABLES
+from .errors import EngineError, check_option
+
+ENGINES = ("auto", "pandas", "duckdb", "spark")
+#: Above this many bytes of table files, ``auto`` runs the reductions on DuckDB instead of loading into pandas.
+AUTO_DUCKDB_BYTES = 256 * 2**20
+SQL_DIR = Path(__file__).parent / "sql"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Where a table's data is, and which engine to use
+# ---------------------------------------------------------------------------------------------------------
+def table_path(folder: Path, table: str) -> Path | None:
+    """The file or part folder holding ``table`` in a dataset folder (Parquet, parts, then CSV), or None."""
+    for candidate in (folder / f"{table}.parquet", folder / table, folder / f"{table}.csv"):
+        if candidate.is_file() or (candidate.is_dir() and any(candidate.glob("*.parquet"))):
+            return candidate
+    return None
+
+
+def source_bytes(source: str | Path) -> int:
+    """Bytes of the table files in a dataset folder (0 for anything else)."""
+    folder = Path(source)
+    if not folder.is_dir():
+        return 0
+    total = 0
+    for table in TABLES:
+        path = table_path(folder, table)
+        if path is not None:
+            total += sum(p.stat().st_size for p in path.glob("*.parquet")) if path.is_dir() else path.stat().st_size
+    return total
+
+
+def choose(engine: str, source: str | Path) -> str:
+    """The engine ``engine`` stands for on ``source``: ``auto`` becomes ``duckdb`` or ``pandas`` (see the module doc).
+
+    Example
+    -------
+    >>> choose("auto", "data/demo")                                        # doctest: +SKIP
+    'pandas'
+    """
+    check_option("engine", engine, ENGINES)
+    if engine != "auto":
+        return engine
+    if str(source).endswith(".duckdb"):
+        return "duckdb"
+    return "duckdb" if source_bytes(source) > AUTO_DUCKDB_BYTES else "pandas"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# SQL text: literals, identifiers and templates
+# ---------------------------------------------------------------------------------------------------------
+def literal(value) -> str:
+    """``value`` as a SQL literal (strings quoted with ``'`` doubled, timestamps as ``TIMESTAMP '…'``).
+
+    Example
+    -------
+    >>> literal("it's"), literal(3), literal(pd.Timestamp("2026-11-16"))
+    ("'it''s'", '3', "TIMESTAMP '2026-11-16 00:00:00.000000'")
+    """
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return f"TIMESTAMP '{pd.Timestamp(value):%Y-%m-%d %H:%M:%S.%f}'"
+    if isinstance(value, (bool, np.bool_)):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            raise ValueError(f"no SQL literal for {value!r}")
+        return repr(float(value))
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier (DuckDB's double quotes; sqlglot turns them into Spark's backticks)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+@lru_cache(maxsize=None)
+def _template(name: str):
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(SQL_DIR), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.filters["lit"] = literal
+    env.filters["ident"] = identifier
+    return env.get_template(f"{name}.sql")
+
+
+def render(name: str, **params) -> str:
+    """The DuckDB SQL of reduction ``name`` (``ecomlib/sql/<name>.sql``) with ``params`` filled in.
+
+    Values go through the ``lit`` filter and names through ``ident`` inside the templates, so data never
+    becomes SQL.
+    """
+    return _template(name).render(**params)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Engines
+# ---------------------------------------------------------------------------------------------------------
+class Engine:
+    """A connection that runs the kit's SQL on the contract tables of one source and counts what it read.
+
+    ``rows_scanned`` adds up, over the queries run, the rows of each table a query read after its period
+    filter (each distinct table-and-filter is counted once per query).
+    """
+
+    name = "engine"
+
+    def __init__(self, source):
+        self.source = source
+        self.rows_scanned = 0
+        self.queries = 0
+        self._counts: dict[tuple[str, str], int] = {}
+
+    # subclasses: _run(sql) -> DataFrame, _tables() -> set of table names, columns(table) -> list
+    def has(self, table: str) -> bool:
+        """Whether the source holds ``table``."""
+        return table in self._tables()
+
+    def sql(self, text: str, *, scans: Mapping[str, str | None] | None = None) -> pd.DataFrame:
+        """Run DuckDB-dialect SQL ``text``; ``scans`` maps each table it reads to its row filter (SQL, or None)."""
+        out = self._run(text)
+        self.queries += 1
+        for table, where in (scans or {}).items():
+            self.rows_scanned += self.count(table, where)
+        return out
+
+    def count(self, table: str, where: str | None = None) -> int:
+        """Rows of ``table`` (matching ``where``); remembered, so reading a table twice counts the same rows."""
+        key = (table, where or "")
+        if key not in self._counts:
+            clause = f" WHERE {where}" if where else ""
+            self._counts[key] = int(self._run(f"SELECT count(*) AS n FROM {table}{clause}")["n"].iloc[0])
+        return self._counts[key]
+
+    def reduce(self, name: str, *, scans: Mapping[str, str | None] | None = None, **params) -> pd.DataFrame:
+        """Render reduction ``name`` with ``params`` and run it."""
+        return self.sql(render(name, **params), scans=scans)
+
+    def describe(self) -> dict:
+        """``{"engine", "rows_scanned", "queries"}`` for the page footer and summary.json."""
+        return {"engine": self.name, "rows_scanned": int(self.rows_scanned), "queries": int(self.queries)}
+
+
+class DuckDBEngine(Engine):
+    """DuckDB, embedded: views over the dataset's Parquet/CSV files, or the tables of a ``.duckdb`` file.
+
+    Queries stream from the files (projection and filters pushed into the Parquet reader) and spill to a
+    temporary folder when an aggregation outgrows memory, so tables larger than memory work.
+    """
+
+    name = "duckdb"
+
+    def __init__(self, source, *, memory_limit: str | None = None, threads: int | None = None):
+        import duckdb
+
+        super().__init__(source)
+        path = Path(source)
+        if path.suffix == ".duckdb":
+            if not path.is_file():
+                raise EngineError(f"{path}: no such DuckDB database file. Fix: pass the .duckdb file that holds "
+                                  f"the contract tables, or the dataset folder")
+            self.con = duckdb.connect(str(path), read_only=True)
+            self._names = {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables")
+                           .fetchall()} & set(TABLES)
+        else:
+            if not path.is_dir():
+                raise EngineError(f"{path}: no such dataset folder. Fix: pass the folder that holds the table "
+                                  f"files, or a .duckdb database file")
+            self.con = duckdb.connect()
+            self._names = set()
+            for table in TABLES:
+                file = table_path(path, table)
+                if file is None:
+                    continue
+                self.con.execute(f"CREATE VIEW {table} AS SELECT * FROM {_duckdb_reader(file)}")
+                self._names.add(table)
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = {literal(memory_limit)}")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+
+    def _tables(self) -> set[str]:
+        return self._names
+
+    def columns(self, table: str) -> list[str]:
+        """Column names of ``table``."""
+        return [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
+
+    def _run(self, text: str) -> pd.DataFrame:
+        return self.con.sql(text).to_arrow_table().to_pandas()
+
+
+def _duckdb_reader(path: Path) -> str:
+    if path.is_dir():
+        return f"read_parquet({literal(str(path / '*.parquet'))})"
+    if path.suffix == ".parquet":
+        return f"read_parquet({literal(str(path))})"
+    return f"read_csv({literal(str(path))}, header = true)"
+
+
+class SparkEngine(Engine):
+    """Apache Spark: temporary views over Parquet files (local or a lake URL), or catalog tables with a prefix.
+
+    The SQL is transpiled from DuckDB's dialect by sqlglot. Timestamps are read as stored (the session time
+    zone is UTC, so naive store-local times are never shifted).
+    """
+
+    name = "spark"
+
+    def __init__(self, source, *, spark=None):
+        super().__init__(source)
+        self.spark = spark if spark is not None else spark_session()
+        text = str(source)
+        self._names = set()
+        self._prefix = ""
+        local = Path(text)
+        if "://" in text or local.exists():
+            for table in TABLES:
+                location = self._locate(text, table)
+                if location is None:
+                    continue
+                self.spark.read.parquet(location).createOrReplaceTempView(table)
+                self._names.add(table)
+        else:  # a catalog prefix such as "lake.shop." or "lake.shop.shop_"
+            self._prefix = text
+            for table in TABLES:
+                if self.spark.catalog.tableExists(text + table):
+                    self._names.add(table)
+        if not self._names:
+            raise EngineError(f"spark: {text} holds none of the contract's tables as Parquet (<table>/ or "
+                              f"<table>.parquet) or catalog tables. Fix: convert CSV exports to Parquet "
+                              f"(`ecomlib import`), or pass the catalog prefix the tables share")
+
+    def _locate(self, base: str, table: str) -> str | None:
+        local = Path(base)
+        if local.exists():
+            path = table_path(local, table)
+            if path is None or path.suffix == ".csv":
+                return None
+            return str(path)
+        for candidate in (f"{base.rstrip('/')}/{table}", f"{base.rstrip('/')}/{table}.parquet"):
+            try:
+                self.spark.read.parquet(candidate).schema
+                return candidate
+            except Exception:  # noqa: BLE001 — Spark raises AnalysisException subclasses per backend
+                continue
+        return None
+
+    def _tables(self) -> set[str]:
+        return self._names
+
+    def columns(self, table: str) -> list[str]:
+        """Column names of ``table``."""
+        return list(self.spark.table(self._name(table)).columns)
+
+    def _name(self, table: str) -> str:
+        return f"{self._prefix}{table}" if self._prefix else table
+
+    def _run(self, text: str) -> pd.DataFrame:
+        frame = self.spark.sql(to_spark(text, prefix=self._prefix, tables=self._names))
+        with warnings.catch_warnings():  # PySpark 4.3 warns about pandas 3 on every toPandas; results are small
+            warnings.simplefilter("ignore", FutureWarning)
+            return frame.toPandas()
+
+
+def to_spark(text: str, *, prefix: str = "", tables=()) -> str:
+    """DuckDB SQL ``text`` in Spark's dialect (sqlglot), with exact percentiles and catalog-prefixed tables.
+
+    sqlglot writes DuckDB's exact ``percentile_cont(q) WITHIN GROUP (ORDER BY x)`` as Spark's
+    ``PERCENTILE_APPROX``, which is not the same number: it is rewritten to Spark's exact, linearly interpolated
+    ``PERCENTILE(x, q)`` — the quantile pandas computes.
+
+    Example
+    -------
+    >>> to_spark("SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY x) AS p FROM t")
+    'SELECT PERCENTILE(x, 0.9) AS p FROM t'
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    def exact(node):
+        if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont):
+            (ordered,) = node.expression.expressions
+            return exp.Anonymous(this="PERCENTILE", expressions=[ordered.this, node.this.this])
+        if isinstance(node, exp.Table) and prefix and node.name in tables and not node.args.get("db"):
+            table = exp.to_table(prefix + node.name)
+            table.set("alias", node.args.get("alias"))
+            return table
+        return node
+
+    tree = sqlglot.parse_one(text, read="duckdb").transform(exact)
+    return tree.sql(dialect="spark")
+
+
+@lru_cache(maxsize=1)
+def spark_session(master: str | None = None):
+    """The Spark session the kit uses: ``SPARK_REMOTE`` (Spark Connect) or ``ECOMLIB_SPARK_MASTER`` (default
+    ``local[*]``), UTC session time zone, Arrow transfers, quiet logs."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EngineError("spark: PySpark is not installed. Fix: pip install 'ecomlib[spark]' (needs Java 17+)") \
+            from None
+    remote = os.environ.get("SPARK_REMOTE")
+    builder = SparkSession.builder.appName("ecomlib")
+    if remote:
+        builder = builder.remote(remote)
+    else:
+        builder = (builder.master(master or os.environ.get("ECOMLIB_SPARK_MASTER", "local[*]"))
+                   .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.sql.shuffle.partitions", os.environ.get("ECOMLIB_SPARK_PARTITIONS", "8")))
+    builder = (builder.config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # noqa: BLE001 — Java missing, cluster unreachable: py4j/RuntimeError variety
+        raise EngineError(f"spark: could not start a session ({type(exc).__name__}: {str(exc)[:200]}). Fix: "
+                          f"install Java 17+, or check SPARK_REMOTE / ECOMLIB_SPARK_MASTER") from None
+    if not remote:
+        spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def connect(engine: str = "auto", source: str | Path = ".", **options) -> Engine | None:
+    """An engine on ``source``; None for the pandas engine (the review loads its tables into pandas).
+
+    Parameters
+    ----------
+    engine : ``auto``, ``pandas``, ``duckdb`` or ``spark`` (see the module docstring).
+    source : dataset folder, ``.duckdb`` file, Parquet location or (Spark) catalog prefix.
+    options : passed to the engine (``memory_limit``/``threads`` for DuckDB, ``spark=`` a session).
+
+    Example
+    -------
+    >>> connect("pandas", "data/demo") is None
+    True
+    """
+    chosen = choose(engine, source)
+    if chosen == "pandas":
+        return None
+    if chosen == "duckdb":
+        return DuckDBEngine(source, **options)
+    return SparkEngine(source, **options)
+
+
+def in_list(values: Sequence) -> str:
+    """``(v1, v2, …)`` of SQL literals, for ``IN``."""
+    return "(" + ", ".join(literal(v) for v in values) + ")"
