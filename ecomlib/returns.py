@@ -452,16 +452,87 @@ def return_rates(sold: pd.DataFrame, returned: pd.DataFrame, *, by: str | Sequen
                     axis=1)
     out = out.join(ret, how="left").fillna({"units_returned": 0, "orders_returned": 0, "refund_amount": 0.0,
                                             "units_over_returned": 0})
-    out = out.astype({"units_sold": "int64", "orders": "int64", "units_returned": "int64", "orders_returned": "int64",
-                      "units_over_returned": "int64"})
+    out = _rates(out, alpha).reset_index()
+    return out.drop(columns="_all") if not keys else out
+
+
+_RATE_COLUMNS = ["units_sold", "units_returned", "unit_rate", "unit_rate_low", "unit_rate_high", "orders",
+                 "orders_returned", "order_rate", "order_rate_low", "order_rate_high", "refund_amount",
+                 "units_over_returned"]
+
+
+def _rates(counts: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Unit and order rates with Wilson intervals from the counts of :func:`return_rates` (one row per group)."""
+    out = counts.astype({"units_sold": "int64", "orders": "int64", "units_returned": "int64",
+                         "orders_returned": "int64", "units_over_returned": "int64", "refund_amount": "float64"})
     for name, x, n in (("unit_rate", "units_returned", "units_sold"), ("order_rate", "orders_returned", "orders")):
         out[name] = out[x] / out[n].where(out[n] > 0)
         out[f"{name}_low"], out[f"{name}_high"] = wilson_interval(np.minimum(out[x], out[n]), out[n], alpha=alpha)
-    cols = ["units_sold", "units_returned", "unit_rate", "unit_rate_low", "unit_rate_high", "orders",
-            "orders_returned", "order_rate", "order_rate_low", "order_rate_high", "refund_amount",
-            "units_over_returned"]
-    out = out[cols].reset_index()
-    return out.drop(columns="_all") if not keys else out
+    return out[[c for c in out.columns if c not in _RATE_COLUMNS] + _RATE_COLUMNS]
+
+
+#: Grouping columns :func:`return_rates_on` knows: column -> its SQL expression over order_items i, orders o,
+#: products p (the columns :func:`sold_lines` carries).
+SQL_KEYS = {"category": "p.category", "sku": "i.sku", "supplier_id": "p.supplier_id", "product_name": "p.product_name",
+            "channel": "o.channel"}
+
+
+def return_rates_on(engine, *, window: Period, as_of: pd.Timestamp | str, by: str | Sequence[str] | None = None,
+                    statuses: Sequence[str] = SOLD_STATUSES, alpha: float = 0.05,
+                    dtypes: dict | None = None) -> pd.DataFrame:
+    """:func:`return_rates` (every reason) run on a query engine over the source's raw tables.
+
+    The same table as ``return_rates(sold, ret, by=by, window=window)`` with ``sold = sold_lines(orders,
+    order_items, products)[order_time < as_of]`` and ``ret = return_lines(returns, sold, as_of=as_of)`` — what
+    :func:`compute` passes in — from ``ecomlib/sql/return_rates.sql``: order lines and returns never come into
+    pandas. Units are units (counts), ``refund_amount`` is money in the store currency, rates are fractions.
+
+    Parameters
+    ----------
+    engine : an :class:`ecomlib.engine.Engine` whose source holds orders, order_items, products (for product
+        columns) and returns (absent: no returns).
+    window : the sales window (:func:`sales_window`); as_of : the end of the period reviewed.
+    by : None (one row) or columns of :data:`SQL_KEYS` (``category``, ``sku``, ``supplier_id``, ...).
+    statuses, alpha : as in :func:`sold_lines` and :func:`return_rates`.
+    dtypes : dtypes of the grouping columns as the loaded tables hold them (e.g. a categorical ``channel``), so the
+        table is typed and ordered exactly as the pandas function returns it; default: text.
+
+    Returns
+    -------
+    The columns of :func:`return_rates`, one row per group that sold in the window, ordered by the groups.
+
+    Example
+    -------
+    >>> eng = ecomlib.engine.connect("duckdb", "data/demo")                                  # doctest: +SKIP
+    >>> p = parse_period("2026-W47")                                                         # doctest: +SKIP
+    >>> return_rates_on(eng, window=sales_window(p), as_of=p.end, by="category")             # doctest: +SKIP
+    """
+    from .engine import literal
+
+    keys = _keys(by)
+    unknown = [k for k in keys if k not in SQL_KEYS]
+    if unknown:
+        raise ValueError(f"return_rates_on groups by {list(SQL_KEYS)}, not {unknown[0]!r}")
+    bad = sorted(set(statuses) - set(ORDER_STATUSES))
+    if bad:
+        raise ValueError(f"statuses {bad} are not order statuses; use some of {ORDER_STATUSES}")
+    as_of = pd.Timestamp(as_of)
+    columns = [(k, SQL_KEYS[k]) for k in keys]
+    has_returns = engine.has("returns")
+    scans = {"orders": f"order_time >= {literal(window.start)} AND order_time < {literal(min(window.end, as_of))}",
+             "order_items": None}
+    if any(expr.startswith("p.") for _, expr in columns):
+        scans["products"] = None
+    if has_returns:
+        scans["returns"] = f"returned_at < {literal(as_of)}"
+    table = engine.reduce("return_rates", columns=columns, statuses=list(statuses), start=window.start,
+                          stop=window.end, as_of=as_of, has_returns=has_returns,
+                          products=any(expr.startswith("p.") for _, expr in columns), scans=scans)
+    for k in keys:
+        table[k] = table[k].astype((dtypes or {}).get(k, "str"))
+    if keys:
+        table = table.sort_values(keys, kind="stable")
+    return _rates(table.reset_index(drop=True), alpha)
 
 
 def rate_trend(sold: pd.DataFrame, returned: pd.DataFrame, *, as_of: pd.Timestamp | str, maturity_days: int = 30,
@@ -509,10 +580,15 @@ def window_change(sold: pd.DataFrame, returned: pd.DataFrame, *, window: Period,
     units_sold, units_returned, unit_rate, diff`` (fraction, current − previous), ``ci_low, ci_high``
     (95 % interval of the difference), ``p_value, p_adjusted``.
     """
-    keys = _keys(by)
+    cur = return_rates(sold, returned, by=by, window=window, reason=reason, alpha=alpha)
+    prev = return_rates(sold, returned, by=by, window=previous, reason=reason, alpha=alpha)
+    return _change(cur, prev, _keys(by))
+
+
+def _change(cur: pd.DataFrame, prev: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """:func:`window_change` from the :func:`return_rates` tables of the window (``cur``) and the previous one."""
     cols = ["units_sold", "units_returned", "unit_rate"]
-    cur = return_rates(sold, returned, by=by, window=window, reason=reason, alpha=alpha)[keys + cols]
-    prev = return_rates(sold, returned, by=by, window=previous, reason=reason, alpha=alpha)[keys + cols]
+    cur, prev = cur[keys + cols], prev[keys + cols]
     if keys:
         out = prev.merge(cur, on=keys, how="outer", suffixes=("_prev", ""))
     else:
@@ -1556,8 +1632,15 @@ def compute(ds, period: Period, **options) -> Result:
     gap = lambda section, key, **fields: res.gaps.__setitem__(section, Gap(f"returns.gap.{key}", fields))  # noqa: E731
     dates = dict(start=window.start, end=window.last_day)
 
-    # Rates of the trailing window of mature sales
-    rate = return_rates(sold, ret, window=window, alpha=alpha)
+    # Rates of the trailing window of mature sales (on the dataset's query engine when it has one: same tables)
+    engine = getattr(ds, "engine", None)
+    if engine is None:
+        rates = lambda win, by=None: return_rates(sold, ret, by=by, window=win, alpha=alpha)  # noqa: E731
+    else:
+        channel = {"channel": ds.orders["channel"].dtype}
+        rates = lambda win, by=None: return_rates_on(engine, window=win, as_of=period.end, by=by,  # noqa: E731
+                                                     alpha=alpha, dtypes=channel)
+    rate = rates(window)
     res.tables["rate"] = rate
     res.tables["return_lines"] = ret  # every return known at the period end, with its reason and its sale
     res.tables["trend"] = rate_trend(sold, ret, as_of=period.end, maturity_days=o["maturity_days"], alpha=alpha)
@@ -1568,10 +1651,9 @@ def compute(ds, period: Period, **options) -> Result:
     else:
         res.values["return_rate"] = float(rate["unit_rate"].iloc[0])
     res.values["units_over_returned"] = int(rate["units_over_returned"].sum()) if len(rate) else 0
-    res.tables["by_channel"] = _fold_rates(return_rates(sold, ret, by="channel", window=window, alpha=alpha),
-                                           "channel", top=12, alpha=alpha)
-    overall = window_change(sold, ret, window=window, previous=window.previous(), by=None, alpha=alpha)
-    change = window_change(sold, ret, window=window, previous=window.previous(), by="category", alpha=alpha)
+    res.tables["by_channel"] = _fold_rates(rates(window, "channel"), "channel", top=12, alpha=alpha)
+    overall = _change(rate, rates(window.previous()), [])  # = window_change(..., by=None)
+    change = _change(rates(window, "category"), rates(window.previous(), "category"), ["category"])
     if units_sold == 0 or not (overall["units_sold_prev"] > 0).all():
         gap("change", "no_previous", window=o["window_days"], start=window.previous().start,
             end=window.previous().last_day)
