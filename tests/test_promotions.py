@@ -56,7 +56,7 @@ def test_control_counterfactual_scales_the_control_by_weekday():
     fit = daily.index[:28]
     f = promotions.counterfactual(daily, metric="gmv", fit=fit, method="control")
     assert f["cf"].iloc[28:].tolist() == [50.0] * 6 + [50.0]
-    assert f["sigma"] == 0.0 and f["s_rel"] == 0.0
+    assert f["kappa"] == 0.0 and f["weeks"] == 4 and f["df"] == 3
     t = promotions.lift_table(daily, {w: (daily.index[28], daily.index[-1] + pd.Timedelta(days=1))
                                       for w in promotions.WINDOWS}, fit=fit, method="control")
     row = t.set_index(["metric", "window"]).loc[("gmv", "promotion")]
@@ -70,27 +70,48 @@ def test_pre_period_counterfactual_is_the_weekday_mean():
     daily = _daily(scope, np.zeros_like(scope))
     f = promotions.counterfactual(daily, metric="orders", fit=daily.index[:14], method="pre_period")
     assert f["cf"].iloc[14:].tolist() == [11.0, 21.0, 31.0, 41.0, 51.0, 61.0, 71.0]
-    assert f["sigma"] == pytest.approx(np.std([-1.0] * 7 + [1.0] * 7, ddof=1))
+    # residuals −1 every day of the first week, +1 of the second: weekly sums ∓7 against 287 counterfactual each
+    assert f["kappa"] == pytest.approx((49 / 287 + 49 / 287) / 1) and f["fit_cf"] == 574.0 and f["df"] == 1
     with pytest.raises(ParameterError, match="method"):
         promotions.counterfactual(daily, metric="gmv", fit=daily.index[:14], method="synthetic")
 
 
-def test_the_interval_adds_day_noise_and_the_error_of_the_weekday_ratios():
+def test_the_interval_is_a_prediction_interval_from_the_fit_weeks():
     rng = np.random.default_rng(0)
-    control = np.full(63, 100.0)
-    scope = 50.0 + rng.normal(0, 5, 63)
+    control = np.full(70, 100.0)
+    scope = 50.0 + rng.normal(0, 5, 70)
     daily = _daily(scope, control)
     fit = daily.index[:56]
     f = promotions.counterfactual(daily, metric="gmv", fit=fit, method="control")
-    resid = (daily["scope_gmv"] - f["cf"])[:56]
-    rel = (daily["scope_gmv"] / f["cf"] - 1)[:56]
-    rho = min(max(resid.autocorr(1), 0.0), 0.9)
-    expected = np.sqrt(7 * resid.std() ** 2 * (1 + rho) / (1 - rho) + 7 * 50.0 ** 2 * rel.std() ** 2 / 8)
+    # by hand: cf = 0.5 × control × (the weekday's scope sum / control sum over the 8 fit weeks)
+    dow = daily.index.day_of_week
+    ratio = pd.Series(scope[:56]).groupby(dow[:56]).sum() / pd.Series(control[:56]).groupby(dow[:56]).sum()
+    cf = control * ratio.loc[dow].to_numpy()
+    assert f["cf"].to_numpy() == pytest.approx(cf)
+    weekly_resid = (scope[:56] - cf[:56]).reshape(8, 7).sum(axis=1)
+    weekly_cf = cf[:56].reshape(8, 7).sum(axis=1)
+    kappa = (weekly_resid ** 2 / weekly_cf).sum() / 7
+    assert f["kappa"] == pytest.approx(kappa) and f["weeks"] == 8 and f["df"] == 7
+    # a 14-day window: its own noise plus the error of ratios resting on the 8 fit weeks, t quantile of 7 df
     windows = {w: (daily.index[56], daily.index[-1] + pd.Timedelta(days=1)) for w in promotions.WINDOWS}
-    row = promotions.lift_table(daily, windows, fit=fit, method="control").iloc[1]
-    assert row["se"] == pytest.approx(expected, rel=0.02)
+    row = promotions.lift_table(daily, windows, fit=fit, method="control", alpha=0.05).iloc[1]
+    w = cf[56:].sum()
+    assert row["counterfactual"] == pytest.approx(w) and row["lift"] == pytest.approx(scope[56:].sum() - w)
+    assert row["se"] == pytest.approx(np.sqrt(kappa * w * (1 + w / cf[:56].sum())))
     from scipy import stats as sps
-    assert row["lift_high"] - row["lift"] == pytest.approx(sps.t.ppf(0.975, df=7) * row["se"])  # 8 fit weeks
+    assert row["lift_high"] - row["lift"] == pytest.approx(sps.t.ppf(0.975, df=7) * row["se"])
+
+
+def test_fit_weeks_are_counted_back_from_the_fits_last_day_and_may_have_holes():
+    # 18 days with one left out (another promotion): weeks of 4, 7 and 6 days, the last one ending on the fit's
+    # last day; each week's squared residual sum is taken per unit of its counterfactual
+    daily = _daily(np.r_[np.full(10, 10.0), np.full(8, 14.0)], np.full(18, 100.0))
+    fit = daily.index[:18].delete(12)
+    f = promotions.counterfactual(daily, metric="orders", fit=fit, method="pre_period")
+    cf, resid = f["cf"][fit], (daily["scope_orders"] - f["cf"])[fit]
+    week = np.array([2] * 4 + [1] * 7 + [0] * 7)[np.arange(18) != 12]
+    kappa = sum(resid[week == k].sum() ** 2 / cf[week == k].sum() for k in range(3)) / 2
+    assert f["weeks"] == 3 and f["kappa"] == pytest.approx(kappa)
 
 
 # compute on a hand-made store -------------------------------------------------------------------------------------------
@@ -245,24 +266,17 @@ from .conftest import SEEDS  # noqa: E402
 
 
 def _truth(ds):
-    """The planted sizes read back from the data (ecomlib.demo_promotions): the added OP orders of the week, and the
-    Home-only orders removed from the wait and dip windows (share / (1 − share) of those left eligible)."""
+    """The planted sizes read back from the data (ecomlib.demo_promotions): the added OP orders of the week and their
+    GMV, and the orders with a Home line removed from the wait and dip windows — exactly planted_removals, which
+    rests on the four weeks before the wait window, untouched by the plant."""
     from ecomlib import demo_promotions as dp
 
-    o, items, p = ds.orders, ds.order_items, ds.products
+    o = ds.orders
     added = o.loc[o["order_id"].str.startswith("OP") & (o["order_time"] >= dp.START)
                   & (o["order_time"] < dp.END + pd.Timedelta(days=1))]
-    lines = items.merge(p, on="sku")
-    home_only = lines.assign(h=lines["category"] == dp.SCOPE_CATEGORY).groupby("order_id")["h"].all()
-    firsts = set(o.sort_values("order_time").drop_duplicates("customer_id")["order_id"])
-    counted = o["status"].isin(["completed", "partially_refunded"])  # removing another order changes no count
-    eligible = (o["order_id"].map(home_only).fillna(False).astype(bool) & ~o["order_id"].isin(set(ds.returns["order_id"]))
-                & ~o["order_id"].isin(firsts) & ~o["order_id"].str.startswith("OP") & counted)
-    day = o["order_time"].dt.normalize()
-    wait = eligible & (day >= dp.START - pd.Timedelta(days=dp.WAIT_DAYS)) & (day < dp.START)
-    dip = eligible & (day > dp.END) & (day <= dp.END + pd.Timedelta(days=dp.DIP_DAYS))
-    out = {"orders": len(added), "gmv": float(added["revenue"].sum()),
-           "wait_orders": -dp.WAIT / (1 - dp.WAIT) * wait.sum(), "dip_orders": -dp.DIP / (1 - dp.DIP) * dip.sum()}
+    removed = dp.planted_removals(o, ds.order_items, ds.products)
+    out = {"orders": len(added), "gmv": float(added["revenue"].sum()), "wait_orders": -removed["wait"],
+           "dip_orders": -removed["dip"]}
     return {**out, "net_orders": out["orders"] + out["wait_orders"] + out["dip_orders"]}
 
 
@@ -282,19 +296,56 @@ def test_the_planted_promotion_is_recovered_within_its_intervals_on_every_seed(s
     assert now.value("promo_id") == "P90" and now.value("method") == "control"
     truth, t = _truth(ds), now.lift.set_index(["metric", "window"])
     for (metric, window), true in ((("orders", "promotion"), truth["orders"]), (("gmv", "promotion"), truth["gmv"]),
-                                   (("orders", "dip"), truth["dip_orders"]), (("orders", "net"), truth["net_orders"])):
+                                   (("orders", "wait"), truth["wait_orders"]), (("orders", "dip"), truth["dip_orders"]),
+                                   (("orders", "net"), truth["net_orders"])):
         row = t.loc[(metric, window)]
         assert row["lift_low"] <= true <= row["lift_high"], (seed, metric, window, true, row.to_dict())
-    # the 7-day wait is small against a week's noise: its estimate is below 0 on every seed, its interval not always
-    assert t.loc[("orders", "wait"), "lift"] < 0 and t.loc[("gmv", "wait"), "lift"] < 0
     found = {f.key: f for f in promotions.findings(now, now, EN)}
     assert {"lift", "pull_forward", "promo_customers"} <= set(found), (seed, sorted(found))
     assert found["lift"].confidence == "significant" and found["promo_customers"].numbers["promo_repeat"] < \
         found["promo_customers"].numbers["organic_repeat"]
 
 
-def test_without_the_plants_the_judged_promotion_shows_no_pull_forward(demo_no_plants_dir):
-    now = promotions.compute(_planted(demo_no_plants_dir, 42, plants=False), W47)
+def test_a_placebo_on_untouched_weeks_covers_at_the_nominal_rate(demo_dir):
+    """Every category of the seed-42 demo as the scope of a promotion that never was: 7-, 14- and 28-day windows
+    (after a 56-day fit, as the wait, promotion, dip and net windows are) before the planted promotion, the store's
+    sale days kept out of fit and windows. The 95 % intervals must cover 0 about 95 % of the time."""
+    from ecomlib.demo import PROMO_DAYS
+
+    ds = _planted(demo_dir, 42)
+    lines = promotions._lines(ds, 0.5)
+    sale = pd.to_datetime(list(PROMO_DAYS))
+    covered = []
+    for category in ("Apparel", "Electronics", "Home", "Shoes"):
+        daily = promotions.daily_series(lines, (lines["category"] == category).to_numpy())
+        for start in pd.date_range("2025-08-11", "2026-07-27", freq="28D"):
+            fit = pd.date_range(start - pd.Timedelta(days=56), start - pd.Timedelta(days=1))
+            fitted = promotions.counterfactual(daily, metric="orders", fit=fit[~fit.isin(sale)], method="control")
+            for days, lag in ((7, 0), (7, 7), (14, 14), (28, 0)):
+                lo = start + pd.Timedelta(days=lag)
+                hi = lo + pd.Timedelta(days=days)
+                if not sale.isin(pd.date_range(lo, hi, inclusive="left")).any():
+                    r = promotions._window_lift(daily, fitted, "orders", lo, hi, alpha=0.05)
+                    covered.append(r["lift_low"] <= 0 <= r["lift_high"])
+    assert len(covered) > 150 and 0.9 <= np.mean(covered) <= 0.99, (len(covered), np.mean(covered))
+
+
+def test_without_the_plants_there_is_no_wait_and_no_dip(demo_no_plants_dir):
+    ds = _planted(demo_no_plants_dir, 42, plants=False)
+    now = promotions.compute(ds, W47)
     assert now.value("promo_id") != "P90"
     found = {f.key for f in promotions.findings(now, now, EN)}
     assert "pull_forward" not in found and "promo_customers" not in found
+    # the planted promotion's row on the same store without its effect: no wait and no dip (A/A-like)
+    from ecomlib import demo_promotions as dp
+
+    row = pd.DataFrame([{**dp.PLANTED, "start_date": dp.START, "end_date": dp.END}])
+    ds = Dataset(path=".", store=Store(), orders=ds.orders, order_items=ds.order_items, products=ds.products,
+                 promotions=pd.concat([ds.promotions, row], ignore_index=True), returns=ds.returns,
+                 customers=ds.customers)
+    now = promotions.compute(ds, W47, promo_id="P90")
+    t = now.lift.set_index(["metric", "window"])
+    for metric in promotions.METRICS:
+        for window in ("wait", "dip"):
+            assert t.loc[(metric, window), "lift_low"] <= 0 <= t.loc[(metric, window), "lift_high"], (metric, window)
+    assert "pull_forward" not in {f.key for f in promotions.findings(now, now, EN)}
