@@ -400,21 +400,38 @@ def supplier_kpis(lines: pd.DataFrame, *, window: Period | None = None, by: str 
         grouped = work.groupby(keys, observed=True, sort=True)
     else:
         grouped = work.assign(_all=0).groupby("_all")
-    sums = grouped[["n_lines", "n_open", "n_open_late", "n_deliveries", "n_timed", "on_time", "n_qty_lines", "in_full", "otif",
-                    "n_partial", "n_early", "n_late", "n_over_delivered", "qty_ordered", "qty_received_q",
-                    "qty_received", "qty_rejected", "scored_units", "scored_rejected", "over_units", "short_units",
-                    "short_value", "over_value", "late_value"]].sum()
+    sums = grouped[_KPI_SUMS].sum()
     if not keys:  # one overall row, even when no line is due in the window
         sums = sums.reindex(pd.Index([0], name="_all"), fill_value=0)
-    money = grouped[["agreed_value", "price_variance", "scored_agreed", "scored_variance"]].sum(min_count=1)
+    money = grouped[_KPI_MONEY].sum(min_count=1)
     lead = grouped["lead_time_days"]
     late = grouped["days_late"]
+    stats = pd.DataFrame({
+        "lead_time_mean": lead.mean(), "lead_time_median": lead.median(), "lead_time_p90": lead.quantile(0.9),
+        "lead_time_sd": lead.std(), "promised_lead_mean": grouped["promised_lead_days"].mean(),
+        "days_late_mean": late.mean(), "days_late_median": late.median(), "days_late_p90": late.quantile(0.9)})
+    return _kpi_table(sums, money, stats, keys, quality=quality, alpha=alpha)
+
+
+#: The sums, money sums (empty when no value is known) and statistics :func:`supplier_kpis` takes per group.
+_KPI_SUMS = ["n_lines", "n_open", "n_open_late", "n_deliveries", "n_timed", "on_time", "n_qty_lines", "in_full", "otif",
+             "n_partial", "n_early", "n_late", "n_over_delivered", "qty_ordered", "qty_received_q", "qty_received",
+             "qty_rejected", "scored_units", "scored_rejected", "over_units", "short_units", "short_value",
+             "over_value", "late_value"]
+_KPI_FLOATS = ["qty_received_q", "qty_received", "qty_rejected", "scored_units", "scored_rejected", "over_units",
+               "short_units", "short_value", "over_value", "late_value"]
+_KPI_MONEY = ["agreed_value", "price_variance", "scored_agreed", "scored_variance"]
+_KPI_STATS = ["lead_time_mean", "lead_time_median", "lead_time_p90", "lead_time_sd", "promised_lead_mean",
+              "days_late_mean", "days_late_median", "days_late_p90"]
+
+
+def _kpi_table(sums: pd.DataFrame, money: pd.DataFrame, stats: pd.DataFrame, keys: list[str], *,
+               quality: pd.DataFrame | None, alpha: float) -> pd.DataFrame:
+    """:func:`supplier_kpis` from its per-group sums, money sums and statistics (indexed by the groups, or ``_all``)."""
     out = sums.assign(
         fill_rate=sums["qty_received_q"] / sums["qty_ordered"].where(sums["qty_ordered"] > 0),
         reject_ppm=1e6 * sums["scored_rejected"] / sums["scored_units"].where(sums["scored_units"] > 0),
-        lead_time_mean=lead.mean(), lead_time_median=lead.median(), lead_time_p90=lead.quantile(0.9),
-        lead_time_sd=lead.std(), promised_lead_mean=grouped["promised_lead_days"].mean(),
-        days_late_mean=late.mean(), days_late_median=late.median(), days_late_p90=late.quantile(0.9),
+        **{c: stats[c] for c in _KPI_STATS},
         agreed_value=money["agreed_value"], price_variance=money["price_variance"],
     ).drop(columns="qty_received_q")
     out["money_at_stake"] = out["short_value"] + out["price_variance"].fillna(0).clip(lower=0)
@@ -435,6 +452,56 @@ def supplier_kpis(lines: pd.DataFrame, *, window: Period | None = None, by: str 
         else:
             out = out.merge(quality, on=keys, how="left")
     return out
+
+
+def supplier_kpis_on(engine, *, as_of: pd.Timestamp | str, window: Period,
+                     by: str | Sequence[str] | None = "supplier_id", on_time_tolerance_days: float = 1.0,
+                     fill_threshold: float = 0.95, early_tolerance_days: float | None = None,
+                     quality: pd.DataFrame | None = None, alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`supplier_kpis` of :func:`delivery_lines` run on a query engine over the source's ``purchase_orders``.
+
+    The same table as ``supplier_kpis(delivery_lines(purchase_orders, as_of=as_of, ...), window=window, by=by,
+    quality=quality)`` from ``ecomlib/sql/supplier_rates.sql``: the purchase-order lines never come into pandas.
+    Counts are lines, units are units, money is in the store currency, days are days, rates are fractions.
+    Where one (po_id, sku) has several shipment rows that disagree on ``supplier_id`` or ``unit_cost_agreed``,
+    the SQL keeps the smallest value, pandas the first row's (the table's row order, which SQL does not have).
+
+    Parameters
+    ----------
+    engine : an :class:`ecomlib.engine.Engine` whose source holds ``purchase_orders``.
+    as_of, on_time_tolerance_days, fill_threshold, early_tolerance_days : as in :func:`delivery_lines`.
+    window : lines promised in it are judged (:func:`trailing_window`).
+    by : ``"supplier_id"`` (default), ``"sku"``, ``["supplier_id", "sku"]`` or None for one overall row.
+    quality, alpha : as in :func:`supplier_kpis` (the quality table is joined in pandas).
+
+    Example
+    -------
+    >>> eng = ecomlib.engine.connect("duckdb", "data/demo")                                  # doctest: +SKIP
+    >>> p = parse_period("2026-W47")                                                         # doctest: +SKIP
+    >>> supplier_kpis_on(eng, as_of=p.end, window=trailing_window(p))[["supplier_id", "otif_rate"]]  # doctest: +SKIP
+    """
+    from .engine import literal
+
+    keys = _keys(by)
+    unknown = [k for k in keys if k not in ("supplier_id", "sku")]
+    if unknown:
+        raise ParameterError(f"supplier_kpis_on groups by supplier_id and/or sku, not {unknown[0]!r}", name="by")
+    _check_range("on_time_tolerance_days", on_time_tolerance_days, 0, np.inf)
+    _check_range("fill_threshold", fill_threshold, 0, 1, lo_open=True)
+    if early_tolerance_days is not None:
+        _check_range("early_tolerance_days", early_tolerance_days, 0, np.inf)
+    as_of = pd.Timestamp(as_of)
+    table = engine.reduce("supplier_rates", keys=keys, as_of=as_of, start=window.start, stop=window.end,
+                          tolerance=float(on_time_tolerance_days), fill=float(fill_threshold),
+                          early=None if early_tolerance_days is None else float(early_tolerance_days),
+                          scans={"purchase_orders": f"ordered_at < {literal(as_of)}"})
+    if keys:
+        table = table.astype({k: "str" for k in keys}).sort_values(keys, kind="stable").set_index(keys)
+    else:
+        table.index = pd.Index([0], name="_all")
+    ints = [c for c in _KPI_SUMS if c not in _KPI_FLOATS]
+    table = table.astype({**{c: "int64" for c in ints}, **{c: "float64" for c in _KPI_FLOATS + _KPI_MONEY + _KPI_STATS}})
+    return _kpi_table(table[_KPI_SUMS], table[_KPI_MONEY], table[_KPI_STATS], keys, quality=quality, alpha=alpha)
 
 
 def is_quality_return(returns: pd.DataFrame) -> pd.Series:
@@ -1382,8 +1449,15 @@ def compute(ds, period: Period, *, window_days: int = 90, on_time_tolerance_days
     if quality is None and weights.get("quality_return_rate"):
         weights.pop("quality_return_rate")  # no sales data: the other KPIs' weights are rescaled
 
-    kpis = supplier_kpis(lines, window=window, quality=quality, alpha=alpha)
-    overall = supplier_kpis(lines, window=window, by=None, quality=quality_all, alpha=alpha)
+    engine = getattr(ds, "engine", None)
+    if engine is None:
+        kpis = supplier_kpis(lines, window=window, quality=quality, alpha=alpha)
+        overall = supplier_kpis(lines, window=window, by=None, quality=quality_all, alpha=alpha)
+    else:  # the same tables from the dataset's query engine (ecomlib/sql/supplier_rates.sql)
+        line_rules = dict(as_of=period.end, window=window, on_time_tolerance_days=on_time_tolerance_days,
+                          fill_threshold=fill_threshold, alpha=alpha)
+        kpis = supplier_kpis_on(engine, quality=quality, **line_rules)
+        overall = supplier_kpis_on(engine, by=None, quality=quality_all, **line_rules)
     if overall["n_deliveries"].item() > 0 and overall["n_qty_lines"].item() == 0:
         # received lines without received quantities (some ERP exports): in full, OTIF, fill and rejects cannot be
         # judged; the scorecard weighs the on-time rate in OTIF's place, and the page says so
