@@ -279,7 +279,15 @@ def cohort_table(orders: pd.DataFrame, *, freq: str = "M", customers: pd.DataFra
                      revenue=("revenue", "sum")))
     sizes = acq.groupby(keys, observed=True, dropna=False).agg(
         cohort_size=("customer_id", "size"), cohort=("cohort", "first"), cohort_start=("cohort_start", "first"))
-    sizes = sizes.reset_index()
+    return _cohort_rows(sizes.reset_index(), activity, boundary, freq=freq, by=by)
+
+
+def _cohort_rows(sizes: pd.DataFrame, activity: pd.DataFrame, boundary: pd.Timestamp, *, freq: str,
+                 by: str | None) -> pd.DataFrame:
+    """:func:`cohort_table`'s rows from the cohorts (``_code, [by], cohort_size, cohort, cohort_start``, in key
+    order) and their activity (``active_customers, orders, revenue`` indexed by the keys and ``period_number``):
+    every period up to ``boundary`` (exclusive cut-off), empty ones as zeros, with the rates and intervals."""
+    keys = ["_code"] + ([by] if by else [])
     last_code = int(_period_code(pd.Series([boundary - pd.Timedelta(1, "ns")]), freq)[0]) if len(sizes) else 0
     n_periods = np.maximum(last_code - sizes["_code"].to_numpy() + 1, 1)
     grid = sizes.loc[sizes.index.repeat(n_periods)].reset_index(drop=True)
@@ -303,6 +311,54 @@ def cohort_table(orders: pd.DataFrame, *, freq: str = "M", customers: pd.DataFra
     })
     order = ["cohort_start"] + ([by] if by else []) + ["period_number"]
     return out.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def cohort_table_on(engine, *, freq: str = "M", end: pd.Timestamp | str | None = None,
+                    basis: str = "gross") -> pd.DataFrame:
+    """:func:`cohort_table` (without ``by``) run on a query engine over the source's ``orders`` (and ``returns``).
+
+    The same table as ``cohort_table(completed_orders(orders, returns=...), freq=freq, end=end)`` from
+    ``ecomlib/sql/cohort_matrix.sql``: orders never come into pandas, only one row per cohort and period.
+    Counted orders (status ``completed`` or ``partially_refunded``) of known customers placed before ``end``;
+    ``basis="gross"`` takes revenue as recorded, ``"net"`` less each order's refunds (``returns.refund_amount``,
+    never below 0), as :func:`ecomlib.contract.order_revenue` — the review's ``compute`` uses ``"net"`` when the
+    store has a returns table. Counts are customers and orders, money is in the store currency, retention a
+    fraction.
+
+    Example
+    -------
+    >>> eng = ecomlib.engine.connect("duckdb", "data/demo")                                 # doctest: +SKIP
+    >>> cohort_table_on(eng, freq="M", end=pd.Timestamp("2026-11-23"), basis="net")        # doctest: +SKIP
+    """
+    from .contract import REVENUE_BASES
+    from .engine import literal
+
+    _check_option("freq", freq, FREQS)
+    _check_option("basis", basis, REVENUE_BASES)
+    end = None if end is None else pd.Timestamp(end)
+    where = f"status IN ({', '.join(literal(s) for s in COUNTED_STATUSES)}) AND customer_id IS NOT NULL"
+    if end is not None:
+        where += f" AND order_time < {literal(end)}"
+    scans = {"orders": where, **({"returns": None} if basis == "net" else {})}
+    rows = engine.reduce("cohort_matrix", statuses=list(COUNTED_STATUSES), freq=freq, end=end, basis=basis,
+                         scans=scans)
+    codes = rows["cohort_code"].to_numpy(np.int64)
+    cohorts = (pd.DataFrame({"_code": codes, "cohort_size": rows["cohort_size"].to_numpy(np.int64)})
+               .drop_duplicates("_code").sort_values("_code", kind="stable").reset_index(drop=True))
+    starts = _period_start(cohorts["_code"].to_numpy(), freq)
+    cohorts["cohort"] = _period_label(starts, freq)
+    cohorts["cohort_start"] = starts
+    activity = pd.DataFrame({"_code": codes, "period_number": rows["period_number"].to_numpy(np.int64),
+                             "active_customers": rows["active_customers"].to_numpy(np.int64),
+                             "orders": rows["orders"].to_numpy(np.int64),
+                             "revenue": rows["revenue"].to_numpy(float)}).set_index(["_code", "period_number"])
+    if end is not None:
+        boundary = end
+    elif len(rows):
+        boundary = pd.Timestamp(rows["last_time"].iloc[0]).normalize() + pd.Timedelta(days=1)
+    else:
+        boundary = pd.Timestamp(0)
+    return _cohort_rows(cohorts, activity, boundary, freq=freq, by=None)
 
 
 def retention_matrix(table: pd.DataFrame, *, value: str = "retention", complete_only: bool = True,
@@ -909,7 +965,13 @@ def compute(ds, period, *, cohort_freq: str = "M", retention_period: int = 3, ti
     res.tables["acquisition"] = acq
     censored = left_censored_cohort(acq, data_start=data_start, customers=customers)
     res.values["left_censored"] = censored
-    ct = cohort_table(counted, freq=cohort_freq, customers=customers, end=end) if len(acq) else pd.DataFrame()
+    engine = getattr(ds, "engine", None)  # a query engine runs the heavy reductions; None: pandas
+    if not len(acq):
+        ct = pd.DataFrame()
+    elif engine is not None:
+        ct = cohort_table_on(engine, freq=cohort_freq, end=end, basis=res.notes["revenue_basis"])
+    else:
+        ct = cohort_table(counted, freq=cohort_freq, customers=customers, end=end)
     res.tables["cohort_table"] = ct
     later = ct.loc[ct["complete"] & (ct["period_number"] > 0)] if len(ct) else ct
     if later.empty:
@@ -946,7 +1008,7 @@ def compute(ds, period, *, cohort_freq: str = "M", retention_period: int = 3, ti
     # the model: BG/NBD + Gamma-Gamma on the summary as of the period's last day
     if fit_model:
         _model_section(res, counted, acq, period, ltv=ltv, errors=(FitError, PeriodError), **settings,
-                       penalizer=penalizer)
+                       penalizer=penalizer, engine=engine)
     else:
         res.gaps["model"] = res.gaps["holdout"] = _gap("model_skipped")
 
@@ -972,13 +1034,19 @@ def compute(ds, period, *, cohort_freq: str = "M", retention_period: int = 3, ti
 
 
 def _model_section(res, counted, acq, period, *, ltv, errors, penalizer, months, margin, discount_rate,
-                   time_unit, model, holdout_weeks, **_):
-    """Fit the purchase and spend models, predict, and run the holdout check; gaps where the data cannot."""
+                   time_unit, model, holdout_weeks, engine=None, **_):
+    """Fit the purchase and spend models, predict, and run the holdout check; gaps where the data cannot.
+
+    With a query ``engine`` the customer summary is reduced there (:func:`ecomlib.ltv.customer_summary_on`)."""
     from .errors import FitError
 
     summary = None
     try:
-        summary = ltv.customer_summary(counted, period.last_day, time_unit=time_unit)
+        if engine is not None:
+            summary = ltv.customer_summary_on(engine, period.last_day, time_unit=time_unit,
+                                              basis=res.notes["revenue_basis"], end=period.end)
+        else:
+            summary = ltv.customer_summary(counted, period.last_day, time_unit=time_unit)
     except errors[1]:
         pass
     n = 0 if summary is None else len(summary)

@@ -206,6 +206,68 @@ def customer_summary(orders: pd.DataFrame, observation_end: pd.Timestamp | str, 
     return out
 
 
+def customer_summary_on(engine, observation_end: pd.Timestamp | str, *, time_unit: str = "W", basis: str = "gross",
+                        end: pd.Timestamp | str | None = None) -> pd.DataFrame:
+    """:func:`customer_summary` run on a query engine over the source's ``orders`` (and ``returns``).
+
+    The same table as ``customer_summary(completed_orders(orders, returns=...), observation_end,
+    time_unit=time_unit)`` from ``ecomlib/sql/customer_summary.sql``: orders never come into pandas, only one
+    row per customer. Counted orders (status ``completed`` or ``partially_refunded``) of known customers on or
+    before ``observation_end``'s day (and before ``end`` when given, as the review's ``compute`` cuts orders at
+    ``period.end``); ``basis="gross"`` takes revenue as recorded, ``"net"`` less each order's refunds
+    (``returns.refund_amount``, never below 0), as :func:`ecomlib.contract.order_revenue`.
+
+    Returns
+    -------
+    DataFrame indexed by customer id (sorted), float ``frequency`` (repeat purchase days), ``recency`` and ``T``
+    (in weeks for ``time_unit="W"``, days for ``"D"``) and ``monetary_value`` (store currency); ``attrs`` as
+    :func:`customer_summary`.
+
+    Raises
+    ------
+    PeriodError : "There is no data available …" when no counted purchase lies on or before ``observation_end``.
+
+    Example
+    -------
+    >>> eng = ecomlib.engine.connect("duckdb", "data/demo")                                 # doctest: +SKIP
+    >>> customer_summary_on(eng, "2026-11-22", time_unit="W", basis="net").head(1)          # doctest: +SKIP
+    """
+    from .cohorts import COUNTED_STATUSES
+    from .contract import REVENUE_BASES
+    from .engine import literal
+
+    _check_option("time_unit", time_unit, TIME_UNITS)
+    _check_option("basis", basis, REVENUE_BASES)
+    end_day = _day_number(observation_end)
+    stop = pd.Timestamp(np.datetime64(end_day + 1, "D"))  # orders before the day after observation_end count
+    if end is not None:
+        stop = min(stop, pd.Timestamp(end))
+    counted = f"status IN ({', '.join(literal(s) for s in COUNTED_STATUSES)}) AND customer_id IS NOT NULL"
+    scans = {"orders": f"{counted} AND order_time < {literal(stop)}", **({"returns": None} if basis == "net" else {})}
+    rows = engine.reduce("customer_summary", statuses=list(COUNTED_STATUSES), basis=basis, stop=stop, scans=scans)
+    if rows.empty:
+        if end is not None:
+            counted += f" AND order_time < {literal(pd.Timestamp(end))}"
+        span = engine.sql(f"SELECT min(order_time) AS first, max(order_time) AS last FROM orders WHERE {counted}")
+        first, last = span["first"].iloc[0], span["last"].iloc[0]
+        where_data = ("the data hold no counted purchase of a known customer" if pd.isna(first) else
+                      f"the counted purchases run from {pd.Timestamp(first).date()} to {pd.Timestamp(last).date()}")
+        raise PeriodError(f"There is no data available up to {pd.Timestamp(observation_end).date()}: "
+                          f"{where_data}. Choose an observation end inside the data")
+    rows = rows.sort_values("customer_id", kind="stable")
+    unit = TIME_UNITS[time_unit]
+    first_day = rows["first_day"].to_numpy(np.int64)
+    frequency = (rows["purchase_days"].to_numpy(np.int64) - 1).astype(float)
+    repeat_value = rows["repeat_value"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        monetary = np.where(frequency > 0, repeat_value / np.maximum(frequency, 1), 0.0)
+    out = pd.DataFrame({"frequency": frequency, "recency": (rows["last_day"].to_numpy(np.int64) - first_day) / unit,
+                        "T": (end_day - first_day) / unit, "monetary_value": monetary},
+                       index=pd.Index(rows["customer_id"].to_numpy(), name="customer_id"))
+    out.attrs.update(time_unit=time_unit, observation_end=pd.Timestamp(observation_end).normalize())
+    return out
+
+
 def calibration_holdout(orders: pd.DataFrame, calibration_end: pd.Timestamp | str,
                         observation_end: pd.Timestamp | str, *, time_unit: str = "W",
                         customer_col: str = "customer_id", time_col: str = "order_time",
