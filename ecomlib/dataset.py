@@ -941,6 +941,10 @@ def time_range(path: str | Path, table: str) -> tuple[pd.Timestamp, pd.Timestamp
     if file is None:
         raise MissingTableError(table, str(folder))
     spec, column = TABLES[table], TIME_COLUMNS[table]
+    if file.is_dir() or file.suffix == ".parquet":
+        bounds = _parquet_time_range(file, column, store)
+        if bounds is not None:
+            return bounds
     try:
         raw, _ = _read_raw(file, spec, store, columns={column})
     except _FileProblem as exc:
@@ -953,6 +957,40 @@ def time_range(path: str | Path, table: str) -> tuple[pd.Timestamp, pd.Timestamp
         raise ContractError(problems, {table: str(file)})
     times = parsed[column]
     return times.min(), times.max()
+
+
+def _parquet_time_range(path: Path, column: str, store: Store) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last value of a timestamp or date column of Parquet, batch by batch in Arrow (never the whole
+    column in pandas); None when the column is stored otherwise or the files need the full reader's diagnosis."""
+    import pyarrow as pa_
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pads
+
+    files = _parts(path) if path.is_dir() else [path]
+    try:
+        data = pads.dataset([str(f) for f in files], format="parquet")
+        kind = data.schema.field(column).type if column in data.schema.names else None
+        if kind is None or not (pa_.types.is_timestamp(kind) or pa_.types.is_date(kind)):
+            return None
+        lows, highs = [], []
+        for batch in data.to_batches(columns=[column]):
+            bounds = pc.min_max(batch.column(0))
+            if bounds["min"].is_valid:
+                lows.append(bounds["min"].cast(pa_.int64()).as_py())
+                highs.append(bounds["max"].cast(pa_.int64()).as_py())
+    except (pa_.ArrowException, OSError, ValueError):
+        return None
+    if not lows:
+        return pd.NaT, pd.NaT
+    if pa_.types.is_date(kind):
+        unit = "D" if pa_.types.is_date32(kind) else "ms"
+        return pd.Timestamp(min(lows), unit=unit).normalize(), pd.Timestamp(max(highs), unit=unit).normalize()
+
+    def local(value: int) -> pd.Timestamp:
+        stamp = pd.Timestamp(value, unit=kind.unit)
+        return stamp.tz_localize("UTC").tz_convert(store.timezone).tz_localize(None) if kind.tz else stamp
+
+    return local(min(lows)), local(max(highs))
 
 
 #: Pairs of columns whose values should match: (table, column, other table, other column, money column of table).

@@ -319,6 +319,10 @@ def test_a_window_on_utc_times_and_on_dates_is_in_store_time(tmp_path):
     raw, in_read = _read_raw(folder / "ad_spend.parquet", TABLES["ad_spend"], read_store(folder),
                              since=pd.Timestamp("2026-03-01 12:00"))
     assert in_read and len(raw) == 2
+    # time_range reads the same store-local times from Arrow (UTC-stored timestamps, dates)
+    from ecomlib.dataset import time_range
+    assert time_range(folder, "orders") == (pd.Timestamp("2026-03-01 23:59:59"), pd.Timestamp("2026-03-05 08:00:00"))
+    assert time_range(folder, "ad_spend") == (pd.Timestamp("2026-03-01"), pd.Timestamp("2026-03-03"))
 
 
 def test_an_empty_window_is_an_empty_table_with_a_warning_and_bad_windows_are_refused(tmp_path):
@@ -345,6 +349,9 @@ def test_time_range_reads_only_the_time_column(tmp_path):
     assert time_range(folder, "orders") == (pd.Timestamp("2026-03-01 10:00:00"), pd.Timestamp("2026-03-06 08:00:00"))
     parts = as_parts(week(tmp_path / "parts"), "returns", [1])
     assert time_range(parts, "returns") == (pd.Timestamp("2026-03-03 12:00:00"), pd.Timestamp("2026-03-07 12:00:00"))
+    # Parquet holding the times as text goes through the loader's parser
+    pd.read_csv(folder / "orders.csv", dtype="str").to_parquet(parts / "orders.parquet", index=False)
+    assert time_range(parts, "orders") == (pd.Timestamp("2026-03-01 10:00:00"), pd.Timestamp("2026-03-06 08:00:00"))
     with pytest.raises(ContractError, match="table 'orders', column 'order_time'.*ISO 8601"):
         (folder / "orders.csv").write_text(WEEK.replace("2026-03-04 12:00:00", "4 March"), encoding="utf-8")
         time_range(folder, "orders")
