@@ -7,11 +7,10 @@ The names most notebooks need are re-exported here; each review has its own modu
 
 import warnings
 
-with warnings.catch_warnings():
-    # pandera imports pyspark.pandas when PySpark (the spark engine) is installed, and PySpark 4.3 warns about
-    # pandas 3 on that import; the kit never uses pyspark.pandas, so the warning would only clutter every page.
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    import pandera.pandas  # noqa: F401
+# pandera imports pyspark.pandas when PySpark (the spark engine) is installed, at import and again when it checks a
+# frame's type, and PySpark 4.3 warns about pandas 3 each time; the kit never uses pyspark.pandas, so the warning
+# would only clutter every page.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 from .dataset import Dataset, Store, load_dataset
 from .errors import (ContractError, EcomlibError, FileEncodingError, FitError, MissingTableError,

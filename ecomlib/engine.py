@@ -152,14 +152,43 @@ class Engine:
         self.rows_scanned = 0
         self.queries = 0
         self._counts: dict[tuple[str, str], int] = {}
+        #: CSV tables of a dataset folder: read by the kit's loader (parsed and validated exactly as for pandas)
+        #: and registered the first time a query names them; Parquet is read by the engine itself.
+        self._csv: dict[str, Path] = {}
 
-    # subclasses: _run(sql) -> DataFrame, _tables() -> set of table names, columns(table) -> list
+    # subclasses: _run(sql) -> DataFrame, _tables() -> set of table names, columns(table) -> list,
+    # _register(table, DataFrame), _export(table, path)
     def has(self, table: str) -> bool:
         """Whether the source holds ``table``."""
-        return table in self._tables()
+        return table in self._tables() or table in self._csv
+
+    def register(self, table: str, frame: pd.DataFrame) -> None:
+        """Serve ``frame`` (a validated contract table) as ``table`` (replacing a CSV not yet read)."""
+        frame = frame.astype({c: object for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)})
+        self._register(table, frame)
+        self._csv.pop(table, None)
+        self._tables().add(table)
+
+    def _ensure(self, text: str) -> None:
+        """Read and register the CSV tables ``text`` names that are not registered yet."""
+        pending = [t for t in self._csv if t in text]
+        if not pending:
+            return
+        import sqlglot
+        from sqlglot import exp
+
+        named = {t.name for t in sqlglot.parse_one(text, read="duckdb").find_all(exp.Table)}
+        wanted = [t for t in pending if t in named]
+        if wanted:
+            from .dataset import load_dataset
+
+            ds = load_dataset(Path(str(self.source)), tables=wanted)
+            for table in wanted:
+                self.register(table, getattr(ds, table))
 
     def sql(self, text: str, *, scans: Mapping[str, str | None] | None = None) -> pd.DataFrame:
         """Run DuckDB-dialect SQL ``text``; ``scans`` maps each table it reads to its row filter (SQL, or None)."""
+        self._ensure(text)
         out = self._run(text)
         self.queries += 1
         for table, where in (scans or {}).items():
@@ -177,6 +206,53 @@ class Engine:
     def reduce(self, name: str, *, scans: Mapping[str, str | None] | None = None, **params) -> pd.DataFrame:
         """Render reduction ``name`` with ``params`` and run it."""
         return self.sql(render(name, **params), scans=scans)
+
+    def folder(self, needed: Sequence[str]) -> Path:
+        """A dataset folder holding the ``needed`` tables for pandas: the source itself when it is a folder, else a
+        temporary folder the tables are copied into as Parquet (with the ``store.yaml`` found beside the source),
+        removed when the engine is."""
+        local = Path(str(self.source))
+        if local.is_dir():
+            return local
+        import shutil
+        import tempfile
+        import weakref
+
+        tmp = Path(tempfile.mkdtemp(prefix="ecomlib-engine-"))
+        weakref.finalize(self, shutil.rmtree, tmp, True)
+        for store in (local.with_suffix(".store.yaml"), local.parent / "store.yaml"):
+            if store.is_file():
+                shutil.copyfile(store, tmp / "store.yaml")
+                break
+        for table in needed:
+            if self.has(table):
+                self._export(table, tmp / f"{table}.parquet")
+        return tmp
+
+    def check_table(self, table: str, *, needed_by: str, required: bool = True) -> None:
+        """Check a table that stays in the engine: present (when ``required``), the contract's columns there, and
+        no empty value in its key, time and name columns — by SQL, not row by row in pandas."""
+        from .errors import ContractError, MissingTableError, Violation
+
+        where = str(self.source)
+        if not self.has(table):
+            if required:
+                raise MissingTableError(table, where, needed_by)
+            return
+        spec = TABLES[table]
+        present = set(self.columns(table))
+        missing = [c for c in spec.columns if c not in present and c not in spec.optional_columns]
+        if missing:
+            raise ContractError([Violation(table, c, "the column is missing", fix=f"add the column {c} (see "
+                                           f"data/README.md), or convert the export with `ecomlib import`")
+                                 for c in missing], {table: where})
+        must = [c for c in dict.fromkeys((*spec.key, *spec.timestamps[:1], "event_name")) if c in present]
+        counts = self.sql("SELECT " + ", ".join(f"count(*) FILTER (WHERE {identifier(c)} IS NULL) AS {identifier(c)}"
+                                                for c in must) + f" FROM {table}").iloc[0]
+        empty = [Violation(table, c, "must not be empty", n_rows=int(counts[c]),
+                           fix="fill the value or drop the rows in the export") for c in must if counts[c]]
+        if empty:
+            raise ContractError(empty, {table: where})
 
     def describe(self) -> dict:
         """``{"engine", "rows_scanned", "queries"}`` for the page footer and summary.json."""
@@ -214,7 +290,11 @@ class DuckDBEngine(Engine):
                 file = table_path(path, table)
                 if file is None:
                     continue
-                self.con.execute(f"CREATE VIEW {table} AS SELECT * FROM {_duckdb_reader(file)}")
+                if file.suffix == ".csv":
+                    self._csv[table] = file
+                    continue
+                self.con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet("
+                                 f"{literal(str(file / '*.parquet') if file.is_dir() else str(file))})")
                 self._names.add(table)
         if memory_limit:
             self.con.execute(f"SET memory_limit = {literal(memory_limit)}")
@@ -231,13 +311,12 @@ class DuckDBEngine(Engine):
     def _run(self, text: str) -> pd.DataFrame:
         return self.con.sql(text).to_arrow_table().to_pandas()
 
+    def _export(self, table: str, path: Path) -> None:
+        self.con.execute(f"COPY (SELECT * FROM {table}) TO {literal(str(path))} (FORMAT parquet)")
 
-def _duckdb_reader(path: Path) -> str:
-    if path.is_dir():
-        return f"read_parquet({literal(str(path / '*.parquet'))})"
-    if path.suffix == ".parquet":
-        return f"read_parquet({literal(str(path))})"
-    return f"read_csv({literal(str(path))}, header = true)"
+    def _register(self, table: str, frame: pd.DataFrame) -> None:
+        self.con.register(f"{table}_frame", frame)
+        self.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {table}_frame")
 
 
 class SparkEngine(Engine):
@@ -268,7 +347,7 @@ class SparkEngine(Engine):
             for table in TABLES:
                 if self.spark.catalog.tableExists(text + table):
                     self._names.add(table)
-        if not self._names:
+        if not self._names and not self._csv:
             raise EngineError(f"spark: {text} holds none of the contract's tables as Parquet (<table>/ or "
                               f"<table>.parquet) or catalog tables. Fix: convert CSV exports to Parquet "
                               f"(`ecomlib import`), or pass the catalog prefix the tables share")
@@ -277,9 +356,10 @@ class SparkEngine(Engine):
         local = Path(base)
         if local.exists():
             path = table_path(local, table)
-            if path is None or path.suffix == ".csv":
+            if path is not None and path.suffix == ".csv":
+                self._csv[table] = path
                 return None
-            return str(path)
+            return None if path is None else str(path)
         for candidate in (f"{base.rstrip('/')}/{table}", f"{base.rstrip('/')}/{table}.parquet"):
             try:
                 self.spark.read.parquet(candidate).schema
@@ -294,6 +374,16 @@ class SparkEngine(Engine):
     def columns(self, table: str) -> list[str]:
         """Column names of ``table``."""
         return list(self.spark.table(self._name(table)).columns)
+
+    def _register(self, table: str, frame: pd.DataFrame) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            self.spark.createDataFrame(frame).createOrReplaceTempView(table)
+
+    def _export(self, table: str, path: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            self.spark.table(self._name(table)).toPandas().to_parquet(path, index=False)
 
     def _name(self, table: str) -> str:
         return f"{self._prefix}{table}" if self._prefix else table

@@ -468,6 +468,9 @@ def segment_conversion(events: pd.DataFrame, *, breakdowns: str | Sequence[str] 
 def _segment_tables(events: pd.DataFrame, *, breakdowns, orders, steps, unit, window, mode, period,
                     exclude_days: Sequence, top: int | None) -> list[pd.DataFrame]:
     """One :func:`segment_conversion` table per entry of ``exclude_days`` (None: every day), from one path computation."""
+    if not isinstance(events, pd.DataFrame):
+        return _segment_tables_on(events, breakdowns=breakdowns, orders=orders, steps=steps, unit=unit,
+                                  window=window, mode=mode, period=period, exclude_days=exclude_days, top=top)
     breakdowns = _as_list(breakdowns)  # one column name or several
     if CUSTOMER_TYPE in breakdowns and CUSTOMER_TYPE not in events.columns:
         if orders is None:
@@ -499,6 +502,63 @@ def _segment_tables(events: pd.DataFrame, *, breakdowns, orders, steps, unit, wi
     return out
 
 
+def _segment_tables_on(engine, *, breakdowns, orders, steps, unit, window, mode, period, exclude_days: Sequence,
+                       top: int | None) -> list[pd.DataFrame]:
+    """:func:`_segment_tables` on a query engine: one query per breakdown and table, and one more for each
+    breakdown whose values are folded (its medians cannot be merged from the unfolded rows)."""
+    breakdowns = _as_list(breakdowns)
+    if CUSTOMER_TYPE in breakdowns and (orders is None or not engine.has("orders")):
+        raise FunnelError("the customer_type breakdown (new vs returning) needs the orders table; "
+                          "pass orders=, or drop 'customer_type' from breakdowns", option="breakdowns")
+    if mode != "closed":
+        raise FunnelError("the open funnel runs on the pandas engine only", option="mode", valid=["closed"])
+    common = dict(steps=steps, unit=unit, window=window, period=period)
+    out = []
+    fold: dict[str, tuple[list, int]] = {}
+    decided: set[str] = set()
+    for days in exclude_days:  # one or two tables
+        parts = [step_conversion_on(engine, exclude_days=days, **common).assign(dimension=ALL, segment=ALL)]
+        for col in breakdowns:  # a handful of breakdown columns
+            part = step_conversion_on(engine, by=col, as_text=True, exclude_days=days, fold=fold, **common)
+            if top is not None and col not in decided:  # as _fold, on the values of every entering unit
+                decided.add(col)
+                every = part if not days else step_conversion_on(engine, by=col, as_text=True, **common)
+                entering = every.loc[every["step"] == steps[0]].set_index(col)["units"]
+                entering = entering[entering.index.notna()].sort_values(ascending=False, kind="stable")
+                if len(entering) > top + 1:  # the top values stay, the rest become one segment
+                    fold[col] = (list(entering.index[:top]), len(entering) - top)
+                    part = step_conversion_on(engine, by=col, as_text=True, exclude_days=days, fold=fold, **common)
+            parts.append(part.rename(columns={col: "segment"}).assign(dimension=col))
+        table = pd.concat(parts, ignore_index=True)
+        table["segment"] = table["segment"].astype(object)
+        out.append(table[["dimension", "segment", *[c for c in table.columns if c not in ("dimension", "segment")]]])
+    return out
+
+
+def _event_names(events, steps: Sequence[str]) -> set[str]:
+    """Which of ``steps`` occur among the events' names (events: a DataFrame or an engine)."""
+    if isinstance(events, pd.DataFrame):
+        return set(pd.unique(events.loc[events["event_name"].isin(list(steps)), "event_name"].astype(object)))
+    found = events.sql(f"SELECT DISTINCT event_name FROM events WHERE event_name IN {_in(list(steps))}",
+                       scans={"events": None})
+    return set(found["event_name"])
+
+
+def data_range(ds) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last event time of the dataset (from its engine when the events stay there); NaT without events.
+
+    Example
+    -------
+    >>> first, last = data_range(load("data/demo"))                       # doctest: +SKIP
+    """
+    engine = getattr(ds, "engine", None)
+    if engine is None:
+        times = ds.events["event_time"]
+        return (times.min(), times.max()) if len(times) else (pd.NaT, pd.NaT)
+    row = engine.sql("SELECT min(event_time) AS first, max(event_time) AS last FROM events").iloc[0]
+    return pd.Timestamp(row["first"]), pd.Timestamp(row["last"])
+
+
 def _fold(values: pd.Series, top: int) -> pd.Series:
     """Values outside the ``top`` most frequent become ``"__other__<n>"`` (n: how many values were folded)."""
     counts = values.value_counts()
@@ -524,6 +584,11 @@ def conversion_trend(events: pd.DataFrame, *, freq: str = "D", steps: Sequence[s
     """
     if freq not in FREQS:
         raise FunnelError(f"unknown frequency {freq!r}", option="freq", valid=FREQS)
+    if not isinstance(events, pd.DataFrame):
+        if freq != "D" or mode != "closed" or period is None:
+            raise FunnelError("on a query engine the trend is daily, closed and for a period", option="freq",
+                              valid=["D"])
+        return step_conversion_on(events, steps=steps, unit=unit, window=window, period=period, by="date")
     day = events["event_time"].dt.floor("D")
     date = day if freq == "D" else day - pd.to_timedelta(day.dt.day_of_week, unit="D")
     return step_conversion(events.assign(date=date), steps=steps, unit=unit, window=window, mode=mode,
@@ -835,7 +900,20 @@ def _points(x: float, msg: Messages) -> str:
 def period_totals(events: pd.DataFrame, *, period: Period, unit: str = "session") -> dict[str, int]:
     """Units with any event in ``period`` (sessions or users, every event name counts): ``{"units": int}``."""
     check_option("unit", unit, UNIT_COLUMNS)
-    return {"units": int(events.loc[period.contains(events["event_time"]), UNIT_COLUMNS[unit]].nunique())}
+    return {"units": _event_totals(events, period=period, unit=unit)["units"]}
+
+
+def _event_totals(events, *, period: Period, unit: str) -> dict[str, int]:
+    """Units with any event in ``period`` and sessions with a purchase event in it (events: DataFrame or engine)."""
+    if isinstance(events, pd.DataFrame):
+        in_period = events.loc[period.contains(events["event_time"])]
+        return {"units": int(in_period[UNIT_COLUMNS[unit]].nunique()),
+                "purchases": int(in_period.loc[in_period["event_name"] == "purchase", "session_id"].nunique())}
+    where = f"event_time >= {_lit(period.start)} AND event_time < {_lit(period.end)}"
+    row = events.sql(f"SELECT count(DISTINCT {UNIT_COLUMNS[unit]}) AS units, count(DISTINCT CASE WHEN event_name = "
+                     f"'purchase' THEN session_id END) AS purchases FROM events WHERE {where}",
+                     scans={"events": where}).iloc[0]
+    return {"units": int(row["units"]), "purchases": int(row["purchases"])}
 
 
 def revenue_summary(events: pd.DataFrame, orders: pd.DataFrame, *, period: Period, unit: str = "session",
@@ -869,9 +947,8 @@ def revenue_summary(events: pd.DataFrame, orders: pd.DataFrame, *, period: Perio
     from .contract import order_revenue
 
     check_option("unit", unit, UNIT_COLUMNS)
-    in_period = events.loc[period.contains(events["event_time"])]
-    units = int(in_period[UNIT_COLUMNS[unit]].nunique())
-    purchases = int(in_period.loc[in_period["event_name"] == "purchase", "session_id"].nunique())
+    totals = _event_totals(events, period=period, unit=unit)
+    units, purchases = totals["units"], totals["purchases"]
     placed = orders.loc[period.contains(orders["order_time"])]
     counted = order_revenue(placed, basis="gross", pending=False)
     revenue = float(counted["revenue"].sum())
@@ -894,12 +971,15 @@ def revenue_summary(events: pd.DataFrame, orders: pd.DataFrame, *, period: Perio
 # ---------------------------------------------------------------------------------------------------------
 # The review interface: load, compute, compare, headlines, findings, sentences
 # ---------------------------------------------------------------------------------------------------------
-def load(data_dir) -> Dataset:
+def load(data_dir, **kwargs) -> Dataset:
     """The tables of the funnel review (:data:`ecomlib.contract.REVIEW_TABLES`): ``events``; ``orders`` and
-    ``promotions`` when present (and ``order_items``/``products`` when the contract lists them, for margins)."""
+    ``promotions`` when present (and ``order_items``/``products`` when the contract lists them, for margins).
+
+    ``engine="duckdb"`` or ``"spark"`` (or ``"auto"`` on a large store) leaves the events in the engine: the
+    funnel is computed there and only its step tables come into pandas (:func:`step_conversion_on`)."""
     from .review import load_tables
 
-    return load_tables(data_dir, NAME)
+    return load_tables(data_dir, NAME, **kwargs)
 
 
 def promotion_days(promotions: pd.DataFrame | None, period: Period) -> pd.DataFrame:
@@ -970,17 +1050,22 @@ def compute(ds: Dataset, period: Period, *, steps: Sequence[str] = STEPS, unit: 
     check_option("method", method, METHOD_NAMES)
     window = _window(unit, window)
     steps = list(steps)
-    events, orders = ds.events, ds.orders
+    engine = getattr(ds, "engine", None)
+    events, orders = (ds.events if engine is None else engine), ds.orders
     has_orders = orders is not None
+    if engine is not None and mode != "closed":
+        raise FunnelError("the open funnel runs on the pandas engine only; use mode='closed' or engine='pandas'",
+                          option="mode", valid=["closed"])
     promos = promotion_days(ds.promotions, period)
     res = Result(review=NAME, period=period, notes={
         "steps": steps, "unit": unit, "mode": mode, "window": window, "alpha": alpha, "method": method,
         "exclude_promotions": exclude_promotions, "tolerance": tolerance, "single_valued": {}, "dropped": []})
     res.tables["promotion_days"] = promos
     wanted = _as_list(breakdowns)
-    usable = [c for c in wanted if c in events.columns or (c == CUSTOMER_TYPE and has_orders)]
+    event_columns = engine.columns("events") if engine is not None else events.columns
+    usable = [c for c in wanted if c in event_columns or (c == CUSTOMER_TYPE and has_orders)]
     res.notes["dropped"] = [c for c in wanted if c not in usable]
-    absent = [s for s in steps if not (events["event_name"] == s).any()]
+    absent = [s for s in steps if s not in _event_names(events, steps)]
     totals = period_totals(events, period=period, unit=unit)
     if absent or len(steps) < 2:
         empty = _aggregate(_Paths(np.zeros((0, len(steps)), bool), np.zeros((0, len(steps)), bool),
@@ -1015,9 +1100,10 @@ def compute(ds: Dataset, period: Period, *, steps: Sequence[str] = STEPS, unit: 
             "columns": ", ".join(wanted) or "–",
             "values": "; ".join(f"{d}: {v}" for d, v in res.notes["single_valued"].items()) or "–"})
     # daily trend, up to the period's end
-    trend_start = max(period.end - pd.Timedelta(days=trend_days), events["event_time"].min().normalize()) \
-        if len(events) else period.start
-    if absent or not len(events) or trend_start >= period.end:
+    first, _ = data_range(ds)
+    trend_start = max(period.end - pd.Timedelta(days=trend_days), first.normalize()) if pd.notna(first) \
+        else period.start
+    if absent or pd.isna(first) or trend_start >= period.end:
         trend = pd.DataFrame(columns=["date", "step"])
     else:
         trend = conversion_trend(events, freq="D", steps=steps, unit=unit, window=window, mode=mode,

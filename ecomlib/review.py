@@ -194,15 +194,68 @@ def rank_findings(findings: list[Finding] | list[Mapping], *, top: int | None = 
     return ordered[:top] if top is not None else ordered
 
 
-def load_tables(data_dir, review: str, **kwargs):
+#: Tables a review reads only through its query engine: on the duckdb and spark engines they never come into
+#: pandas (a year of GA4 events does not fit); every other table of the review is loaded and validated as usual.
+ENGINE_TABLES: dict[str, tuple[str, ...]] = {"funnel": ("events",)}
+
+#: The datasets loaded in this process (a notebook's kernel), for :func:`scan_report`.
+_LOADED: list = []
+
+
+def load_tables(data_dir, review: str, *, engine: str = "pandas", **kwargs):
     """Load the contract tables a review needs (required) and may use (optional), validated.
 
     ``review`` is the review's name; the table lists come from :data:`ecomlib.contract.REVIEW_TABLES`.
     A required table that is missing raises :class:`~ecomlib.errors.MissingTableError` (the runner marks the
     notebook skipped with that one line); optional tables that are absent stay None.
+
+    ``engine`` (``auto``, ``pandas``, ``duckdb``, ``spark``; see :mod:`ecomlib.engine`): on duckdb and spark the
+    dataset gets ``ds.engine``, the review's heavy reductions run there, and the tables of
+    :data:`ENGINE_TABLES` stay there (their columns and empty keys are checked by SQL instead of row by row).
+    ``data_dir`` may then also be a ``.duckdb`` file or, for Spark, a Parquet location or catalog prefix: the
+    review's other tables are copied from it into a temporary folder and validated as usual. Other ``kwargs``
+    go to :func:`~ecomlib.dataset.load_dataset` (``columns``, ``since``, ``until``, ``now``).
+
+    Example
+    -------
+    >>> ds = load_tables("data/demo", "funnel", engine="duckdb")      # doctest: +SKIP
+    >>> ds.events is None, ds.engine.name                             # doctest: +SKIP
+    (True, 'duckdb')
     """
     from .contract import REVIEW_TABLES
     from .dataset import load_dataset
+    from .engine import connect
 
     required, optional = REVIEW_TABLES[review]
-    return load_dataset(data_dir, tables=list(required), optional=list(optional), needed_by=review, **kwargs)
+    eng = connect(engine, data_dir)
+    if eng is None:
+        ds = load_dataset(data_dir, tables=list(required), optional=list(optional), needed_by=review, **kwargs)
+    else:
+        lazy = ENGINE_TABLES.get(review, ())
+        folder = eng.folder(needed=[t for t in (*required, *optional) if t not in lazy])
+        ds = load_dataset(folder, tables=[t for t in required if t not in lazy],
+                          optional=[t for t in optional if t not in lazy], needed_by=review, **kwargs)
+        for table in lazy:
+            eng.check_table(table, needed_by=review, required=table in required)
+        for table, frame in ds.tables().items():  # validated here; the engine would otherwise read the CSV again
+            if str(ds.files.get(table, "")).endswith(".csv"):
+                eng.register(table, frame)
+    ds.engine = eng
+    _LOADED.append(ds)
+    return ds
+
+
+def scan_report() -> dict | None:
+    """The engine and the rows the reviews of this process read: ``{"engine", "rows_scanned"}``, or None.
+
+    Rows scanned are the rows of the tables loaded into pandas plus, on a query engine, the rows its queries
+    read after their period filters. :func:`ecomlib.report.record_headlines` publishes it for the page footer
+    and ``summary.json``.
+    """
+    if not _LOADED:
+        return None
+    ds = _LOADED[-1]
+    loaded = sum(len(t) for t in ds.tables().values())
+    eng = getattr(ds, "engine", None)
+    return {"engine": eng.name if eng is not None else "pandas",
+            "rows_scanned": int(loaded + (eng.rows_scanned if eng is not None else 0))}

@@ -4,7 +4,7 @@
 -- after). Grouping columns take their value on the entry event. One row per group; Python adds the rates.
 WITH
 {% if returning_before is not none %}
-returning AS (
+known_buyers AS (
     SELECT DISTINCT customer_id
     FROM orders
     WHERE status = 'completed' AND order_time < {{ returning_before | lit }} AND customer_id IS NOT NULL
@@ -17,7 +17,7 @@ ev AS (
 {% endfor %}
     FROM events e
 {% if returning_before is not none %}
-    LEFT JOIN returning r ON e.user_id = r.customer_id
+    LEFT JOIN known_buyers r ON e.user_id = r.customer_id
 {% endif %}
     WHERE e.event_name IN ({{ steps | map('lit') | join(', ') }})
       AND e.event_time >= {{ start | lit }} AND e.event_time < {{ stop | lit }}
