@@ -239,7 +239,13 @@ def _store_side(orders: pd.DataFrame, keys: list[str], freq: str | None, period:
            .agg(store_orders=("order_id", "size"), store_revenue=("revenue", "sum"),
                 rev_sq=("rev_sq", "sum"), new_customers=("first_order", "sum"))
            .reset_index())
-    agg["channel"] = _text(agg["channel"]).to_numpy()
+    return _store_errors(agg)
+
+
+def _store_errors(agg: pd.DataFrame) -> pd.DataFrame:
+    """Store-side sums per [date,] channel (``store_orders, store_revenue, rev_sq, new_customers``) with the relative
+    error of the revenue total (``rel_se``) and ``one_cv2`` in place of ``rev_sq``."""
+    agg = agg.assign(channel=_text(agg["channel"]).to_numpy())
     # Compound-Poisson error of a revenue total: se = sqrt(Σ x²), so the relative error is sqrt(Σ x²) / Σ x;
     # n Σx² / (Σx)² = 1 + cv² of the order values (used for the platform's total, which has no order detail).
     total = agg["store_revenue"].where(agg["store_revenue"] > 0)
@@ -310,7 +316,13 @@ def performance(ad_spend: pd.DataFrame, orders: pd.DataFrame, *, period: Period 
     channels = set(_text(ad_spend["channel"]).dropna())
     store = _store_side(orders, keys, freq, period, statuses)
     store = store[store["channel"].isin(channels)]
+    return _assemble(volume, store, keys=keys, group=group, level=level,
+                     bucket_days=_bucket_days(ad_spend, period, freq), alpha=alpha)
 
+
+def _assemble(volume: pd.DataFrame, store: pd.DataFrame, *, keys: list[str], group: list[str], level: str,
+              bucket_days, alpha: float) -> pd.DataFrame:
+    """:func:`performance` from the ad_spend sums per group (``volume``) and the store side per [date,] channel."""
     if level == "channel":
         out = volume.merge(store, on=keys + ["channel"], how="outer")
         share = pd.Series(1.0, index=out.index)
@@ -330,8 +342,7 @@ def performance(ad_spend: pd.DataFrame, orders: pd.DataFrame, *, period: Period 
     for col in ("store_orders", "store_revenue", "new_customers"):
         out[col] = out[col].astype(float) * share.to_numpy()
     out["days"] = out["days"].fillna(0).astype(int)
-    out = out.merge(_bucket_days(ad_spend, period, freq), on=keys, how="left") if keys else \
-        out.assign(bucket_days=_bucket_days(ad_spend, period, None))
+    out = out.merge(bucket_days, on=keys, how="left") if keys else out.assign(bucket_days=bucket_days)
     out["missing_days"] = (out["bucket_days"] - out["days"]).clip(lower=0).astype(int)
     out = _add_ratios(out, alpha)
     cols = (group + ["days", "missing_days"] + _VOLUME
@@ -339,6 +350,57 @@ def performance(ad_spend: pd.DataFrame, orders: pd.DataFrame, *, period: Period 
                "store_orders", "store_revenue", "new_customers", "store_roas", "store_roas_low",
                "store_roas_high", "platform_vs_store", "cac"])
     return out[cols].sort_values(group, kind="stable").reset_index(drop=True)
+
+
+_SQL_BUCKETS = {"D": "date_trunc('day', {})", "W": "date_trunc('week', {})"}
+
+
+def performance_on(engine, *, period: Period, level: str = "channel", freq: str | None = None, alpha: float = 0.05,
+                   statuses: Sequence[str] = COUNTED_STATUSES, exclude: Sequence[str] = ()) -> pd.DataFrame:
+    """:func:`performance` run on a query engine over the source's ``ad_spend`` and ``orders`` tables.
+
+    The same table as ``performance(ad, orders, period=period, level=level, freq=freq)`` with ``ad`` the cleaned
+    ad_spend :func:`compute` uses (rows with a non-finite amount or no spend dropped, channels in ``exclude``
+    left out) and ``orders`` with text channels, from ``ecomlib/sql/roas_daily.sql``: ad rows and orders never
+    come into pandas, only the sums per [day/week,] channel [, campaign], from which the ratios, intervals and the
+    campaign allocation are computed as in :func:`performance`. Money in the store currency, ROAS as a multiple.
+    Keys are trimmed of spaces (pandas strips every whitespace character); a customer's two counted orders at the
+    same instant make the smaller ``order_id`` the first order (pandas: the earlier row).
+
+    Parameters
+    ----------
+    engine : an :class:`ecomlib.engine.Engine` whose source holds ``ad_spend`` and ``orders``.
+    period : days to include (required: the engine does not read the whole table to find them).
+    level, freq, alpha, statuses : as in :func:`performance` (``freq`` None, ``"D"`` or ``"W"``).
+    exclude : ad channels left out (as :func:`compute` leaves unmatched channels out of the response curves).
+
+    Example
+    -------
+    >>> eng = ecomlib.engine.connect("duckdb", "data/demo")                                  # doctest: +SKIP
+    >>> performance_on(eng, period=parse_period("2026-W47"), freq="D")[["date", "channel", "store_roas"]]  # doctest: +SKIP
+    """
+    _check_choice("level", level, LEVELS)
+    _check_choice("freq", freq, FREQS)
+    keys = ["date"] if freq else []
+    group = keys + ["channel"] + (["campaign"] if level == "campaign" else [])
+    table = engine.reduce("roas_daily", volume=_VOLUME, statuses=list(statuses), start=period.start, stop=period.end,
+                          bucket=_SQL_BUCKETS.get(freq), campaign=level == "campaign", exclude=list(exclude),
+                          scans={"ad_spend": None, "orders": None})  # whole tables: channels, first orders
+    table = table.rename(columns={"bucket": "date"})
+    if freq:
+        table["date"] = pd.to_datetime(table["date"]).astype("datetime64[ns]")
+    for key in ("channel", "campaign"):
+        table[key] = _text(table[key]).to_numpy()
+    ads, store = table[table["part"] == "ads"], table[table["part"] == "store"]
+    volume = ads[group + _VOLUME + ["days"]].sort_values(group, kind="stable").reset_index(drop=True)
+    volume = volume.astype({c: ("int64" if c in ("impressions", "clicks") and volume[c].notna().all() else "float64")
+                            for c in _VOLUME} | {"days": "int64"})
+    store = (store[keys + ["channel", "store_orders", "store_revenue", "rev_sq", "new_customers"]]
+             .astype({"store_orders": "int64", "store_revenue": "float64", "rev_sq": "float64",
+                      "new_customers": "int64"})
+             .sort_values(keys + ["channel"], kind="stable").reset_index(drop=True))
+    return _assemble(volume, _store_errors(store), keys=keys, group=group, level=level,
+                     bucket_days=_bucket_days(None, period, freq), alpha=alpha)
 
 
 def _bucket_days(ad_spend: pd.DataFrame, period: Period | None, freq: str | None):
@@ -1114,7 +1176,12 @@ def response_data(ad_spend: pd.DataFrame, orders: pd.DataFrame, *, window: Perio
     unknown); days with spend but no orders have revenue 0.
     """
     _check_choice("attribution", attribution, ATTRIBUTIONS)
-    daily = performance(ad_spend, orders, period=window, level="channel", freq="D", statuses=statuses)
+    return _response(performance(ad_spend, orders, period=window, level="channel", freq="D", statuses=statuses),
+                     attribution)
+
+
+def _response(daily: pd.DataFrame, attribution: str) -> pd.DataFrame:
+    """:func:`response_data` from the daily :func:`performance` table."""
     daily = daily[daily["days"] > 0]
     return (daily.assign(revenue=daily[f"{attribution}_revenue"].fillna(0.0))[["channel", "date", "spend", "revenue"]]
             .reset_index(drop=True))
@@ -1290,7 +1357,12 @@ def compute(ds, period: Period, *, attribution: str = "store", target_roas: floa
     # The period: channels and campaigns.
     in_period = ad[period.contains(ad["date"])]
     spent = bool((in_period["spend"] > 0).any())
-    channels = profit_view(performance(ad, orders, period=period), margins, **view)
+    engine = getattr(ds, "engine", None)
+    if engine is None:
+        perf = lambda window, **kw: performance(ad, orders, period=window, **kw)  # noqa: E731
+    else:  # the same tables from the dataset's query engine (ecomlib/sql/roas_daily.sql)
+        perf = lambda window, **kw: performance_on(engine, period=window, **kw)  # noqa: E731
+    channels = profit_view(perf(period), margins, **view)
     channels = channels[channels["spend"].notna() | (channels["store_revenue"].fillna(0) > 0)].reset_index(drop=True)
     paid = (channels["spend"] > 0) & channels["p_below"].notna()
     channels["p_below_adjusted"] = np.nan
@@ -1304,14 +1376,14 @@ def compute(ds, period: Period, *, attribution: str = "store", target_roas: floa
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.log(channels["roas_high"] / channels["roas"]) / z95
         channels.loc[paid, "roas_detectable"] = (channels["break_even_roas"] * np.exp(-z_holm * rel))[paid]
-    campaigns = profit_view(performance(ad, orders, period=period, level="campaign"), margins, **view)
+    campaigns = profit_view(perf(period, level="campaign"), margins, **view)
     res.tables["channels"], res.tables["campaigns"] = channels, campaigns
     if not spent:
         for section in ("channels", "campaigns"):
             res.gaps[section] = Gap("ads.gap.no_spend", {"start": period.start, "end": period.last_day})
 
     # History: weekly record.
-    weekly = profit_view(performance(ad, orders, period=history, freq="W"), margins, **view)
+    weekly = profit_view(perf(history, freq="W"), margins, **view)
     res.tables["weekly"] = weekly
     res.tables["weeks_below"] = weeks_below(weekly) if len(weekly) else \
         pd.DataFrame(columns=["channel", "weeks", "weeks_below", "share_below"])
@@ -1332,8 +1404,12 @@ def compute(ds, period: Period, *, attribution: str = "store", target_roas: floa
         n_paid_channels=int((channels["spend"] > 0).sum()))
 
     # Response curves and the budget shift.
-    daily = response_data(ad[~ad["channel"].isin(unmatched)] if attribution == "store" else ad, orders,
-                          window=history, attribution=attribution)
+    if engine is None:
+        daily = response_data(ad[~ad["channel"].isin(unmatched)] if attribution == "store" else ad, orders,
+                              window=history, attribution=attribution)
+    else:
+        daily = _response(performance_on(engine, period=history, freq="D",
+                                         exclude=unmatched if attribution == "store" else ()), attribution)
     current = current_daily_spend(ad, period=period)
     be = channels.set_index("channel")["break_even_roas"].dropna().to_dict() if len(channels) else {}
     _curves_and_shift(res, daily, current, be, min_days=min_days, n_boot=n_boot, seed=seed, max_change=max_change,
