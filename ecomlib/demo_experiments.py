@@ -1,22 +1,25 @@
 """Demo store: the ``experiments`` table with a planted conversion lift and a planted sample-ratio mismatch.
 
-Two A/B tests of existing customers (unit = ``customer_id``), read by :mod:`ecomlib.experiments` from the core
-``orders`` and ``returns`` — which this module leaves untouched (it returns only ``experiments``):
+Two A/B tests of existing customers (unit = ``customer_id``), read by :mod:`ecomlib.experiments` from ``orders``
+and ``returns``:
 
 - ``checkout_redesign`` — the last four weeks of the data (2026-10-26 to 2026-11-22), :data:`N_LIFT` customers
-  known before it started, each first exposed at a uniform random time. With ``plants=True`` the effect is
-  planted through the assignment: within each stratum of the unit's counted orders in the :data:`PRE_DAYS`
-  days before its exposure (0, 1, 2+), a unit that orders between its exposure and the end of the data is put in
-  ``treatment`` with probability :data:`Q_CONVERTED` and a unit that does not with the probability that keeps
-  the expected split at 50/50 in that stratum. The conversion of treatment is then
-  ``Q / (1 − Q)`` times that of control in every stratum, so the true relative lift of conversion and of revenue
-  per visitor is ``Q / (1 − Q) − 1`` = :data:`PLANTED_LIFT` (22.2 %); order values are untouched (no AOV
-  effect) and the pre-period strata are balanced (CUPED has nothing to undo). With ``plants=False`` the
-  assignment is a fair coin (no effect).
+  known before it started, each first exposed at a uniform random time and assigned by a fair coin (50/50),
+  independently of anything the customer does. With ``plants=True`` the effect is planted *causally*, on the
+  outcomes of treatment units: of the treatment units with no counted order between their exposure and the data's
+  end, ``round(PLANTED_LIFT × the treatment units that do order)`` chosen at random get one order each, at a
+  uniform random time between their exposure and the data's end (``order_id`` ``OE…``, status completed). Each
+  added order copies the lines, revenue, discount, shipping fee and channel of a counted order placed in the
+  experiment's weeks, chosen at random — values like everyone else's, so the order value is untouched (no AOV
+  effect) and revenue per visitor rises with conversion. Treatment's conversion is therefore exactly
+  (1 + :data:`PLANTED_LIFT`) times what it would have been (up to the rounding of one order): the true relative
+  lift of conversion is PLANTED_LIFT (25 %) by construction, and the readout against control estimates it with
+  control's sampling error. The added orders get no parcels, tickets or returns, and the events table, whose
+  anonymous users are not customers, is left as it is. With ``plants=False`` nothing is added (an A/A test).
 - ``free_shipping_banner`` — six weeks ending 2026-11-15, :data:`N_SRM` customers on a fair coin; with
   ``plants=True`` :data:`SRM_LOSS` of the treatment units are lost from the log (a tracking bug), so treatment
   holds about 47.9 % of the units: a sample-ratio mismatch (χ² p far below 0.001 at this size) that stops the
-  readout.
+  readout. Its outcomes are untouched.
 """
 
 from __future__ import annotations
@@ -28,9 +31,8 @@ from .contract import REVENUE_STATUSES
 
 N_LIFT = 24_000
 N_SRM = 16_000
-PRE_DAYS = 28
-Q_CONVERTED = 0.55
-PLANTED_LIFT = Q_CONVERTED / (1 - Q_CONVERTED) - 1
+#: Relative lift of treatment's conversion in checkout_redesign, planted by adding converting orders.
+PLANTED_LIFT = 0.25
 SRM_LOSS = 0.08
 
 
@@ -41,42 +43,64 @@ def _units(rng: np.random.Generator, customers: pd.DataFrame, start: pd.Timestam
     return pd.DataFrame({"unit_id": unit, "assigned_at": start + pd.to_timedelta(seconds, unit="s")})
 
 
-def _lift_variant(rng: np.random.Generator, units: pd.DataFrame, orders: pd.DataFrame, end: pd.Timestamp) -> np.ndarray:
-    """Variants that plant a relative lift of ``PLANTED_LIFT`` on conversion, balanced within pre-period strata."""
+def converted(units: pd.DataFrame, orders: pd.DataFrame, end: pd.Timestamp) -> np.ndarray:
+    """Whether each unit has a counted order between its exposure and ``end`` (inclusive)."""
     counted = orders.loc[orders["status"].isin(REVENUE_STATUSES), ["customer_id", "order_time"]]
-    joined = units.reset_index().merge(counted, left_on="unit_id", right_on="customer_id")
+    joined = units.reset_index(drop=True).reset_index().merge(counted, left_on="unit_id", right_on="customer_id")
     after = (joined["order_time"] >= joined["assigned_at"]) & (joined["order_time"] <= end)
-    before = ((joined["order_time"] < joined["assigned_at"])
-              & (joined["order_time"] >= joined["assigned_at"] - pd.Timedelta(days=PRE_DAYS)))
-    converted = np.zeros(len(units), bool)
-    converted[joined.loc[after, "index"].unique()] = True
-    stratum = np.minimum(np.bincount(joined.loc[before, "index"], minlength=len(units)), 2)
-    # Exact allocation within each (stratum, converted) cell: a share Q of the converted units and the share that
-    # keeps the stratum at 50/50 of the others, chosen at random — the realised lift is the planted one.
-    cell = pd.DataFrame({"stratum": stratum, "converted": converted, "key": rng.random(len(units))})
-    p = cell.groupby("stratum")["converted"].transform("mean").to_numpy()
-    share = np.where(converted, Q_CONVERTED, (0.5 - p * Q_CONVERTED) / (1 - p))
-    group = cell.groupby(["stratum", "converted"])["key"]
-    rank = group.rank(method="first").to_numpy() - 1
-    treat = rank < np.round(share * group.transform("size").to_numpy())
-    return np.where(treat, "treatment", "control")
+    out = np.zeros(len(units), bool)
+    out[joined.loc[after, "index"].unique()] = True
+    return out
+
+
+def added_conversions(units: pd.DataFrame, orders: pd.DataFrame, end: pd.Timestamp) -> int:
+    """How many treatment units the plant converts: ``round(PLANTED_LIFT × treatment units that convert anyway)``."""
+    treat = (units["variant"] == "treatment").to_numpy()
+    return int(round(PLANTED_LIFT * converted(units.loc[treat], orders, end).sum()))
+
+
+def _plant_lift(rng: np.random.Generator, units: pd.DataFrame, orders: pd.DataFrame, items: pd.DataFrame,
+                end: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The orders and lines that convert a random :func:`added_conversions` of treatment's non-converting units."""
+    treat = units.loc[units["variant"] == "treatment"].reset_index(drop=True)
+    n_add = added_conversions(units, orders, end)
+    idle = treat.loc[~converted(treat, orders, end)]
+    chosen = idle.iloc[np.sort(rng.choice(len(idle), n_add, replace=False))]
+    start = chosen["assigned_at"].to_numpy()
+    span = (end - chosen["assigned_at"]).dt.total_seconds().to_numpy()
+    when = start + pd.to_timedelta(np.floor(rng.random(n_add) * span), unit="s").to_numpy()
+    pool = orders.loc[orders["status"].isin(REVENUE_STATUSES) & (orders["order_time"] >= units["assigned_at"].min())
+                      & (orders["order_time"] <= end)]
+    template = pool.iloc[rng.integers(0, len(pool), n_add)].reset_index(drop=True)
+    ids = [f"OE{i:06d}" for i in range(1, n_add + 1)]
+    added = template.assign(order_id=ids, customer_id=chosen["unit_id"].to_numpy(), order_time=when,
+                            status="completed")[orders.columns]
+    lines = items.merge(pd.DataFrame({"order_id": template["order_id"], "new_id": ids}), on="order_id")
+    added_items = lines.assign(order_id=lines["new_id"])[items.columns]
+    return added, added_items
 
 
 def generate(rng: np.random.Generator, tables: dict[str, pd.DataFrame], *, plants: bool) -> dict[str, pd.DataFrame]:
-    """The ``experiments`` table (contract columns) of the two demo tests; see the module docstring."""
+    """The ``experiments`` table (contract columns) of the two demo tests; with ``plants`` also the orders and
+    order_items with the planted conversions of checkout_redesign's treatment (module docstring)."""
     from .demo import END
 
-    customers, orders = tables["customers"], tables["orders"]
+    customers, orders, items = tables["customers"], tables["orders"], tables["order_items"]
     last = END.normalize()
     lift_start, srm_start = last - pd.Timedelta(days=27), last - pd.Timedelta(days=48)
     lift = _units(rng, customers, lift_start, 28, N_LIFT)
-    coin = np.where(rng.random(len(lift)) < 0.5, "treatment", "control")
-    lift["variant"] = _lift_variant(rng, lift, orders, END) if plants else coin
+    lift["variant"] = np.where(rng.random(len(lift)) < 0.5, "treatment", "control")
     srm = _units(rng, customers, srm_start, 42, N_SRM)
     srm["variant"] = np.where(rng.random(len(srm)) < 0.5, "treatment", "control")
+    out = {}
     if plants:
         srm = srm[~((srm["variant"] == "treatment") & (rng.random(len(srm)) < SRM_LOSS))]
-    out = pd.concat([lift.assign(experiment="checkout_redesign"), srm.assign(experiment="free_shipping_banner")],
-                    ignore_index=True)
-    out = out.sort_values(["assigned_at", "experiment"], kind="stable").reset_index(drop=True)
-    return {"experiments": out[["experiment", "unit_id", "variant", "assigned_at"]]}
+        added, added_items = _plant_lift(rng, lift, orders, items, END)
+        out["orders"] = (pd.concat([orders, added], ignore_index=True)
+                         .sort_values(["order_time", "order_id"], kind="stable").reset_index(drop=True))
+        out["order_items"] = pd.concat([items, added_items], ignore_index=True)
+    both = pd.concat([lift.assign(experiment="checkout_redesign"), srm.assign(experiment="free_shipping_banner")],
+                     ignore_index=True)
+    both = both.sort_values(["assigned_at", "experiment"], kind="stable").reset_index(drop=True)
+    out["experiments"] = both[["experiment", "unit_id", "variant", "assigned_at"]]
+    return out
