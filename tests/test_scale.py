@@ -151,3 +151,20 @@ def test_a_table_of_unknown_scaling_is_refused_and_a_1x_write_clears_a_scaled_st
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
     result = CliRunner().invoke(main, ["demo-data", "--out", str(tmp_path / "y"), "--scale", "0"])
     assert result.exit_code == 2 and "--scale" in result.output
+
+
+def test_the_command_passes_scale_and_events_scale_and_scale_1_writes_the_normal_store(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from ecomlib import demo, demo_scale
+    from ecomlib.cli import main
+
+    calls = []
+    monkeypatch.setattr(demo_scale, "write_scaled", lambda out, **kw: calls.append(("scaled", kw)) or {})
+    monkeypatch.setattr(demo, "write_demo", lambda out, seed, plants: calls.append(("1x", seed)) or {})
+    for args in (["--scale", "3", "--events-scale", "5"], ["--scale", "4"], ["--scale", "1"], []):
+        result = CliRunner().invoke(main, ["demo-data", "--out", str(tmp_path / "d"), "--seed", "7", *args])
+        assert result.exit_code == 0, result.output
+    assert calls == [("scaled", {"seed": 7, "plants": True, "scale": 3, "events_scale": 5}),
+                     ("scaled", {"seed": 7, "plants": True, "scale": 4, "events_scale": None}),
+                     ("1x", 7), ("1x", 7)]
