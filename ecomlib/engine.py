@@ -235,6 +235,8 @@ class Engine:
         from .errors import ContractError, MissingTableError, Violation
 
         where = str(self.source)
+        if Path(where).is_dir():
+            where = str(table_path(Path(where), table) or where)
         if not self.has(table):
             if required:
                 raise MissingTableError(table, where, needed_by)
@@ -243,8 +245,8 @@ class Engine:
         present = set(self.columns(table))
         missing = [c for c in spec.columns if c not in present and c not in spec.optional_columns]
         if missing:
-            raise ContractError([Violation(table, c, "the column is missing", fix=f"add the column {c} (see "
-                                           f"data/README.md), or convert the export with `ecomlib import`")
+            raise ContractError([Violation(table, c, "the column is required but missing", fix=f"add a '{c}' "
+                                           f"column (see data/README.md for its type and meaning)")
                                  for c in missing], {table: where})
         must = [c for c in dict.fromkeys((*spec.key, *spec.timestamps[:1], "event_name")) if c in present]
         counts = self.sql("SELECT " + ", ".join(f"count(*) FILTER (WHERE {identifier(c)} IS NULL) AS {identifier(c)}"
@@ -376,8 +378,8 @@ class SparkEngine(Engine):
         return list(self.spark.table(self._name(table)).columns)
 
     def _register(self, table: str, frame: pd.DataFrame) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
+        with warnings.catch_warnings():  # PySpark 4.3 on pandas 3: version and copy= deprecation notices
+            warnings.simplefilter("ignore")
             self.spark.createDataFrame(frame).createOrReplaceTempView(table)
 
     def _export(self, table: str, path: Path) -> None:
@@ -390,8 +392,8 @@ class SparkEngine(Engine):
 
     def _run(self, text: str) -> pd.DataFrame:
         frame = self.spark.sql(to_spark(text, prefix=self._prefix, tables=self._names))
-        with warnings.catch_warnings():  # PySpark 4.3 warns about pandas 3 on every toPandas; results are small
-            warnings.simplefilter("ignore", FutureWarning)
+        with warnings.catch_warnings():  # PySpark 4.3 on pandas 3: version and copy= deprecation notices
+            warnings.simplefilter("ignore")
             return frame.toPandas()
 
 

@@ -91,3 +91,37 @@ def reference() -> Path:
             pytest.fail(f"{REFERENCE} is missing in CI")
         pytest.skip(f"{REFERENCE} not present")
     return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session for the suite (``local[2]``); skipped outside CI when PySpark or Java is missing."""
+    from ecomlib.engine import EngineError, spark_session
+
+    try:
+        return spark_session("local[2]")
+    except EngineError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Spark is needed in CI: {exc}")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session", params=["duckdb", "spark"])
+def sql_engine(request, demo_dir):
+    """A query engine on the demo store: every test using it runs on DuckDB and on local Spark.
+
+    The Spark engine is shared by the whole suite (views over the demo's Parquet files); its ``rows_scanned``
+    keeps counting across tests, so tests that check it use their own engine.
+    """
+    from ecomlib.engine import DuckDBEngine, SparkEngine
+
+    if request.param == "duckdb":
+        return DuckDBEngine(demo_dir)
+    return SparkEngine(demo_dir, spark=request.getfixturevalue("spark_session"))
+
+
+@pytest.fixture(scope="session")
+def demo_events(demo_dir):
+    """The demo store's events, loaded and validated once (the pandas reference of the engine tests)."""
+    from ecomlib import load_dataset
+    return load_dataset(demo_dir, tables=["events", "orders"])
