@@ -17,6 +17,8 @@ BG/NBD + Gamma-Gamma model, the holdout check and LTV:CAC. Minimum data per sect
 
 A customer's *cohort* is the month (or ISO week) of their first counted order; ``period_number`` k counts
 calendar periods since then (k = 0 is the acquisition period itself, so its retention is 1 by definition).
+On a query engine (``ds.engine``, DuckDB or Spark; see :mod:`ecomlib.engine`) the review reduces the cohort matrix
+and the customer summary there (:func:`cohort_table_on`, :func:`ecomlib.ltv.customer_summary_on`: the same tables).
 
 Which orders count (:func:`completed_orders`, used by this module and by :mod:`ecomlib.ltv`): status
 ``completed`` and ``partially_refunded``. Cancelled, fully refunded and pending orders are left out: they

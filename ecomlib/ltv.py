@@ -4,7 +4,9 @@ The models are fitted with `lifetimes <https://github.com/CamDavidsonPilon/lifet
 and predicts correctly on pandas 3). The pieces of lifetimes that are slow or broken on pandas 3 are written
 here, vectorized, and tested against lifetimes where it still works: the per-customer summary
 (:func:`customer_summary`), the calibration/holdout split (:func:`calibration_holdout`) and the discounted CLV
-sum (:meth:`CustomerValueModel.clv`). See ``docs/decisions-lifetimes.md``.
+sum (:meth:`CustomerValueModel.clv`). See ``docs/decisions-lifetimes.md``. On a query engine (DuckDB, Spark; see
+:mod:`ecomlib.engine`) the summary is reduced where the orders are, by :func:`customer_summary_on`
+(``ecomlib/sql/customer_summary.sql``), to the same table.
 
 Only counted orders enter (status ``completed`` or ``partially_refunded``, see
 :func:`ecomlib.cohorts.completed_orders`, which also explains how refunds are treated).

@@ -137,7 +137,7 @@ def test_customer_summary_by_hand_on_duckdb(tiny, time_unit):
 
 
 def test_cut_offs_and_empty_results_on_duckdb(tiny):
-    orders, returns, eng = tiny
+    orders, _, eng = tiny
     # end before the day after observation_end: the earlier cut-off wins (a's March purchase is left out)
     cut = ltv.customer_summary_on(eng, "2025-03-31", basis="net", end=pd.Timestamp("2025-03-01"))
     assert cut.loc["a", "frequency"] == 0.0
