@@ -35,34 +35,18 @@ def counted(demo_tables) -> pd.DataFrame:
     return out.loc[out["order_time"] < PERIOD.end]
 
 
-@pytest.fixture(scope="module")
-def engine(sql_engine, demo_dir, tmp_path_factory):
-    """``sql_engine``, or on Spark — which reads Parquet only, while the demo's orders and returns are CSV — a Spark
-    engine over Parquet copies of them written by DuckDB (the same typed columns DuckDB reads from the CSV)."""
-    from ecomlib.engine import DuckDBEngine, SparkEngine, literal
-
-    if sql_engine.has("orders") and sql_engine.has("returns"):
-        return sql_engine
-    folder = tmp_path_factory.mktemp("cohorts-parquet")
-    duck = DuckDBEngine(demo_dir)
-    for table in ("orders", "returns"):
-        duck.con.execute(f"COPY (SELECT * FROM {table}) TO {literal(str(folder / f'{table}.parquet'))} "
-                         f"(FORMAT parquet)")
-    return SparkEngine(folder, spark=sql_engine.spark)
-
-
 # The demo store on DuckDB and Spark --------------------------------------------------------------------------
 @pytest.mark.parametrize("freq", ["M", "W"])
-def test_cohort_matrix_equals_pandas_on_the_demo(engine, counted, demo_tables, freq):
+def test_cohort_matrix_equals_pandas_on_the_demo(sql_engine, counted, demo_tables, freq):
     expected = cohorts.cohort_table(counted, freq=freq, customers=demo_tables.customers, end=PERIOD.end)
-    got = cohorts.cohort_table_on(engine, freq=freq, end=PERIOD.end, basis="net")
+    got = cohorts.cohort_table_on(sql_engine, freq=freq, end=PERIOD.end, basis="net")
     assert len(expected) > 100 and expected["active_customers"].sum() > 10_000  # a real matrix, not an empty one
     _equal(expected, got)
 
 
-def test_customer_summary_equals_pandas_on_the_demo(engine, counted):
+def test_customer_summary_equals_pandas_on_the_demo(sql_engine, counted):
     expected = ltv.customer_summary(counted, PERIOD.last_day, time_unit="W")
-    got = ltv.customer_summary_on(engine, PERIOD.last_day, time_unit="W", basis="net", end=PERIOD.end)
+    got = ltv.customer_summary_on(sql_engine, PERIOD.last_day, time_unit="W", basis="net", end=PERIOD.end)
     assert len(expected) > 10_000 and (expected["frequency"] > 0).sum() > 1_000
     _equal(expected, got)
     assert got.index.name == "customer_id" and got.attrs == expected.attrs
@@ -161,13 +145,12 @@ def test_bad_options_name_the_valid_values(tiny):
 
 
 # The review with an engine ------------------------------------------------------------------------------------
-def test_compute_with_an_engine_equals_compute_without(demo_tables, demo_dir):
+def test_compute_with_an_engine_equals_compute_without(demo_dir):
     """The cohort table and everything the customer summary feeds (model, predictions, rollups) are the same."""
-    from ecomlib.engine import DuckDBEngine
-
-    with_engine = copy.copy(demo_tables)
-    with_engine.engine = DuckDBEngine(demo_dir)
-    expected = cohorts.compute(demo_tables, PERIOD)
+    with_engine = cohorts.load(demo_dir, engine="duckdb")
+    without = copy.copy(with_engine)
+    without.engine = None
+    expected = cohorts.compute(without, PERIOD)
     got = cohorts.compute(with_engine, PERIOD)
     assert sorted(got.tables) == sorted(expected.tables) and got.gaps == expected.gaps
     for name in ("cohort_table", "retention", "params", "predictions", "top_customers", "rollup_channel",
