@@ -183,8 +183,12 @@ def demo_data(out: Path, seed: int, no_plants: bool, scale: int, events_scale: i
 @click.option("--params", "params_path", default="params/weekly.yaml", show_default=True,
               help="Parameter set: a YAML file, or the name of a shipped set (weekly, monthly); "
                    "params/weekly.yaml falls back to the shipped set outside the repository.")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Dataset folder (default: the parameter set's `data`, else data/demo).")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path),
+              help="Dataset folder (default: the parameter set's `data`, else data/demo); with --engine duckdb also "
+                   "a .duckdb file, with --engine spark also a Parquet location (s3a://…) or a catalog prefix.")
+@click.option("--engine", type=click.Choice(["auto", "pandas", "duckdb", "spark"]), default=None,
+              help="Where the heavy reductions run (default: the parameter set's `engine`, else auto: DuckDB above "
+                   "256 MB of table files, pandas below). Spark: ECOMLIB_SPARK_MASTER or SPARK_REMOTE, see README.")
 @click.option("--period", help="2026-W47, 2026-11, 2026-11-01..2026-11-14, last-week or last-month "
                                "(default: the last complete period inside the data). A period with no data is refused.")
 @click.option("--start", help="First day of a custom period (YYYY-MM-DD); with --end.")
@@ -199,8 +203,8 @@ def demo_data(out: Path, seed: int, no_plants: bool, scale: int, events_scale: i
 @click.option("--show-code", is_flag=True, help="Keep the code cells in the HTML pages.")
 @click.option("--timeout", default=900.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds one notebook may run before it is stopped and marked failed.")
-def review(params_path: str, data_dir: Path | None, period: str | None, start: str | None, end: str | None,
-           out_dir: Path, only: str | None, overrides: tuple[str, ...], jobs: int, show_code: bool,
+def review(params_path: str, data_dir: Path | None, engine: str | None, period: str | None, start: str | None,
+           end: str | None, out_dir: Path, only: str | None, overrides: tuple[str, ...], jobs: int, show_code: bool,
            timeout: float) -> None:
     """Run a parameter set's notebooks for a period and render HTML reports with an index page."""
     from .runner import Interrupted, run_review
@@ -210,7 +214,8 @@ def review(params_path: str, data_dir: Path | None, period: str | None, start: s
         click.echo("error: --only names no notebook", err=True)
         sys.exit(2)
     try:
-        result = run_review(params_path, data_dir=data_dir, period=period, start=start, end=end, out_dir=out_dir,
+        result = run_review(params_path, data_dir=data_dir, engine=engine, period=period, start=start, end=end,
+                            out_dir=out_dir,
                             only=names, overrides=list(overrides), jobs=jobs, show_code=show_code,
                             timeout=timeout, echo=lambda line: click.echo(line, err=True))
     except (KeyboardInterrupt, Interrupted):

@@ -209,7 +209,7 @@ class Engine:
 
     def folder(self, needed: Sequence[str]) -> Path:
         """A dataset folder holding the ``needed`` tables for pandas: the source itself when it is a folder, else a
-        temporary folder the tables are copied into as Parquet (with the ``store.yaml`` found beside the source),
+        temporary folder the tables are copied into as Parquet (with the ``store.yaml`` beside the source),
         removed when the engine is."""
         local = Path(str(self.source))
         if local.is_dir():
@@ -220,10 +220,8 @@ class Engine:
 
         tmp = Path(tempfile.mkdtemp(prefix="ecomlib-engine-"))
         weakref.finalize(self, shutil.rmtree, tmp, True)
-        for store in (local.with_suffix(".store.yaml"), local.parent / "store.yaml"):
-            if store.is_file():
-                shutil.copyfile(store, tmp / "store.yaml")
-                break
+        if (local.parent / "store.yaml").is_file():  # a database file's store.yaml lies beside it
+            shutil.copyfile(local.parent / "store.yaml", tmp / "store.yaml")
         for table in needed:
             if self.has(table):
                 self._export(table, tmp / f"{table}.parquet")

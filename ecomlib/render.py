@@ -99,13 +99,13 @@ def kit_page(*, title: str, lang: str, body_html: str, runbar_html: str = "") ->
 
 
 def notebook_html(nb, *, title: str, show_code: bool = False, runbar_html: str = "", lang: str = "en",
-                  msg: Messages | None = None) -> str:
+                  msg: Messages | None = None, footer_html: str = "") -> str:
     """HTML of an executed notebook.
 
     Code cells are hidden unless ``show_code``; the cell that failed always keeps its code so the reader sees
     what broke. Parameter cells are dropped. Headings tagged ``heading:<key>`` are translated and anchored;
     outputs of cells tagged ``details`` are collapsed. ``runbar_html`` (a line with run facts and a link back to
-    the index, already escaped) goes above the notebook. Images stay inline as base64; no script or style is
+    the index, already escaped) goes above the notebook, ``footer_html`` (already escaped) at the end of the page. Images stay inline as base64; no script or style is
     loaded from the network. The page's ``<title>`` is ``title`` and ``<html lang>`` the run's language.
     """
     msg = msg or Messages(lang)
@@ -144,6 +144,9 @@ def notebook_html(nb, *, title: str, show_code: bool = False, runbar_html: str =
         else:
             start = body.index(">", body.index("<body")) + 1
             body = body[:start] + runbar_html + body[start:]
+    if footer_html:
+        end = body.rindex("</body>")
+        body = body[:end] + footer_html + "\n" + body[end:]
     return body
 
 

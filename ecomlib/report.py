@@ -95,8 +95,11 @@ def record_headlines(headlines: Iterable[Headline], msg: Messages, findings: Ite
     """
     from IPython.display import display
 
+    from .review import scan_report
+
     rows = list(headlines)
-    payload = {"headlines": [h.to_json() for h in rows], "findings": [f.to_json() for f in findings]}
+    payload = {"headlines": [h.to_json() for h in rows], "findings": [f.to_json() for f in findings],
+               "scan": scan_report()}
     json.dumps(payload)  # fail here, in the notebook, if a value is not JSON-serialisable
     display(styled(headline_frame(rows, msg)))
     display({MIMETYPE: payload}, raw=True)
@@ -109,6 +112,14 @@ def _payloads(notebook) -> Iterable[dict]:
             if MIMETYPE in data:
                 payload = data[MIMETYPE]
                 yield json.loads(payload) if isinstance(payload, str) else payload
+
+
+def read_scan(notebook) -> dict | None:
+    """The engine and rows read that a notebook recorded with its headlines (:func:`ecomlib.review.scan_report`)."""
+    for payload in _payloads(notebook):
+        if payload.get("scan"):
+            return payload["scan"]
+    return None
 
 
 def read_headlines(notebook) -> list[dict]:

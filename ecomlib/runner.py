@@ -46,10 +46,14 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
+from .engine import ENGINES
 from .errors import MissingTableError, ParameterError, ReviewError
 from .periods import Period, check_in_data, date_range, default_period, parse_period
 
 RUNNER_PARAMETERS = ("data_dir", "period_start", "period_end", "compare_start", "compare_end", "lang")
+#: Set by the runner for the whole run and given to the notebooks that declare them (a notebook that runs no
+#: reduction on an engine need not): ``engine`` comes from --engine or the parameter set's ``engine``.
+OPTIONAL_RUNNER_PARAMETERS = ("engine",)
 SUMMARY_VERSION = 2
 DEFAULT_TIMEOUT = 900.0  # seconds one notebook may run
 HISTORY_FILE = "history.jsonl"
@@ -78,7 +82,7 @@ class ParameterSet:
     """A recurring review: which notebooks, what kind of period, shared and per-notebook parameters.
 
     YAML keys: ``title``, ``period`` (``week`` or ``month``), ``data`` (dataset folder, relative to the
-    working directory), ``notebooks_dir`` (relative to the YAML file, default ``../notebooks``),
+    working directory), ``engine`` (``auto``, ``pandas``, ``duckdb``, ``spark``), ``notebooks_dir`` (relative to the YAML file, default ``../notebooks``),
     ``notebooks`` (names), ``parameters`` (shared), ``notebook_parameters`` (name → overrides).
     """
 
@@ -87,6 +91,7 @@ class ParameterSet:
     kind: str = "week"
     title: str = ""
     data: str | None = None
+    engine: str = "auto"
     notebooks_dir: Path = Path("notebooks")
     shared: dict[str, Any] = field(default_factory=dict)
     per_notebook: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -140,7 +145,7 @@ def load_parameter_set(path: str | Path) -> ParameterSet:
         raise ReviewError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ReviewError(f"{path}: a parameter set is a YAML mapping (title, period, notebooks, …)")
-    known = {"title", "period", "data", "notebooks_dir", "notebooks", "parameters", "notebook_parameters"}
+    known = {"title", "period", "data", "engine", "notebooks_dir", "notebooks", "parameters", "notebook_parameters"}
     if unknown := sorted(set(raw) - known):
         raise ParameterError(f"{path}: unknown key(s) {unknown}; a parameter set has {sorted(known)}")
     notebooks = raw.get("notebooks") or []
@@ -153,8 +158,11 @@ def load_parameter_set(path: str | Path) -> ParameterSet:
     per_notebook = raw.get("notebook_parameters") or {}
     if stray := sorted(set(per_notebook) - set(notebooks)):
         raise ParameterError(f"{path}: notebook_parameters names {stray}, which are not in `notebooks` {notebooks}")
+    engine = raw.get("engine", "auto")
+    if engine not in ENGINES:
+        raise ParameterError(f"{path}: `engine` must be one of {', '.join(ENGINES)}, not {engine!r}")
     return ParameterSet(path=path, notebooks=notebooks, kind=kind, title=raw.get("title", ""),
-                        data=raw.get("data"), notebooks_dir=_notebooks_dir(path, raw.get("notebooks_dir")),
+                        data=raw.get("data"), engine=engine, notebooks_dir=_notebooks_dir(path, raw.get("notebooks_dir")),
                         shared=dict(raw.get("parameters") or {}), per_notebook={k: dict(v or {}) for k, v in per_notebook.items()})
 
 
@@ -233,7 +241,7 @@ def notebook_parameters(path: str | Path) -> dict[str, dict[str, Any]]:
             kind = re.sub(r"^Optional\[(.*)\]$", r"\1", info["inferred_type_name"]).split("|")[0].strip()
         nullable = default is None
         if kind == "none":
-            kind = "str" if name in RUNNER_PARAMETERS else _none_type(comment)
+            kind = "str" if name in RUNNER_PARAMETERS + OPTIONAL_RUNNER_PARAMETERS else _none_type(comment)
         bounds = parameter_range(name, comment) if kind in ("int", "float") else None
         out[name] = {"type": kind, "default": default, "help": comment, "range": bounds, "nullable": nullable}
     return out
@@ -305,6 +313,9 @@ def parse_overrides(items: list[str]) -> list[tuple[str | None, str, Any, str]]:
 
 
 def _refuse_runner_parameter(key: str, where: str) -> None:
+    if key in OPTIONAL_RUNNER_PARAMETERS:
+        raise ParameterError(f"{where}{key!r} is one for the whole run; use --engine or the parameter set's "
+                             f"`{key}:` key", name=key)
     if key in RUNNER_PARAMETERS and key != "lang":
         raise ParameterError(f"{where}{key!r} is set by the runner; use --data / --period / --start / --end instead "
                              f"(the runner's value decides which data and period a page is filed under)", name=key)
@@ -353,7 +364,8 @@ def plan_parameters(pset: ParameterSet, names: list[str], overrides: list[str],
                                  name=key, known=union)
     plans = {}
     for name in names:
-        params = {k: _coerce(name, k, v, declared[name]) for k, v in runner_values.items()}
+        params = {k: _coerce(name, k, v, declared[name]) for k, v in runner_values.items()
+                  if k not in OPTIONAL_RUNNER_PARAMETERS or k in declared[name]}
         for key, value in pset.shared.items():
             if key in declared[name]:
                 params[key] = _coerce(name, key, value, declared[name])
@@ -375,25 +387,43 @@ def redact(params: dict[str, Any]) -> dict[str, Any]:
 
 
 # Data and period ---------------------------------------------------------------------------------------------
-def data_span(data_dir: Path) -> tuple[Any, Any, Any]:
-    """(store, first, last timestamp) of the dataset over its orders, events, ad_spend and purchase_orders tables."""
-    from .dataset import load_dataset, read_store, table_file
+def data_span(data_dir: Path, engine=None) -> tuple[Any, Any, Any]:
+    """(store, first, last timestamp) of the dataset over its orders, events, ad_spend and purchase_orders tables.
+
+    Reads only the time columns (:func:`ecomlib.dataset.time_range`), or asks ``engine`` (an
+    :class:`~ecomlib.engine.Engine`) when the data is not a folder of files: never a whole table.
+    """
+    import pandas as pd
+
+    from .dataset import read_store, table_file, time_range
 
     firsts, lasts = [], []
-    for table, column in (("orders", "order_time"), ("events", "event_time"), ("ad_spend", "date"),
-                          ("purchase_orders", "ordered_at")):
-        if table_file(data_dir, table):
+    for table, column in SPAN_COLUMNS:
+        if engine is not None and not Path(str(data_dir)).is_dir():
+            if not engine.has(table):
+                continue
+            row = engine.sql(f"SELECT min({column}) AS first, max({column}) AS last FROM {table}").iloc[0]
+            first, last = pd.Timestamp(row["first"]), pd.Timestamp(row["last"])
+        elif table_file(data_dir, table):
             try:
-                df = getattr(load_dataset(data_dir, tables=[table]), table)
+                first, last = time_range(data_dir, table)
             except MissingTableError:  # a header without rows: no dates to take the range from
                 continue
-            if len(df) and df[column].notna().any():
-                firsts.append(df[column].min())
-                lasts.append(df[column].max())
+        else:
+            continue
+        if pd.notna(first):
+            firsts.append(first)
+            lasts.append(last)
     if not firsts:
         raise ReviewError(f"{data_dir}: no dated rows in orders, events, ad_spend or purchase_orders to take the data "
                           f"range from (check the folder, or make one with `ecomlib import` or `ecomlib demo-data`)")
-    return read_store(data_dir), min(firsts), max(lasts)
+    store_dir = Path(str(data_dir)) if Path(str(data_dir)).is_dir() else Path(str(data_dir)).parent
+    return read_store(store_dir), min(firsts), max(lasts)
+
+
+#: The time columns the data range is taken from.
+SPAN_COLUMNS = (("orders", "order_time"), ("events", "event_time"), ("ad_spend", "date"),
+                ("purchase_orders", "ordered_at"))
 
 
 def choose_period(kind: str, *, period: str | None, start: str | None, end: str | None, data_end,
@@ -889,11 +919,14 @@ def headline_history(rows: list[dict], *, review: str, key: str, kind: str, upto
 
 # The run ------------------------------------------------------------------------------------------------------
 def run_review(params_path: str | Path = "params/weekly.yaml", *, data_dir: str | Path | None = None,
-               period: str | None = None, start: str | None = None, end: str | None = None,
+               engine: str | None = None, period: str | None = None, start: str | None = None, end: str | None = None,
                out_dir: str | Path = "reports", only: list[str] | None = None, overrides: list[str] | None = None,
                jobs: int = 2, show_code: bool = False, timeout: float = DEFAULT_TIMEOUT,
                echo: Callable[[str], None] = print) -> dict:
     """Execute a parameter set's notebooks for one period into ``OUT/<period>/`` with HTML pages and an index.
+
+    ``engine`` (default: the set's ``engine``, else ``auto``) is resolved once for the whole run
+    (:func:`ecomlib.engine.choose`) and given to every notebook as its ``engine`` parameter.
 
     Returns the run summary (also written to ``summary.json``) with ``index`` (path of index.html) added.
     Raises :class:`ParameterError` / :class:`PeriodError` / :class:`ReviewError` before anything runs when the
@@ -904,9 +937,15 @@ def run_review(params_path: str | Path = "params/weekly.yaml", *, data_dir: str 
     started = datetime.now(timezone.utc)
     pset = load_parameter_set(params_path)
     data_text = str(data_dir if data_dir is not None else pset.data or "data/demo")
-    data_dir = Path(data_text).resolve()
-    if not data_dir.is_dir():
-        raise ReviewError(f"{data_text}: no such data folder (give --data DIR)")
+    from .engine import choose, connect
+
+    engine = choose(engine or pset.engine, data_text)
+    remote = "://" in data_text or (engine == "spark" and not Path(data_text).exists())
+    data_dir = Path(data_text) if remote else Path(data_text).resolve()
+    if not remote and not data_dir.is_dir() and not (engine == "duckdb" and data_dir.suffix == ".duckdb"
+                                                        and data_dir.is_file()):
+        raise ReviewError(f"{data_text}: no such data folder (give --data DIR, or a .duckdb file with "
+                          f"--engine duckdb)")
     names = list(pset.notebooks) if not only else list(dict.fromkeys(n.strip() for n in only if n.strip()))
     if stray := [n for n in names if n not in pset.notebooks]:
         raise ParameterError(f"--only {','.join(stray)}: not in {pset.path} (which has {', '.join(pset.notebooks)})")
@@ -914,7 +953,7 @@ def run_review(params_path: str | Path = "params/weekly.yaml", *, data_dir: str 
         raise ParameterError(f"--only names no notebook; {pset.path} has {', '.join(pset.notebooks)}")
     if not timeout or timeout <= 0:
         raise ParameterError(f"--timeout must be a positive number of seconds, not {timeout!r}")
-    store, data_first, data_last = data_span(data_dir)
+    store, data_first, data_last = data_span(data_dir, None if data_dir.is_dir() else connect(engine, data_text))
     review_period = choose_period(pset.kind, period=period, start=start, end=end, data_end=data_last,
                                   data_start=data_first)
     covered = check_in_data(review_period, data_first, data_last, kind=pset.kind)
@@ -923,8 +962,8 @@ def run_review(params_path: str | Path = "params/weekly.yaml", *, data_dir: str 
     lang = cli_lang[-1] if cli_lang else pset.shared.get("lang") or store.lang
     if lang not in ("en", "zh"):
         raise ParameterError(f"lang must be 'en' or 'zh', not {lang!r}")
-    runner_values = {"data_dir": str(data_dir), **review_period.as_params("period"),
-                     **comparison.as_params("compare"), "lang": lang}
+    runner_values = {"data_dir": data_text if remote else str(data_dir), **review_period.as_params("period"),
+                     **comparison.as_params("compare"), "lang": lang, "engine": engine}
     plans = plan_parameters(pset, names, overrides or [], runner_values)
     msg = Messages(lang, currency=store.currency)
 
@@ -953,6 +992,7 @@ def run_review(params_path: str | Path = "params/weekly.yaml", *, data_dir: str 
                            str(pset.notebooks_dir.resolve()): "notebooks", sys.prefix: "<python>",
                            sys.base_prefix: "<python>", os.getcwd(): ".", str(Path.home()): "~"})
         facts = {"started": started, "data_text": data_text, "store": store, "first": data_first, "last": data_last,
+                 "engine": engine,
                  "covered": covered, "period": review_period, "comparison": comparison, "kind": review_period.kind}
         try:
             with _terminate_as_interrupt():
@@ -1013,7 +1053,7 @@ def _render_all(results: list[dict], tmp: Path, msg, show_code: bool, facts: dic
     import nbformat
 
     from .render import kit_page, notebook_html
-    from .report import read_findings, read_headlines
+    from .report import read_findings, read_headlines, read_scan
 
     previous = {(r["review"], r["key"]): r["value"] for r in history if r["period"] == facts["comparison"].label}
     previous.update({k: v for k, v in _previous_headlines(out_dir, facts["period"]).items() if k not in previous})
@@ -1025,7 +1065,7 @@ def _render_all(results: list[dict], tmp: Path, msg, show_code: bool, facts: dic
         error = scrub(result.get("error"))
         table = missing_table(error) if result["status"] == "skipped" else None
         headlines, findings, title = [], [], _review_title(name, msg)
-        note = None
+        note, scan = None, None
         if result["status"] == "skipped":
             note = (msg("common.skipped_missing_table", table=table) if table
                     else msg("common.skipped_other", error=error or ""))
@@ -1041,8 +1081,9 @@ def _render_all(results: list[dict], tmp: Path, msg, show_code: bool, facts: dic
             extra = ""
             if result["status"] == "failed" and result.get("reason") in ("timeout", "kernel_died", "worker_died"):
                 extra = f'<div class="ecomlib-banner ecomlib-error" role="alert">{escape(error or "")}</div>'
+            scan = read_scan(nb)
             _write(html, notebook_html(nb, title=title, show_code=show_code, runbar_html=runbar + extra,
-                                       lang=msg.lang, msg=msg))
+                                       lang=msg.lang, msg=msg, footer_html=_footer(scan, msg)))
             headlines, findings = read_headlines(nb), read_findings(nb)
         else:
             _write(html, kit_page(title=title, lang=msg.lang, runbar_html=runbar,
@@ -1059,8 +1100,18 @@ def _render_all(results: list[dict], tmp: Path, msg, show_code: bool, facts: dic
                           "missing_table": table, "reason": result.get("reason"),
                           "failed_cell": result.get("cell"), "duration_seconds": result.get("duration_seconds"),
                           "parameters": redact({**plans[name], "data_dir": facts["data_text"]}),
+                          "engine": scan["engine"] if scan else None,
+                          "rows_scanned": scan["rows_scanned"] if scan else None,
                           "headlines": headlines, "findings": findings})
     return notebooks
+
+
+def _footer(scan: dict | None, msg) -> str:
+    """The page footer: the engine the notebook's reductions ran on and the rows it read (escaped HTML)."""
+    if not scan:
+        return ""
+    text = msg("common.engine_footer", engine=scan["engine"], rows=msg.int(scan["rows_scanned"]))
+    return f'<footer class="ecomlib-footer">{escape(text)}</footer>'
 
 
 def _previous_headlines(out_dir: Path, period: Period) -> dict[tuple[str, str], Any]:
@@ -1083,7 +1134,8 @@ def _summary(pset: ParameterSet, facts: dict, notebooks: list[dict], msg, lang: 
     return {
         "version": SUMMARY_VERSION, "title": pset.title, "period": period.label, "kind": period.kind,
         "period_start": period.start.date().isoformat(), "period_end": period.last_day.date().isoformat(),
-        "comparison": comparison.label, "data": facts["data_text"], "store": facts["store"].name,
+        "comparison": comparison.label, "data": facts["data_text"], "engine": facts["engine"],
+        "store": facts["store"].name,
         "currency": facts["store"].currency, "lang": lang, "data_first": str(facts["first"]),
         "data_last": str(facts["last"]),
         "coverage": {"days": facts["covered"], "of": period.days, "text": _coverage_text(facts, msg)},

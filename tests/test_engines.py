@@ -132,7 +132,7 @@ def test_a_duckdb_database_file_is_a_source(tmp_path, demo_dir):
     con.execute(f"CREATE TABLE events AS SELECT * FROM read_parquet('{demo_dir / 'events.parquet'}')")
     con.execute(f"CREATE TABLE orders AS SELECT * FROM read_csv('{demo_dir / 'orders.csv'}')")
     con.close()
-    (tmp_path / "shop.store.yaml").write_text((demo_dir / "store.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "store.yaml").write_text((demo_dir / "store.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     ds = funnel.load(db, engine="auto")
     assert ds.engine.name == "duckdb" and ds.events is None and len(ds.orders) > 0
     assert ds.store.currency == "CNY"
