@@ -153,7 +153,7 @@ def ibis_funnel(events, start: str, end: str):
         prev = (prev.join(e, [prev.session_id == e.sid, e.te >= prev.t, e.te <= prev.t0 + window])
                 .group_by("session_id", "device", "t0", t_prev=_.t)
                 .aggregate(t=_.te.min()))
-        seconds = _.t.delta(_.t_prev, "microsecond").cast("float64") / 1e6
+        seconds = _.t.delta(_.t_prev, unit="microsecond").cast("float64") / 1e6
         reached.append(prev.select("device", step=ibis.literal(k), seconds=seconds))
     reached = ibis.union(*reached)
     stats = dict(units=_.count(), median_seconds=_.seconds.median(), p90_seconds=_.seconds.quantile(0.9))
@@ -176,7 +176,8 @@ def ibis_summary(orders, end: str):
         repeat=_.revenue.sum(where=_.n > 0))  # row_number() counts from 0 in Ibis
     return out.select(
         "customer_id", frequency=(_.days - 1).cast("float64"),
-        recency=_.last.delta(_.first, "day").cast("float64"), T=last.delta(_.first, "day").cast("float64"),
+        recency=_.last.delta(_.first, unit="day").cast("float64"),
+        T=last.delta(out.first, unit="day").cast("float64"),  # a deferred `_` is not resolved inside a literal's method
         monetary_value=ibis.ifelse(_.days > 1, _.repeat.fill_null(0) / (_.days - 1), 0.0))
 
 
@@ -221,7 +222,7 @@ def spark_session():
     return spark
 
 
-def to_spark(sql: str) -> str:
+def to_spark(sql: str, *, pretty: bool = False) -> str:
     """``sqlglot.transpile(sql, read="duckdb", write="spark")`` with the one fix these queries need.
 
     DuckDB's ``quantile_cont(x, q)`` (exact, interpolated) comes out as ``PERCENTILE_CONT(x, q)``, which Spark
@@ -234,7 +235,7 @@ def to_spark(sql: str) -> str:
             return exp.Quantile(this=node.this, quantile=node.expression)
         return node
 
-    return sqlglot.parse_one(sql, read="duckdb").transform(exact_quantile).sql(dialect="spark")
+    return sqlglot.parse_one(sql, read="duckdb").transform(exact_quantile).sql(dialect="spark", pretty=pretty)
 
 
 class Runners:
@@ -251,16 +252,24 @@ class Runners:
             for name, path in paths.items():
                 spark.read.parquet(path).createOrReplaceTempView(name)
             self.variants["sql->spark"] = self.sql_spark
+        self.failures: dict[str, str] = {}
         if ibis_ok:
-            import ibis
-
-            self.ibis_duck = ibis.duckdb.connect()
-            self.exprs = {"duckdb": self._exprs(self.ibis_duck, paths, start, end, obs_end)}
-            self.variants["ibis/duckdb"] = lambda r: self.exprs["duckdb"][r].to_pandas()
+            backends = {"duckdb": lambda ibis: ibis.duckdb.connect()}
             if spark is not None:
-                self.ibis_spark = ibis.pyspark.connect(spark)
-                self.exprs["pyspark"] = self._exprs(self.ibis_spark, paths, start, end, obs_end)
-                self.variants["ibis/pyspark"] = lambda r: self.exprs["pyspark"][r].to_pandas()
+                backends["pyspark"] = lambda ibis: ibis.pyspark.connect(spark)
+            for backend, connect in backends.items():
+                self._add_ibis(backend, connect, paths, start, end, obs_end)
+
+    def _add_ibis(self, backend, connect, paths, start, end, obs_end) -> None:
+        """The Ibis variant on one backend, or the reason it cannot run here (in ``failures``)."""
+        import ibis
+
+        try:
+            exprs = self._exprs(connect(ibis), paths, start, end, obs_end)
+        except Exception as error:  # an incompatible backend: record what broke, go on with the others
+            self.failures[f"ibis/{backend}"] = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+            return
+        self.variants[f"ibis/{backend}"] = lambda reduction: exprs[reduction].to_pandas()
 
     @staticmethod
     def _exprs(con, paths, start, end, obs_end) -> dict:
@@ -405,12 +414,99 @@ def _closure_with_extras() -> set[str]:
     return _closure(extra)
 
 
+# What sqlglot's DuckDB -> Spark transpilation keeps, changes or breaks ---------------------------------------------
+# Each probe is a DuckDB expression over two tiny tables: nums(x DOUBLE: 0, 1, …, 10) for aggregates, and one row
+# (a = 2026-03-07 23:00:00.25, b = 2026-03-08 01:00:00.75, d1 = 2026-01-31, d2 = 2026-02-01, n = 7, s = 'x').
+PROBES = {
+    "quantile_cont(x, 0.85)": "nums",
+    "percentile_cont(0.85) WITHIN GROUP (ORDER BY x)": "nums",
+    "quantile(x, 0.85)": "nums",
+    "quantile_disc(x, 0.85)": "nums",
+    "median(x)": "nums",
+    "arg_min(x, -x)": "nums",
+    "count(*) FILTER (WHERE x > 4)": "nums",
+    "string_agg(CAST(x AS VARCHAR), ',' ORDER BY x DESC)": "nums",
+    "a + INTERVAL 30 MINUTE": "one",
+    "a + n * INTERVAL 1 MINUTE": "one",
+    "a + to_minutes(n)": "one",
+    "TIMESTAMP '2026-03-08 00:00:00' < b": "one",
+    "date_diff('microsecond', a, b) / 1e6": "one",
+    "epoch(b) - epoch(a)": "one",
+    "epoch_us(b) - epoch_us(a)": "one",
+    "date_diff('day', a, b)": "one",
+    "date_diff('day', CAST(a AS DATE), CAST(b AS DATE))": "one",
+    "date_diff('month', d1, d2)": "one",
+    "d2 - d1": "one",
+    "CAST(a AS DATE)": "one",
+    "date_trunc('week', a)": "one",
+    "dayofweek(b)": "one",
+    "isodow(b)": "one",
+    "strftime(a, '%Y-%m-%d %H:%M')": "one",
+    "n // 2": "one",
+    "n / 2": "one",
+    "s || NULL": "one",
+    # whole statements (value None): DuckDB-only syntax
+    "SELECT sum(x) AS v FROM (SELECT * REPLACE (x + 1 AS x) FROM nums)": None,
+    "SELECT count(*) AS v FROM (SELECT * EXCLUDE (s) FROM one)": None,
+    "SELECT count(*) AS v FROM nums, range(3) t(k)": None,
+    "SELECT count(*) AS v FROM nums QUALIFY row_number() OVER (ORDER BY x) = 1": None,
+}
+
+
+def transpile_check(spark) -> list[dict]:
+    """Run each probe on DuckDB and, transpiled, on Spark; whether Spark gives the same value, another, or fails."""
+    with tempfile.TemporaryDirectory() as tmp:
+        con = duckdb.connect()
+        tables = {"nums": "SELECT CAST(range AS DOUBLE) AS x FROM range(11)",
+                  "one": "SELECT TIMESTAMP '2026-03-07 23:00:00.25' AS a, TIMESTAMP '2026-03-08 01:00:00.75' AS b, "
+                         "DATE '2026-01-31' AS d1, DATE '2026-02-01' AS d2, 7 AS n, 'x' AS s"}
+        for name, query in tables.items():
+            path = f"{tmp}/{name}.parquet"
+            con.execute(f"COPY ({query}) TO '{path}' (FORMAT parquet)")
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+            spark.read.parquet(path).createOrReplaceTempView(name)
+        rows = []
+        for expression, table in PROBES.items():
+            sql = expression if table is None else f"SELECT {expression} AS v FROM {table}"
+            spark_sql = sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+            mine = con.execute(sql).fetchone()[0]
+            try:
+                theirs = spark.sql(spark_sql).collect()[0][0]
+                same = _same(mine, theirs)
+                verdict = "same" if same else f"DIFFERS: DuckDB {mine!r}, Spark {theirs!r}"
+            except Exception as error:
+                verdict = "FAILS on Spark: " + next(line for line in str(error).splitlines() if line.strip())[:120]
+            spark_expr = spark_sql if table is None else spark_sql.removeprefix("SELECT ").rsplit(" AS v FROM", 1)[0]
+            rows.append({"duckdb": expression, "spark": spark_expr, "verdict": verdict})
+            print(f"  {expression:<52} -> {spark_expr:<58} {verdict}")
+        return rows
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+    if hasattr(a, "total_seconds") or hasattr(b, "total_seconds"):  # an interval against a number of days
+        return False
+    return a == b
+
+
 # Main ----------------------------------------------------------------------------------------------------------------
 def run(paths, start, end, obs_end, *, spark, ibis_ok, repeat, check_pandas) -> list[dict]:
     runners = Runners(paths, start, end, obs_end, spark=spark, ibis_ok=ibis_ok)
     rows = []
     for reduction in ("funnel", "summary"):
-        answers = {name: normalized(reduction, fn(reduction)) for name, fn in runners.variants.items()}
+        answers = {}
+        for name, fn in list(runners.variants.items()):
+            try:
+                answers[name] = normalized(reduction, fn(reduction))
+            except Exception as error:  # recorded and reported; the other variants still run
+                if not name.startswith("ibis/"):
+                    raise
+                runners.failures[f"{name} ({reduction})"] = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        for name, why in runners.failures.items():
+            print(f"  {name} cannot run here: {why}")
+            rows.append({"reduction": reduction, "variant": name, "failed": why})
+        runners.failures.clear()
         if check_pandas:
             ref = pandas_reference(reduction, paths, start, end, obs_end)
             if ref is not None:
@@ -422,9 +518,12 @@ def run(paths, start, end, obs_end, *, spark, ibis_ok, repeat, check_pandas) -> 
                 raise SystemExit(f"{reduction}: {name} differs from {first}: {'; '.join(wrong)}")
         print(f"  {reduction}: {len(answers[first]):,} rows, identical in {', '.join(answers)}")
         for name, fn in runners.variants.items():
+            if name not in answers:
+                continue
             seconds = timed(lambda: fn(reduction), repeat)
-            rows.append({"reduction": reduction, "variant": name, "seconds": seconds})
-            print(f"    {name:<14} {seconds:8.3f} s")
+            load = os.getloadavg()[0]
+            rows.append({"reduction": reduction, "variant": name, "seconds": seconds, "load": load})
+            print(f"    {name:<14} {seconds:8.3f} s   (load average {load:.1f})")
     return rows
 
 
@@ -436,6 +535,8 @@ def main() -> None:
     parser.add_argument("--no-spark", action="store_true", help="DuckDB only")
     parser.add_argument("--show-sql", action="store_true", help="print the DuckDB SQL, its Spark transpilation "
                         "and the SQL Ibis emits, then stop")
+    parser.add_argument("--transpile-check", action="store_true", help="run small DuckDB expressions on DuckDB and, "
+                        "transpiled by sqlglot, on Spark; show which keep their value, change it or fail; then stop")
     parser.add_argument("--json", type=Path, help="write the measurements here")
     args = parser.parse_args()
     ibis_ok = importlib.util.find_spec("ibis") is not None
@@ -447,6 +548,11 @@ def main() -> None:
         print("ibis is not importable in this environment: the Ibis variants are skipped "
               "(run with a virtualenv that has ibis-framework[duckdb,pyspark] to compare them)")
     report = {"versions": versions, "loc": lines_of_code(), "runs": []}
+    if args.transpile_check:
+        spark = spark_session()
+        transpile_check(spark)
+        spark.stop()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         if args.show_sql:
             show_sql(args.data, Path(tmp), ibis_ok)
@@ -489,10 +595,12 @@ def show_sql(data_dir: Path, tmp: Path, ibis_ok: bool) -> None:
     start, end, obs_end = default_range(paths)
     for name, sql in (("funnel", FUNNEL_SQL.format(start=start, end=end)),
                       ("summary", SUMMARY_SQL.format(end=obs_end))):
-        print(f"-- {name}: DuckDB\n{sql.strip()}\n\n-- {name}: sqlglot -> Spark\n"
-              f"{sqlglot.transpile(sql, read='duckdb', write='spark', pretty=True)[0]}\n")
+        print(f"-- {name}: DuckDB\n{sql.strip()}\n\n-- {name}: sqlglot -> Spark (with the quantile fix)\n"
+              f"{to_spark(sql, pretty=True)}\n")
     if ibis_ok:
         import ibis
+
+        ibis.pyspark  # noqa: B018  (loading the backend registers the options its SQL compiler reads)
 
         con = ibis.duckdb.connect()
         exprs = Runners._exprs(con, paths, start, end, obs_end)
