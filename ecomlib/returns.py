@@ -1461,24 +1461,36 @@ def formats(df: pd.DataFrame) -> dict[str, str]:
     return {c: UNITS[c] for c in df.columns if c in UNITS}
 
 
-def load(data_dir, **kwargs):
+def load(data_dir, *, engine: str = "pandas", **kwargs):
     """The tables of the returns review: orders, order_items, products, returns (required), suppliers (optional).
 
     A header-only returns table is allowed and means "no returns" (the contract's loader refuses an empty
-    *required* table, so it is read as optional here once the file is known to exist).
+    *required* table, so it is read as optional here once the file is known to exist). ``engine`` (``auto``,
+    ``pandas``, ``duckdb``, ``spark``; :mod:`ecomlib.engine`): on duckdb and spark the dataset gets ``ds.engine``
+    and :func:`compute` runs the return rates there (:func:`return_rates_on`); the tables are loaded and validated
+    as usual and served to the engine as validated frames.
     """
     from pathlib import Path as _Path
 
     from .contract import REVIEW_TABLES
     from .dataset import load_dataset, table_file
+    from .engine import connect
     from .errors import MissingTableError
 
     required, optional = REVIEW_TABLES[NAME]
-    folder = _Path(data_dir)
+    eng = connect(engine, data_dir)
+    source = data_dir if eng is None else eng.folder(needed=[*required, *optional])
+    folder = _Path(source)
     if folder.is_dir() and table_file(folder, "returns") is None:
         raise MissingTableError("returns", str(folder), NAME)
-    return load_dataset(data_dir, tables=[t for t in required if t != "returns"],
-                        optional=["returns", *[t for t in optional if t != "returns"]], needed_by=NAME, **kwargs)
+    ds = load_dataset(source, tables=[t for t in required if t != "returns"],
+                      optional=["returns", *[t for t in optional if t != "returns"]], needed_by=NAME, **kwargs)
+    if eng is not None:
+        for table, frame in ds.tables().items():  # validated here; the engine would otherwise read the CSV again
+            if str(ds.files.get(table, "")).endswith(".csv"):
+                eng.register(table, frame)
+        ds.engine = eng
+    return ds
 
 
 def data_range(ds) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -4,12 +4,13 @@
 -- returns.return_lines(..., as_of) matched to those lines on (order_id, sku). A line's returns count up to its
 -- units sold (units_returned = min(units returned, units sold) per line, the sum return_lines' earliest-first
 -- capping gives whatever the order of the returns); the rest is units_over_returned. Groups with a NULL key are
--- left out (pandas groupby dropna). One row per group that sold; Python adds the rates and Wilson intervals.
+-- left out (pandas groupby dropna); inside, they are key_<i> (a key may be a column of the line itself). One row per
+-- group that sold; Python adds the rates and Wilson intervals.
 WITH
 sold AS (
     SELECT i.order_id, i.sku, i.quantity
 {% for alias, expr in columns %}
-         , {{ expr }} AS {{ alias | ident }}
+         , {{ expr }} AS key_{{ loop.index0 }}
 {% endfor %}
     FROM order_items i
     JOIN orders o ON o.order_id = i.order_id
@@ -41,7 +42,7 @@ lines AS (
 )
 SELECT
 {% for alias, expr in columns %}
-    {{ alias | ident }},
+    key_{{ loop.index0 }} AS {{ alias | ident }},
 {% endfor %}
     CAST(sum(quantity) AS BIGINT) AS units_sold,
     count(DISTINCT order_id) AS orders,
@@ -51,9 +52,9 @@ SELECT
     CAST(coalesce(sum(q - counted), 0) AS BIGINT) AS units_over_returned
 FROM lines
 {% if columns %}
-WHERE {% for alias, expr in columns %}{{ alias | ident }} IS NOT NULL{{ " AND " if not loop.last }}{% endfor %}
+WHERE {% for alias, expr in columns %}key_{{ loop.index0 }} IS NOT NULL{{ " AND " if not loop.last }}{% endfor %}
 
-GROUP BY {% for alias, expr in columns %}{{ alias | ident }}{{ ", " if not loop.last }}{% endfor %}
+GROUP BY {% for alias, expr in columns %}key_{{ loop.index0 }}{{ ", " if not loop.last }}{% endfor %}
 
 {% else %}
 HAVING count(*) > 0
