@@ -80,6 +80,9 @@ STATIC: tuple[str, ...] = ("products", "suppliers", "promotions", "price_observa
 EVENTS = "events"
 PART = "part-{:05d}.parquet"
 COMPRESSION = "zstd"
+#: Parquet options of every file written: microsecond timestamps, because Spark refuses nanosecond ones
+#: (PARQUET_TYPE_ILLEGAL TIMESTAMP(NANOS,false)) and store times carry no sub-microsecond digits.
+PARQUET = {"compression": COMPRESSION, "coerce_timestamps": "us", "allow_truncated_timestamps": False}
 
 
 def suffixed(values: pa.ChunkedArray | pa.Array, copy: int) -> pa.ChunkedArray | pa.Array:
@@ -187,7 +190,7 @@ def write_scaled(out: str | Path, *, seed: int = 42, plants: bool = True, scale:
         if name in SCALED:
             table = scale_table(table, SCALED[name], scale)
         written[name] = out / f"{name}.parquet"
-        pq.write_table(table, written[name], compression=COMPRESSION)
+        pq.write_table(table, written[name], **PARQUET)
     customers = (arrow["customers"]["customer_id"].combine_chunks() if "customers" in arrow
                  else pa.array([], pa.string()))
     for name in arrow:
@@ -199,10 +202,10 @@ def write_scaled(out: str | Path, *, seed: int = 42, plants: bool = True, scale:
             if name == EVENTS:
                 if k < events_scale:
                     pq.write_table(copy_events(table, customers, k, scale), written[name] / PART.format(k),
-                                   compression=COMPRESSION)
+                                   **PARQUET)
             elif k < scale:
                 pq.write_table(copy_table(table, COPIED[name], k), written[name] / PART.format(k),
-                               compression=COMPRESSION)
+                               **PARQUET)
     (out / "store.yaml").write_text(yaml.safe_dump(STORE, allow_unicode=True, sort_keys=False), encoding="utf-8")
     written["store"] = out / "store.yaml"
     (out / ".recipe").write_text(scaled_recipe(seed, plants, scale, events_scale) + "\n")

@@ -168,3 +168,15 @@ def test_the_command_passes_scale_and_events_scale_and_scale_1_writes_the_normal
     assert calls == [("scaled", {"seed": 7, "plants": True, "scale": 3, "events_scale": 5}),
                      ("scaled", {"seed": 7, "plants": True, "scale": 4, "events_scale": None}),
                      ("1x", 7), ("1x", 7)]
+
+
+def test_timestamps_are_written_in_microseconds_so_spark_reads_them(stores):
+    """Spark refuses Parquet nanosecond timestamps (PARQUET_TYPE_ILLEGAL); every time column is microseconds."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _, folder = stores
+    files = sorted(folder.glob("*.parquet")) + sorted(folder.glob("*/part-*.parquet"))
+    units = {(f.parent.name if f.parent != folder else f.stem, field.name): field.type.unit
+             for f in files for field in pq.read_schema(f) if pa.types.is_timestamp(field.type)}
+    assert units and set(units.values()) == {"us"}, units
