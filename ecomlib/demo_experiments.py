@@ -9,9 +9,9 @@ and ``returns``:
   outcomes of treatment units: of the treatment units with no counted order between their exposure and the data's
   end, ``round(PLANTED_LIFT × the treatment units that do order)`` chosen at random get one order each, at a
   uniform random time between their exposure and the data's end (``order_id`` ``OE…``, status completed). Each
-  added order copies the lines, revenue, discount, shipping fee and channel of a counted order placed in the
-  experiment's weeks, chosen at random — values like everyone else's, so the order value is untouched (no AOV
-  effect) and revenue per visitor rises with conversion. Treatment's conversion is therefore exactly
+  added order copies the lines, revenue, discount, shipping fee and channel of a counted order of the same day,
+  chosen at random — that day's prices and stock, values like everyone else's, so the order value is untouched
+  (no AOV effect) and revenue per visitor rises with conversion. Treatment's conversion is therefore exactly
   (1 + :data:`PLANTED_LIFT`) times what it would have been (up to the rounding of one order): the true relative
   lift of conversion is PLANTED_LIFT (25 %) by construction, and the readout against control estimates it with
   control's sampling error. The added orders get no parcels, tickets or returns, and the events table, whose
@@ -69,9 +69,14 @@ def _plant_lift(rng: np.random.Generator, units: pd.DataFrame, orders: pd.DataFr
     start = chosen["assigned_at"].to_numpy()
     span = (end - chosen["assigned_at"]).dt.total_seconds().to_numpy()
     when = start + pd.to_timedelta(np.floor(rng.random(n_add) * span), unit="s").to_numpy()
-    pool = orders.loc[orders["status"].isin(REVENUE_STATUSES) & (orders["order_time"] >= units["assigned_at"].min())
-                      & (orders["order_time"] <= end)]
-    template = pool.iloc[rng.integers(0, len(pool), n_add)].reset_index(drop=True)
+    # each added order copies a counted order of its own day: that day's prices, and no SKU that was out of stock
+    pool = orders.loc[orders["status"].isin(REVENUE_STATUSES) & (orders["order_time"] <= end)]
+    pool = pool.assign(day=pool["order_time"].dt.normalize()).sort_values("day", kind="stable")
+    first = pool.groupby("day").cumcount().eq(0).to_numpy().nonzero()[0]
+    days = pool["day"].to_numpy()[first]
+    at = np.searchsorted(days, pd.DatetimeIndex(when).normalize().to_numpy())
+    count = np.diff(np.r_[first, len(pool)])
+    template = pool.iloc[first[at] + np.floor(rng.random(n_add) * count[at]).astype(int)].reset_index(drop=True)
     ids = [f"OE{i:06d}" for i in range(1, n_add + 1)]
     added = template.assign(order_id=ids, customer_id=chosen["unit_id"].to_numpy(), order_time=when,
                             status="completed")[orders.columns]
