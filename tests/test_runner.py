@@ -89,7 +89,7 @@ def fake_execute(name: str, source: str, target: str, params: dict, cwd: str) ->
         value = values.get(params["period_start"]) if isinstance(values, dict) else values
         headlines.append({"key": h["key"], "label": h["label"], "value": value, "unit": h.get("unit", "count"),
                           "previous": None, "good": "up", "source": f"tests.fake.{h['key']}"})
-    payload = {"headlines": headlines, "findings": fake.get("findings", [])}
+    payload = {"headlines": headlines, "findings": fake.get("findings", []), "scan": fake.get("scan")}
     code[-1].outputs = [nbformat.v4.new_output("display_data", data={MIMETYPE: payload})]
     nbformat.write(nb, target)
     return {"name": name, "status": "ok", "cell": None, "error": None}
@@ -734,3 +734,57 @@ def test_a_kernel_that_dies_while_starting_is_started_once_more(tmp_path, monkey
     monkeypatch.setattr(papermill, "execute_notebook", dead)
     result = runner._execute("x", "x.ipynb", str(tmp_path / "x.ipynb"), {}, str(tmp_path))
     assert result["reason"] == "kernel_died" and len(calls) == 2  # once more, not forever
+
+
+# Engines -------------------------------------------------------------------------------------------------------
+def test_the_engine_goes_to_the_notebooks_that_declare_it_and_is_one_for_the_run(kit):
+    write_notebook(kit / "notebooks" / "engined.ipynb", GOOD)
+    path = kit / "notebooks" / "engined.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells[1].source += 'engine = "auto"  # where the heavy reductions run\n'
+    nbformat.write(nb, str(path))
+    write_set(kit, ["good", "engined"])
+    pset = runner.load_parameter_set(kit / "params" / "set.yaml")
+    values = {"data_dir": "/d", "period_start": "2026-11-16", "period_end": "2026-11-22",
+              "compare_start": "2026-11-09", "compare_end": "2026-11-15", "lang": "en", "engine": "duckdb"}
+    plans = runner.plan_parameters(pset, ["good", "engined"], [], values)
+    assert plans["engined"]["engine"] == "duckdb" and "engine" not in plans["good"]
+    for override in ("engine=spark", "engined:engine=spark"):
+        with pytest.raises(ParameterError, match="'engine' is one for the whole run; use --engine"):
+            runner.plan_parameters(pset, ["good", "engined"], [override], values)
+    with pytest.raises(ParameterError, match="'engine' is one for the whole run"):
+        plan(kit, extra="parameters:\n  engine: duckdb\n", names=("good", "engined"))
+
+
+def test_the_parameter_set_engine_is_checked_and_the_run_records_it(kit, stub):
+    write_set(kit, ["good"], "engine: polars\n")
+    with pytest.raises(ParameterError, match="`engine` must be one of auto, pandas, duckdb, spark, not 'polars'"):
+        runner.load_parameter_set(kit / "params" / "set.yaml")
+    write_set(kit, ["good"], "engine: duckdb\n")
+    summary = run(kit)
+    assert summary["engine"] == "duckdb"
+    assert run(kit, engine="pandas", period="2026-W46")["engine"] == "pandas"  # --engine wins over the set
+
+
+def test_the_page_footer_names_the_engine_and_the_rows_read_and_summary_has_them(kit, stub):
+    write_notebook(kit / "notebooks" / "good.ipynb", {**GOOD, "scan": {"engine": "duckdb", "rows_scanned": 12345678}})
+    summary = run(kit, overrides=["lang=zh"])
+    page = (kit / "reports" / "2026-W47" / "good.html").read_text(encoding="utf-8")
+    assert '<footer class="ecomlib-footer">计算引擎：duckdb · 读取 12,345,678 行</footer>' in page
+    assert summary["notebooks"][0]["engine"] == "duckdb" and summary["notebooks"][0]["rows_scanned"] == 12345678
+    saved = json.loads((kit / "reports" / "2026-W47" / "summary.json").read_text(encoding="utf-8"))
+    assert saved["notebooks"][0]["rows_scanned"] == 12345678
+
+
+def test_a_duckdb_database_file_is_accepted_as_data_with_the_duckdb_engine(kit, stub):
+    import duckdb
+
+    db = kit / "data" / "shop.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(f"CREATE TABLE orders AS SELECT * FROM read_csv('{kit / 'data' / 'orders.csv'}')")
+    con.close()
+    summary = run(kit, data_dir=db, engine="duckdb")
+    assert summary["engine"] == "duckdb" and summary["period"] == "2026-W47"
+    assert summary["store"] == "Tiny 小店"  # store.yaml beside the database file
+    with pytest.raises(ReviewError, match="no such data folder"):
+        run(kit, data_dir=db, engine="pandas")
