@@ -465,13 +465,18 @@ def _gap(key: str, **fields) -> Gap:
     return Gap(f"segments.gap.{key}", fields)
 
 
-def _fit_value(counted: pd.DataFrame, period, *, horizon_months: int, gross_margin: float, discount_rate: float):
-    """(predictions, gap): the LTV model's per-customer P(alive) and CLV as of the period's last day, or a gap."""
+def _fit_value(counted: pd.DataFrame, period, *, horizon_months: int, gross_margin: float, discount_rate: float,
+               engine=None, basis: str = "gross"):
+    """(predictions, gap): the LTV model's per-customer P(alive) and CLV as of the period's last day, or a gap.
+
+    With ``engine`` the customer summary is computed there (:func:`ecomlib.ltv.customer_summary_on`, the same
+    table from the same counted orders on ``basis``)."""
     from . import ltv
     from .errors import FitError, PeriodError
 
     try:
-        summary = ltv.customer_summary(counted, period.last_day)
+        summary = (ltv.customer_summary(counted, period.last_day) if engine is None
+                   else ltv.customer_summary_on(engine, period.last_day, basis=basis, end=period.end))
     except PeriodError:
         return None, _gap("value_customers", n=0, needed=ltv.MIN_CUSTOMERS)
     days = float((period.end - counted["order_time"].min()) / pd.Timedelta(days=1))
@@ -552,8 +557,10 @@ def compute(ds, period, *, comparison=None, rules_path: str | Path | None = None
                           at_risk=None, at_risk_revenue_share=None, at_risk_clv=None, clv_total=None)
         return res
 
+    plain_log = "status" not in ds.orders.columns  # a transaction log without statuses stays in pandas
     pred, gap = _fit_value(counted, period, horizon_months=horizon_months, gross_margin=gross_margin,
-                           discount_rate=discount_rate)
+                           discount_rate=discount_rate, engine=None if plain_log else getattr(ds, "engine", None),
+                           basis="net" if getattr(ds, "returns", None) is not None else "gross")
     if gap is not None:
         res.gaps["value"] = gap
     summary = segment_summary(customers, period_orders=in_window, rules=rules, predictions=pred)

@@ -381,3 +381,15 @@ def test_cohort_plot_takes_rates_of_zero_and_one_whose_bounds_round_past_them():
     fig, ax = plt.subplots()
     assert segments.plot_cohorts(data, ax=ax) is ax  # no "yerr must not contain negative values"
     plt.close(fig)
+
+
+def test_the_customer_summary_on_duckdb_gives_the_pandas_segments_and_values(demo_dir):
+    """With ds.engine the LTV model's summary comes from ltv.customer_summary_on: same tables, same values."""
+    period = parse_period("2026-W47")
+    on_pandas = segments.compute(segments.load(demo_dir), period)
+    on_duckdb = segments.compute(segments.load(demo_dir, engine="duckdb"), period)
+    for name, table in on_pandas.tables.items():
+        pd.testing.assert_frame_equal(table, on_duckdb.tables[name], check_dtype=False, rtol=1e-9)
+    assert on_pandas.values.keys() == on_duckdb.values.keys()
+    for key, value in on_pandas.values.items():  # the model's sums differ by float addition order only
+        assert on_duckdb.values[key] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value), key
