@@ -1454,8 +1454,8 @@ def compute(ds, period: Period, *, window_days: int = 90, on_time_tolerance_days
         kpis = supplier_kpis(lines, window=window, quality=quality, alpha=alpha)
         overall = supplier_kpis(lines, window=window, by=None, quality=quality_all, alpha=alpha)
     else:  # the same tables from the dataset's query engine (ecomlib/sql/supplier_rates.sql)
-        line_rules = dict(as_of=period.end, window=window, on_time_tolerance_days=on_time_tolerance_days,
-                          fill_threshold=fill_threshold, alpha=alpha)
+        line_rules = {"as_of": period.end, "window": window, "on_time_tolerance_days": on_time_tolerance_days,
+                      "fill_threshold": fill_threshold, "alpha": alpha}
         kpis = supplier_kpis_on(engine, quality=quality, **line_rules)
         overall = supplier_kpis_on(engine, by=None, quality=quality_all, **line_rules)
     if overall["n_deliveries"].item() > 0 and overall["n_qty_lines"].item() == 0:

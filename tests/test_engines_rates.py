@@ -100,7 +100,7 @@ def test_supplier_kpis_other_groupings_and_rules_on_duckdb(duck, demo_rates):
     po = demo_rates.purchase_orders
     for period in (WEEK, parse_period("2025-W20")):  # the second: the first weeks of the data, lines still open
         window = suppliers.trailing_window(period)
-        rules = dict(on_time_tolerance_days=0.0, fill_threshold=0.9, early_tolerance_days=2.0)
+        rules = {"on_time_tolerance_days": 0.0, "fill_threshold": 0.9, "early_tolerance_days": 2.0}
         lines = suppliers.delivery_lines(po, as_of=period.end, **rules)
         for by in (None, "sku", ["supplier_id", "sku"]):
             _same(suppliers.supplier_kpis(lines, window=window, by=by),
