@@ -170,3 +170,14 @@ def test_rows_scanned_counts_what_the_queries_read(tmp_path):
     eng = engine.DuckDBEngine(tmp_path)
     funnel.step_conversion_on(eng, period=WEEK)
     assert eng.describe() == {"engine": "duckdb", "rows_scanned": 1, "queries": 1}  # s2 is outside the window
+
+
+def test_spark_reads_tables_of_a_catalog_prefix(spark_session, demo_events):
+    """A catalog prefix (here Spark's global_temp database, as a lake's `lake.shop.` would be) names the tables."""
+    times = demo_events.events["event_time"]
+    week = demo_events.events.loc[(times >= WEEK.start) & (times < WEEK.end + pd.Timedelta(days=1))]  # + windows
+    spark_session.createDataFrame(week.astype({c: object for c in ("event_name", "device", "channel")})) \
+        .createOrReplaceGlobalTempView("shop_events")
+    eng = engine.SparkEngine("global_temp.shop_", spark=spark_session)
+    assert eng.has("events") and not eng.has("orders")
+    _same(funnel.step_conversion(demo_events.events, period=WEEK), funnel.step_conversion_on(eng, period=WEEK))
