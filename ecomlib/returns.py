@@ -79,7 +79,7 @@ from .errors import RulesError
 from .i18n import Messages
 from .periods import Period
 from .report import Headline
-from .review import Finding, Gap, Result, merged_options
+from .review import _LOADED, Finding, Gap, Result, merged_options
 from .rulesfile import packaged, read_rules
 from .stats import (
     adjust_pvalues,
@@ -1490,6 +1490,7 @@ def load(data_dir, *, engine: str = "pandas", **kwargs):
             if str(ds.files.get(table, "")).endswith(".csv"):
                 eng.register(table, frame)
         ds.engine = eng
+    _LOADED.append(ds)  # as review.load_tables does: the page footer's engine and rows read (review.scan_report)
     return ds
 
 
