@@ -79,7 +79,7 @@ from .errors import RulesError
 from .i18n import Messages
 from .periods import Period
 from .report import Headline
-from .review import _LOADED, Finding, Gap, Result, merged_options
+from .review import Finding, Gap, Result, merged_options
 from .rulesfile import packaged, read_rules
 from .stats import (
     adjust_pvalues,
@@ -1461,37 +1461,16 @@ def formats(df: pd.DataFrame) -> dict[str, str]:
     return {c: UNITS[c] for c in df.columns if c in UNITS}
 
 
-def load(data_dir, *, engine: str = "pandas", **kwargs):
+def load(data_dir, **kwargs):
     """The tables of the returns review: orders, order_items, products, returns (required), suppliers (optional).
 
-    A header-only returns table is allowed and means "no returns" (the contract's loader refuses an empty
-    *required* table, so it is read as optional here once the file is known to exist). ``engine`` (``auto``,
-    ``pandas``, ``duckdb``, ``spark``; :mod:`ecomlib.engine`): on duckdb and spark the dataset gets ``ds.engine``
-    and :func:`compute` runs the return rates there (:func:`return_rates_on`); the tables are loaded and validated
-    as usual and served to the engine as validated frames.
+    A header-only returns table is allowed and means "no returns" (``review.load_tables(may_be_empty=...)``).
+    ``engine=`` (``auto``, ``pandas``, ``duckdb``, ``spark``; :mod:`ecomlib.engine`): on duckdb and spark the
+    dataset gets ``ds.engine`` and :func:`compute` runs the return rates there (:func:`return_rates_on`).
     """
-    from pathlib import Path as _Path
+    from .review import load_tables
 
-    from .contract import REVIEW_TABLES
-    from .dataset import load_dataset, table_file
-    from .engine import connect
-    from .errors import MissingTableError
-
-    required, optional = REVIEW_TABLES[NAME]
-    eng = connect(engine, data_dir)
-    source = data_dir if eng is None else eng.folder(needed=[*required, *optional])
-    folder = _Path(source)
-    if folder.is_dir() and table_file(folder, "returns") is None:
-        raise MissingTableError("returns", str(folder), NAME)
-    ds = load_dataset(source, tables=[t for t in required if t != "returns"],
-                      optional=["returns", *[t for t in optional if t != "returns"]], needed_by=NAME, **kwargs)
-    if eng is not None:
-        for table, frame in ds.tables().items():  # validated here; the engine would otherwise read the CSV again
-            if str(ds.files.get(table, "")).endswith(".csv"):
-                eng.register(table, frame)
-        ds.engine = eng
-    _LOADED.append(ds)  # as review.load_tables does: the page footer's engine and rows read (review.scan_report)
-    return ds
+    return load_tables(data_dir, NAME, may_be_empty=("returns",), **kwargs)
 
 
 def data_range(ds) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -21,6 +21,7 @@ would make it possible, and every other section still renders.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import numpy as np
@@ -202,7 +203,8 @@ ENGINE_TABLES: dict[str, tuple[str, ...]] = {"funnel": ("events",)}
 _LOADED: list = []
 
 
-def load_tables(data_dir, review: str, *, engine: str = "pandas", **kwargs):
+def load_tables(data_dir, review: str, *, engine: str = "pandas", may_be_empty: tuple[str, ...] = (),
+                without: tuple[str, ...] = (), **kwargs):
     """Load the contract tables a review needs (required) and may use (optional), validated.
 
     ``review`` is the review's name; the table lists come from :data:`ecomlib.contract.REVIEW_TABLES`.
@@ -213,8 +215,11 @@ def load_tables(data_dir, review: str, *, engine: str = "pandas", **kwargs):
     dataset gets ``ds.engine``, the review's heavy reductions run there, and the tables of
     :data:`ENGINE_TABLES` stay there (their columns and empty keys are checked by SQL instead of row by row).
     ``data_dir`` may then also be a ``.duckdb`` file or, for Spark, a Parquet location or catalog prefix: the
-    review's other tables are copied from it into a temporary folder and validated as usual. Other ``kwargs``
-    go to :func:`~ecomlib.dataset.load_dataset` (``columns``, ``since``, ``until``, ``now``).
+    review's other tables are copied from it into a temporary folder and validated as usual.
+
+    ``may_be_empty``: required tables whose file may hold a header and no rows (``returns``: none yet);
+    ``without``: optional tables the review does not need this time (not read at all). Other ``kwargs`` go to
+    :func:`~ecomlib.dataset.load_dataset` (``columns``, ``since``, ``until``, ``now``).
 
     Example
     -------
@@ -226,15 +231,20 @@ def load_tables(data_dir, review: str, *, engine: str = "pandas", **kwargs):
     from .dataset import load_dataset
     from .engine import connect
 
+    from .dataset import table_file
+    from .errors import MissingTableError
+
     required, optional = REVIEW_TABLES[review]
+    optional = tuple(t for t in optional if t not in without)
     eng = connect(engine, data_dir)
-    if eng is None:
-        ds = load_dataset(data_dir, tables=list(required), optional=list(optional), needed_by=review, **kwargs)
-    else:
-        lazy = ENGINE_TABLES.get(review, ())
-        folder = eng.folder(needed=[t for t in (*required, *optional) if t not in lazy])
-        ds = load_dataset(folder, tables=[t for t in required if t not in lazy],
-                          optional=[t for t in optional if t not in lazy], needed_by=review, **kwargs)
+    lazy = ENGINE_TABLES.get(review, ()) if eng is not None else ()
+    source = data_dir if eng is None else eng.folder(needed=[t for t in (*required, *optional) if t not in lazy])
+    for table in may_be_empty:  # it must exist; with a header only it is read as an empty table
+        if Path(source).is_dir() and table_file(Path(source), table) is None:
+            raise MissingTableError(table, str(source), review)
+    ds = load_dataset(source, tables=[t for t in required if t not in lazy and t not in may_be_empty],
+                      optional=[*may_be_empty, *(t for t in optional if t not in lazy)], needed_by=review, **kwargs)
+    if eng is not None:
         for table in lazy:
             eng.check_table(table, needed_by=review, required=table in required)
         for table, frame in ds.tables().items():  # validated here; the engine would otherwise read the CSV again
