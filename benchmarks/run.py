@@ -389,7 +389,7 @@ def _our_counts(frame) -> dict:
 def child_funnel_vs_sql(spec: dict) -> list:
     """ecomlib's closed funnel (by device, the reviewed week) against the plain DuckDB query, same engine."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from ibis_vs_sql import FUNNEL_SQL
+    from ibis_vs_sql import FUNNEL_SQL, to_spark
 
     from ecomlib import funnel
     from ecomlib.engine import connect
@@ -415,7 +415,11 @@ def child_funnel_vs_sql(spec: dict) -> list:
         eng = connect(engine, store)
         load_seconds = None
         ours = lambda: funnel.step_conversion_on(eng, by="device", period=period)  # noqa: E731
-        plain = lambda: eng.sql(plain_sql)  # noqa: E731
+        if engine == "spark":  # the plain query's quantile_cont(x, q), as ibis_vs_sql.py runs it on Spark
+            spark_sql = to_spark(plain_sql)
+            plain = lambda: eng.spark.sql(spark_sql).toPandas()  # noqa: E731
+        else:
+            plain = lambda: eng.sql(plain_sql)  # noqa: E731
         plain_engine = engine
     plain_wall, plain_cpu, plain_out = best_of(plain, repeat)
     ours_wall, ours_cpu, ours_out = best_of(ours, repeat)
@@ -588,7 +592,7 @@ class Run:
         import pandas as pd
 
         checks = []
-        frames = self.work / "frames"
+        frames = self.work / "frames"  # kept for --redo (OUT/work is not part of the reported results)
         for store_name in self.data["stores"]:
             for label in REDUCTIONS:
                 found = {e: frames / f"{store_name}_{e}" / f"{label}.pkl" for e in ENGINES}
@@ -608,9 +612,10 @@ class Run:
                         verdict = "differs: " + " ".join(str(err).split())[:200]
                     checks.append({"store": store_name, "reduction": label, "engine": e, "against": ref_engine,
                                    "verdict": verdict})
-        self.data["equality"] = checks
+        done = {(r["store"], r["reduction"], r["engine"]) for r in checks}
+        kept = [r for r in self.data.get("equality", []) if (r["store"], r["reduction"], r["engine"]) not in done]
+        self.data["equality"] = kept + checks  # a --redo keeps the comparisons it could not make again
         self.save()
-        shutil.rmtree(frames, ignore_errors=True)
 
 
 def _plain(frame):
@@ -778,7 +783,12 @@ def report(out: Path) -> None:
             cell = (f"error: {op['error']}" if "error" in op else
                     f"{_fmt_s(op['seconds'])} / {_fmt_s(op['cpu_seconds'])}, {_fmt_mib(op.get('peak_mib'))}")
             table.setdefault((c["store"], op["op"]), {})[c["engine"]] = cell
-    for (store, op), cells in table.items():
+    order = ["load_tables('funnel')", "load_tables('cohort_ltv')", "connect", "start Spark session + register tables",
+             "load events into pandas", "load orders-side tables into pandas", *REDUCTIONS]
+    rank = {name: i for i, name in enumerate(stores)}
+    for (store, op), cells in sorted(table.items(), key=lambda kv: (rank.get(kv[0][0], 99),
+                                                                      order.index(kv[0][1]) if kv[0][1] in order
+                                                                      else 99)):
         lines.append(f"| {store} | {op} | " + " | ".join(cells.get(e, "") for e in ENGINES) + " |")
     # Equality.
     eq = data.get("equality", [])
@@ -856,6 +866,7 @@ def plot(data: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     stores = data["stores"]
     series = {("load", "load_tables('funnel')"): "events", ("reduce", "funnel steps by device"): "events",
@@ -892,6 +903,8 @@ def plot(data: dict, path: Path) -> None:
             ax = axes[row, col]
             ax.set_xscale("log")
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_xlabel(titles[axis])
             ax.set_ylabel(ylabel)
             ax.grid(True, which="both", alpha=0.3)
@@ -920,6 +933,9 @@ def main() -> None:
                         help="seconds a whole review may run on pandas or Spark (default 600)")
     parser.add_argument("--no-100m", action="store_true", help="skip the 100 M-event funnel store (1x-e170)")
     parser.add_argument("--report", action="store_true", help="only rewrite tables.md and scale.png from OUT")
+    parser.add_argument("--redo", help="run cases again in an existing OUT, replacing their rows: "
+                        "what:store:engine[,...] with what load, reduce, funnel_vs_sql, lifetimes or review "
+                        "(engine - for lifetimes), e.g. funnel_vs_sql:1x:spark")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -929,6 +945,31 @@ def main() -> None:
         report(Path(args.out))
         return
     run = Run(args)
+    if args.redo:  # run cases again in an existing OUT: each replaces its earlier row
+        previous = json.loads(run.path.read_text())
+        run.data.update({k: v for k, v in previous.items() if k != "machine"})
+        run.data.setdefault("redone", []).append({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                                  "cases": args.redo, "machine": run.data["machine"]})
+        run.data["machine"] = previous["machine"]
+        run.n = 100 + len(previous["cases"])
+        for item in args.redo.split(","):
+            what, store_name, engine = item.split(":")
+            engine = None if engine == "-" else engine
+            run.store(store_name)
+            keep = [c for c in run.data["cases"]
+                    if not (c["what"] == what and c["store"] == store_name and c["engine"] == engine)]
+            run.data["cases"] = keep
+            if what == "review":
+                run.review(store_name, engine, timeout=args.review_timeout)
+            else:
+                extra = {"repeat": 1 if store_name == "1x-e170" else 3} if what in ("funnel_vs_sql", "lifetimes") \
+                    else {}
+                for sub in (("review", "funnel"), ("review", "cohort_ltv")) if what == "load" else \
+                        (("side", "events"), ("side", "orders")) if what == "reduce" else ((None, None),):
+                    run.case(what, store_name, engine, **({sub[0]: sub[1]} if sub[0] else {}), **extra)
+        run.compare()
+        report(run.out)
+        return
     print(f"[{_now()}] machine: {json.dumps(run.data['machine'])}", flush=True)
     full(run, args)
     run.data["load_at_end"] = os.getloadavg()
