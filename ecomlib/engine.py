@@ -399,8 +399,10 @@ def to_spark(text: str, *, prefix: str = "", tables=()) -> str:
     """DuckDB SQL ``text`` in Spark's dialect (sqlglot), with exact percentiles and catalog-prefixed tables.
 
     sqlglot writes DuckDB's exact ``percentile_cont(q) WITHIN GROUP (ORDER BY x)`` as Spark's
-    ``PERCENTILE_APPROX``, which is not the same number: it is rewritten to Spark's exact, linearly interpolated
-    ``PERCENTILE(x, q)`` — the quantile pandas computes.
+    ``PERCENTILE_APPROX``, which is not the same number, and ``quantile_cont(x, q)`` as a ``PERCENTILE_CONT``
+    Spark refuses: both become Spark's exact, linearly interpolated ``PERCENTILE(x, q)`` — the quantile pandas
+    computes. Discrete quantiles (``quantile``, ``quantile_disc``, ``percentile_disc``) and a descending order
+    have no faithful Spark form here and raise :class:`EngineError` rather than run as something else.
 
     Example
     -------
@@ -411,9 +413,16 @@ def to_spark(text: str, *, prefix: str = "", tables=()) -> str:
     from sqlglot import exp
 
     def exact(node):
+        if isinstance(node, (exp.Quantile, exp.PercentileDisc)):
+            raise EngineError(f"no exact Spark form for the discrete quantile {node.sql('duckdb')}; write "
+                              f"percentile_cont(q) WITHIN GROUP (ORDER BY x)")
         if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont):
             (ordered,) = node.expression.expressions
+            if ordered.args.get("desc"):
+                raise EngineError(f"{node.sql('duckdb')}: order the quantile ascending")
             return exp.Anonymous(this="PERCENTILE", expressions=[ordered.this, node.this.this])
+        if isinstance(node, exp.PercentileCont) and node.expression is not None:  # quantile_cont(x, q)
+            return exp.Anonymous(this="PERCENTILE", expressions=[node.this, node.expression])
         if isinstance(node, exp.Table) and prefix and node.name in tables and not node.args.get("db"):
             table = exp.to_table(prefix + node.name)
             table.set("alias", node.args.get("alias"))

@@ -109,6 +109,11 @@ def test_literals_quote_data_and_spark_sql_keeps_exact_percentiles():
         engine.literal(float("nan"))
     spark = engine.to_spark("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) AS m, arg_min(d, t) AS f FROM t")
     assert "PERCENTILE(x, 0.5)" in spark and "APPROX" not in spark and "MIN_BY(d, t)" in spark
+    assert engine.to_spark("SELECT quantile_cont(x, 0.9) AS p FROM t") == "SELECT PERCENTILE(x, 0.9) AS p FROM t"
+    for discrete in ("quantile(x, 0.5)", "quantile_disc(x, 0.5)", "percentile_disc(0.5) WITHIN GROUP (ORDER BY x)",
+                     "percentile_cont(0.5) WITHIN GROUP (ORDER BY x DESC)"):
+        with pytest.raises(EngineError):
+            engine.to_spark(f"SELECT {discrete} FROM t")
     assert "lake.shop.events AS e" in engine.to_spark("SELECT 1 FROM events e", prefix="lake.shop.",
                                                        tables={"events"})
 
