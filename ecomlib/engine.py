@@ -447,9 +447,12 @@ def spark_session(master: str | None = None):
     if remote:
         builder = builder.remote(remote)
     else:
-        builder = (builder.master(master or os.environ.get("ECOMLIB_SPARK_MASTER", "local[*]"))
-                   .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.sql.shuffle.partitions", os.environ.get("ECOMLIB_SPARK_PARTITIONS", "8")))
+        master = master or os.environ.get("ECOMLIB_SPARK_MASTER", "local[*]")
+        builder = builder.master(master).config("spark.ui.showConsoleProgress", "false")
+        if master.startswith("local"):  # one machine: few shuffle partitions (Spark's 200 are for clusters)
+            builder = (builder.config("spark.ui.enabled", "false")
+                       .config("spark.sql.shuffle.partitions",
+                               os.environ.get("ECOMLIB_SPARK_PARTITIONS", str(2 * (os.cpu_count() or 2)))))
     builder = (builder.config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
     try:
