@@ -24,15 +24,18 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS_SHOTS = os.environ.get("ECOMLIB_SCREENSHOTS") == "docs"
 
 
-def _review(demo_dir, out: Path, lang: str) -> Path:
-    result = runner.run_review(ROOT / "params" / "weekly.yaml", data_dir=demo_dir, out_dir=out,
+def _review(demo_dir, out: Path, lang: str, engine: str | None = None) -> Path:
+    result = runner.run_review(ROOT / "params" / "weekly.yaml", data_dir=demo_dir, out_dir=out, engine=engine,
                                overrides=[f"lang={lang}"], echo=print)
     return Path(result["index"]).parent
 
 
 @pytest.fixture(scope="module")
 def zh_run(demo_dir, tmp_path_factory) -> Path:
-    return _review(demo_dir, tmp_path_factory.mktemp("reports"), "zh")
+    """The whole weekly review of the demo store in Chinese, on the DuckDB engine: nbval runs every notebook on
+    pandas (auto picks it for the demo), so the suite renders each notebook once per engine path, and the recorded
+    headlines below hold the DuckDB run to the pandas numbers."""
+    return _review(demo_dir, tmp_path_factory.mktemp("reports"), "zh", engine="duckdb")
 
 
 def _summary(run: Path) -> dict:
@@ -54,6 +57,20 @@ def test_every_notebook_runs_in_chinese_with_no_untranslated_key(zh_run):
         assert re.search(r"[\u4e00-\u9fff]", html) and '<html lang="zh-CN">' in html
         assert "data:image/png;base64," in html, f"{nb['name']} has no inlined figure"
         assert "el.load_dataset" not in html and "import ecomlib" not in html  # code hidden
+
+
+def test_every_page_says_which_engine_ran_and_how_many_rows_it_read(zh_run, demo_dir):
+    import pyarrow.parquet as pq
+
+    summary = _summary(zh_run)
+    assert summary["engine"] == "duckdb"
+    for nb in summary["notebooks"]:
+        assert nb["engine"] == "duckdb" and nb["rows_scanned"] > 0, nb["name"]
+        html = (zh_run / nb["html"]).read_text(encoding="utf-8")
+        assert f"计算引擎：duckdb · 读取 {nb['rows_scanned']:,} 行</footer>" in html, nb["name"]
+    funnel = next(nb for nb in summary["notebooks"] if nb["name"] == "funnel")
+    events = pq.ParquetFile(demo_dir / "events.parquet").metadata.num_rows
+    assert funnel["rows_scanned"] > events  # the funnel's queries read the events (some more than once)
 
 
 def test_index_headlines_equal_summary(zh_run):
