@@ -188,10 +188,17 @@ def _relative(m_t, v_t, m_c, v_c, alpha):
 
 # Data ----------------------------------------------------------------------------------------------------------------
 def load(data_dir, **kwargs):
-    """The tables of the A/B readout: experiments (required); events, orders, returns (optional)."""
+    """The tables of the A/B readout: experiments (required); orders and returns, or purchase events when the store
+    has no orders table (optional). With orders the events are not read at all: a year of GA4 events would only
+    be loaded to be ignored."""
+    from pathlib import Path
+
+    from .dataset import table_file
     from .review import load_tables
 
-    return load_tables(data_dir, NAME, **kwargs)
+    folder = Path(str(data_dir))
+    has_orders = folder.is_dir() and table_file(folder, "orders") is not None
+    return load_tables(data_dir, NAME, without=("events",) if has_orders else (), **kwargs)
 
 
 def data_range(ds) -> tuple[pd.Timestamp, pd.Timestamp]:

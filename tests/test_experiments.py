@@ -379,3 +379,15 @@ def test_ladder_rungs(ladder_dir, rung):
         assert r.gaps["tests"].message == "experiments.gap.one_variant"
     if rung == "two_weeks":  # the last 14 days of exposures: still the planted experiment, read in full
         assert r.has("tests") and r.notes["experiment"] == "checkout_redesign"
+
+
+def test_events_are_read_only_when_the_store_has_no_orders(tmp_path, demo_dir):
+    """With orders the readout never uses events (purchases come from orders), so load does not read them."""
+    import shutil
+
+    ds = ex.load(demo_dir)
+    assert ds.events is None and ds.orders is not None
+    for name in ("experiments.csv", "events.parquet", "store.yaml"):
+        shutil.copy(demo_dir / name, tmp_path / name)
+    ds = ex.load(tmp_path)
+    assert ds.orders is None and ds.events is not None  # conversion from purchase events only
