@@ -15,10 +15,15 @@ REFERENCE = ROOT.parent / "shared" / "reference"
 @pytest.fixture(scope="session")
 def demo_dir() -> Path:
     """The demo store folder, generated with the default seed when missing (as ./kit does)."""
+    import fcntl
+
     from ecomlib.demo import is_current, write_demo
 
-    if not is_current(DEMO_DIR):  # missing, or written by an older generator
-        write_demo(DEMO_DIR)
+    DEMO_DIR.parent.mkdir(exist_ok=True)
+    with open(DEMO_DIR.parent / ".demo.lock", "w") as lock:  # pytest-xdist workers: one of them writes it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_current(DEMO_DIR):  # missing, or written by an older generator
+            write_demo(DEMO_DIR)
     return DEMO_DIR
 
 
@@ -26,45 +31,58 @@ def demo_dir() -> Path:
 SEEDS = (42, 7, 2026)
 
 
+def _built_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder ``build(folder)`` fills once per test run, shared by the pytest-xdist workers: the first worker
+    that needs it builds it under a file lock, the others wait and reuse it (read-only)."""
+    import fcntl
+    import shutil
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's base folder, common to the workers
+    folder = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / f"{name}.built"  # beside the folder: the folder holds the store's files only
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def demo_seed_dir(demo_dir, tmp_path_factory):
-    """Factory: ``demo_seed_dir(seed)`` → the demo store generated with ``seed``, written once per test session."""
+    """Factory: ``demo_seed_dir(seed)`` → the demo store generated with ``seed``, written once per test run."""
     from ecomlib.demo import write_demo
 
-    made = {42: demo_dir}
-
     def make(seed: int) -> Path:
-        if seed not in made:
-            made[seed] = tmp_path_factory.mktemp(f"demo-seed{seed}")
-            write_demo(made[seed], seed=seed)
-        return made[seed]
+        if seed == 42:
+            return demo_dir
+        return _built_once(tmp_path_factory, f"demo-seed{seed}", lambda folder: write_demo(folder, seed=seed))
 
     return make
 
 
 @pytest.fixture(scope="session")
 def demo_no_plants_dir(tmp_path_factory) -> Path:
-    """The demo store without planted findings (seed 42, ``plants=False``), written once per test session: a review
+    """The demo store without planted findings (seed 42, ``plants=False``), written once per test run: a review
     run on it should raise none of the demo's planted findings (false-alarm checks)."""
     from ecomlib.demo import write_demo
 
-    folder = tmp_path_factory.mktemp("demo-no-plants")
-    write_demo(folder, seed=42, plants=False)
-    return folder
+    return _built_once(tmp_path_factory, "demo-no-plants", lambda folder: write_demo(folder, seed=42, plants=False))
 
 
 @pytest.fixture(scope="session")
 def ladder_dir(demo_dir, tmp_path_factory):
-    """Factory: ``ladder_dir(rung)`` → the ``tests/ladder.py`` store of that rung, cut once per test session and
+    """Factory: ``ladder_dir(rung)`` → the ``tests/ladder.py`` store of that rung, cut once per test run and
     shared by every review's tests (read-only: copy it before changing a file)."""
     from .ladder import make_store
 
-    made: dict[str, Path] = {}
-
     def make(rung: str) -> Path:
-        if rung not in made:
-            made[rung] = make_store(rung, tmp_path_factory.mktemp(f"ladder-{rung}"), source=demo_dir)
-        return made[rung]
+        return _built_once(tmp_path_factory, f"ladder-{rung}",
+                           lambda folder: make_store(rung, folder, source=demo_dir))
 
     return make
 
