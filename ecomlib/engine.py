@@ -28,6 +28,7 @@ Example
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -44,6 +45,7 @@ ENGINES = ("auto", "pandas", "duckdb", "spark")
 #: Above this many bytes of table files, ``auto`` runs the reductions on DuckDB instead of loading into pandas.
 AUTO_DUCKDB_BYTES = 256 * 2**20
 SQL_DIR = Path(__file__).parent / "sql"
+_SPARK_VIEWS = itertools.count(1)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -293,8 +295,13 @@ class DuckDBEngine(Engine):
                 if file.suffix == ".csv":
                     self._csv[table] = file
                     continue
-                self.con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet("
-                                 f"{literal(str(file / '*.parquet') if file.is_dir() else str(file))})")
+                reader = f"read_parquet({literal(str(file / '*.parquet') if file.is_dir() else str(file))})"
+                zoned = [c for c, kind, *_ in self.con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+                         if kind.startswith("TIMESTAMP") and ("TIME ZONE" in kind or "TZ" in kind)]  # also _NS
+                local_times = ", ".join(f"timezone({literal(store_timezone(path))}, CAST({identifier(c)} AS "
+                                        f"TIMESTAMPTZ)) AS {identifier(c)}" for c in zoned)
+                self.con.execute(f"CREATE VIEW {table} AS SELECT * {f'REPLACE ({local_times}) ' if zoned else ''}"
+                                 f"FROM {reader}")
                 self._names.add(table)
         if memory_limit:
             self.con.execute(f"SET memory_limit = {literal(memory_limit)}")
@@ -333,14 +340,22 @@ class SparkEngine(Engine):
         self.spark = spark if spark is not None else spark_session()
         text = str(source)
         self._names = set()
-        self._prefix = ""
         local = Path(text)
         if "://" in text or local.exists():
+            # temporary views of this engine only: two engines in one Spark session must not replace each other's
+            self._prefix = f"ecomlib{next(_SPARK_VIEWS)}_"
             for table in TABLES:
                 location = self._locate(text, table)
                 if location is None:
                     continue
-                self.spark.read.parquet(location).createOrReplaceTempView(table)
+                frame = self.spark.read.parquet(location)
+                zoned = [f.name for f in frame.schema.fields if f.dataType.typeName() == "timestamp"]
+                if zoned:  # instants (UTC in the file): as store-local wall-clock times, like the loader gives
+                    from pyspark.sql import functions as F
+
+                    tz = store_timezone(local if local.exists() else None)
+                    frame = frame.withColumns({c: F.from_utc_timestamp(F.col(c), tz) for c in zoned})
+                frame.createOrReplaceTempView(self._prefix + table)
                 self._names.add(table)
         else:  # a catalog prefix such as "lake.shop." or "lake.shop.shop_"
             self._prefix = text
@@ -378,7 +393,7 @@ class SparkEngine(Engine):
     def _register(self, table: str, frame: pd.DataFrame) -> None:
         with warnings.catch_warnings():  # PySpark 4.3 on pandas 3: version and copy= deprecation notices
             warnings.simplefilter("ignore")
-            self.spark.createDataFrame(frame).createOrReplaceTempView(table)
+            self.spark.createDataFrame(frame).createOrReplaceTempView(self._name(table))
 
     def _export(self, table: str, path: Path) -> None:
         with warnings.catch_warnings():
@@ -386,10 +401,10 @@ class SparkEngine(Engine):
             self.spark.table(self._name(table)).toPandas().to_parquet(path, index=False)
 
     def _name(self, table: str) -> str:
-        return f"{self._prefix}{table}" if self._prefix else table
+        return self._prefix + table
 
     def _run(self, text: str) -> pd.DataFrame:
-        frame = self.spark.sql(to_spark(text, prefix=self._prefix, tables=self._names))
+        frame = self.spark.sql(to_spark(text, prefix=self._prefix, tables=self._names | set(self._csv)))
         with warnings.catch_warnings():  # PySpark 4.3 on pandas 3: version and copy= deprecation notices
             warnings.simplefilter("ignore")
             return frame.toPandas()
@@ -423,13 +438,16 @@ def to_spark(text: str, *, prefix: str = "", tables=()) -> str:
             return exp.Anonymous(this="PERCENTILE", expressions=[ordered.this, node.this.this])
         if isinstance(node, exp.PercentileCont) and node.expression is not None:  # quantile_cont(x, q)
             return exp.Anonymous(this="PERCENTILE", expressions=[node.this, node.expression])
-        if isinstance(node, exp.Table) and prefix and node.name in tables and not node.args.get("db"):
+        if (isinstance(node, exp.Table) and prefix and node.name in tables and not node.args.get("db")
+                and node.name not in ctes):
             table = exp.to_table(prefix + node.name)
             table.set("alias", node.args.get("alias"))
             return table
         return node
 
-    tree = sqlglot.parse_one(text, read="duckdb").transform(exact)
+    tree = sqlglot.parse_one(text, read="duckdb")
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}  # a CTE named like a table is not that table
+    tree = tree.transform(exact)
     return tree.sql(dialect="spark")
 
 
@@ -463,6 +481,25 @@ def spark_session(master: str | None = None):
     if not remote:
         spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def store_timezone(folder: Path | None) -> str:
+    """The store's time zone (``store.yaml`` of a dataset folder, or beside a database file; UTC without one, as the
+    loader reads it): timestamps stored as instants are read as store-local times in it, as
+    :func:`ecomlib.dataset.load_dataset` does.
+
+    A source without a readable store.yaml (a lake URL, a catalog) takes ``ECOMLIB_STORE_TIMEZONE``; without it,
+    instants cannot be placed in the store's days and :class:`EngineError` says so.
+    """
+    from .dataset import read_store
+
+    if folder is not None:
+        return read_store(folder if folder.is_dir() else folder.parent).timezone  # UTC without store.yaml
+    zone = os.environ.get("ECOMLIB_STORE_TIMEZONE")
+    if not zone:
+        raise EngineError("timestamps stored with a time zone need the store's time zone to fall into the store's "
+                          "days. Fix: put store.yaml beside the data, or set ECOMLIB_STORE_TIMEZONE=Asia/Shanghai")
+    return zone
 
 
 def connect(engine: str = "auto", source: str | Path = ".", **options) -> Engine | None:

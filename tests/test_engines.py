@@ -114,6 +114,8 @@ def test_literals_quote_data_and_spark_sql_keeps_exact_percentiles():
                      "percentile_cont(0.5) WITHIN GROUP (ORDER BY x DESC)"):
         with pytest.raises(EngineError):
             engine.to_spark(f"SELECT {discrete} FROM t")
+    assert "FROM returns" in engine.to_spark("WITH returns AS (SELECT 1 AS x) SELECT x FROM returns",
+                                             prefix="lake.shop.", tables={"returns"})
     assert "lake.shop.events AS e" in engine.to_spark("SELECT 1 FROM events e", prefix="lake.shop.",
                                                        tables={"events"})
 
@@ -186,3 +188,30 @@ def test_spark_reads_tables_of_a_catalog_prefix(spark_session, demo_events):
     eng = engine.SparkEngine("global_temp.shop_", spark=spark_session)
     assert eng.has("events") and not eng.has("orders")
     _same(funnel.step_conversion(demo_events.events, period=WEEK), funnel.step_conversion_on(eng, period=WEEK))
+
+
+def test_timestamps_stored_as_instants_are_read_as_store_local_times(tmp_path, demo_events, demo_dir):
+    """Parquet written with UTC instants (a warehouse export) falls into the store's days on the engine, as the
+    loader places it: the funnel of W47 is the same as from the naive store-local file."""
+    times = demo_events.events["event_time"]
+    week = demo_events.events.loc[(times >= WEEK.start - pd.Timedelta(days=1)) & (times < WEEK.end + pd.Timedelta(days=1))]
+    week.assign(event_time=week["event_time"].dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC")).to_parquet(
+        tmp_path / "events.parquet", index=False)
+    (tmp_path / "store.yaml").write_text("timezone: Asia/Shanghai\n", encoding="utf-8")
+    _same(funnel.step_conversion(demo_events.events, period=WEEK, by="device").astype({"device": object}),
+          funnel.step_conversion_on(engine.DuckDBEngine(tmp_path), period=WEEK, by="device"))
+    assert engine.store_timezone(tmp_path) == "Asia/Shanghai" and engine.store_timezone(demo_dir) == "Asia/Shanghai"
+
+
+def test_spark_reads_instants_as_store_local_times_and_engines_keep_their_own_views(tmp_path, spark_session,
+                                                                                    demo_events, demo_dir):
+    whole = engine.SparkEngine(demo_dir, spark=spark_session)
+    times = demo_events.events["event_time"]
+    week = demo_events.events.loc[(times >= WEEK.start - pd.Timedelta(days=1)) & (times < WEEK.end + pd.Timedelta(days=1))]
+    week.assign(event_time=week["event_time"].dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC")).to_parquet(
+        tmp_path / "events.parquet", index=False, coerce_timestamps="us")
+    (tmp_path / "store.yaml").write_text("timezone: Asia/Shanghai\n", encoding="utf-8")
+    zoned = engine.SparkEngine(tmp_path, spark=spark_session)
+    expected = funnel.step_conversion(demo_events.events, period=WEEK)
+    _same(expected, funnel.step_conversion_on(zoned, period=WEEK))
+    assert whole.count("events") == len(demo_events.events) != zoned.count("events")  # each engine its own views
