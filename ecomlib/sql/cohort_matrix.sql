@@ -7,14 +7,9 @@
 -- 1970-01-05) and period_number = order's period code - cohort code. One row per cohort and period with orders;
 -- last_time is the latest counted order (the data cut-off when `end` is not given). The wrapper
 -- (cohorts.cohort_table_on) adds the empty periods, labels, rates, intervals and cumulative revenue.
+{% from "_revenue.sql" import refunds_cte, revenue, counted_orders %}
 WITH
-{% if basis == "net" %}
-refunds AS (
-    SELECT order_id, sum(refund_amount) AS refund
-    FROM returns
-    GROUP BY order_id
-),
-{% endif %}
+{{ refunds_cte(basis) }}
 counted AS (
     SELECT o.customer_id,
            o.order_time AS t,
@@ -23,17 +18,8 @@ counted AS (
 {% else %}
            CAST(floor(date_diff('day', DATE '1970-01-05', CAST(o.order_time AS DATE)) / 7.0) AS BIGINT) AS code,
 {% endif %}
-{% if basis == "net" %}
-           greatest(CAST(o.revenue AS DOUBLE) - coalesce(r.refund, 0.0), 0.0) AS revenue
-{% else %}
-           CAST(o.revenue AS DOUBLE) AS revenue
-{% endif %}
-    FROM orders o
-{% if basis == "net" %}
-    LEFT JOIN refunds r ON r.order_id = o.order_id
-{% endif %}
-    WHERE o.status IN ({{ statuses | map('lit') | join(', ') }})
-      AND o.customer_id IS NOT NULL
+           {{ revenue(basis) }} AS revenue
+{{ counted_orders(basis, statuses) }}
 {% if end is not none %}
       AND o.order_time < {{ end | lit }}
 {% endif %}

@@ -5,28 +5,14 @@
 -- order's refunds in `returns`, never below 0 ("net"), as ecomlib.contract.order_revenue. Orders on the same
 -- calendar day are one purchase, their revenue summed. Day numbers count days since 1970-01-01. One row per
 -- customer; the wrapper (ltv.customer_summary_on) turns the days into frequency, recency, T and monetary_value.
+{% from "_revenue.sql" import refunds_cte, revenue, counted_orders %}
 WITH
-{% if basis == "net" %}
-refunds AS (
-    SELECT order_id, sum(refund_amount) AS refund
-    FROM returns
-    GROUP BY order_id
-),
-{% endif %}
+{{ refunds_cte(basis) }}
 counted AS (
     SELECT o.customer_id,
            date_diff('day', DATE '1970-01-01', CAST(o.order_time AS DATE)) AS day,
-{% if basis == "net" %}
-           greatest(CAST(o.revenue AS DOUBLE) - coalesce(r.refund, 0.0), 0.0) AS revenue
-{% else %}
-           CAST(o.revenue AS DOUBLE) AS revenue
-{% endif %}
-    FROM orders o
-{% if basis == "net" %}
-    LEFT JOIN refunds r ON r.order_id = o.order_id
-{% endif %}
-    WHERE o.status IN ({{ statuses | map('lit') | join(', ') }})
-      AND o.customer_id IS NOT NULL
+           {{ revenue(basis) }} AS revenue
+{{ counted_orders(basis, statuses) }}
       AND o.order_time < {{ stop | lit }}
 ),
 purchase_days AS (
