@@ -414,7 +414,7 @@ def child_funnel_vs_sql(spec: dict) -> list:
         ours = lambda: funnel.step_conversion_on(eng, by="device", period=period)
         if engine == "spark":  # the plain query's quantile_cont(x, q), as ibis_vs_sql.py runs it on Spark
             spark_sql = to_spark(plain_sql)
-            if not eng.spark.catalog.tableExists("events"):  # a single events.parquet is not registered up front
+            if not eng.spark.catalog.tableExists("events"):  # the engine's own views carry its prefix
                 source = _events_source(store)
                 eng.spark.read.parquet(source[:-len("/*.parquet")] if source.endswith("*.parquet") else source) \
                     .createOrReplaceTempView("events")
