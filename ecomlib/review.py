@@ -199,7 +199,8 @@ def rank_findings(findings: list[Finding] | list[Mapping], *, top: int | None = 
 #: pandas (a year of GA4 events does not fit); every other table of the review is loaded and validated as usual.
 ENGINE_TABLES: dict[str, tuple[str, ...]] = {"funnel": ("events",)}
 
-#: The datasets loaded in this process (a notebook's kernel), for :func:`scan_report`.
+#: The dataset loaded last in this process (a notebook's kernel), for :func:`scan_report`: one slot, so
+#: reloading in a long JupyterLab session does not keep every earlier dataset alive.
 _LOADED: list = []
 
 
@@ -251,7 +252,7 @@ def load_tables(data_dir, review: str, *, engine: str = "pandas", may_be_empty: 
             if str(ds.files.get(table, "")).endswith(".csv"):
                 eng.register(table, frame)
     ds.engine = eng
-    _LOADED.append(ds)
+    _LOADED[:] = [ds]
     return ds
 
 
