@@ -74,24 +74,9 @@ SAMPLE_SECONDS = 0.2
 # ---------------------------------------------------------------------------------------------------------------
 # Measuring
 # ---------------------------------------------------------------------------------------------------------------
-def _status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset VmHWM to the current RSS (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
+# The process's own resident and peak sizes: the same Linux readings bench_funnel.py takes.
+from bench_funnel import _reset_peak  # noqa: E402  (benchmarks/ is the script's folder, first on sys.path)
+from bench_funnel import _rss_kib as _status_kib  # noqa: E402
 
 
 class _Children:
