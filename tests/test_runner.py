@@ -167,6 +167,12 @@ def plan(kit: Path, overrides=(), extra: str = "", names=("good",)) -> dict:
     return runner.plan_parameters(pset, list(names), list(overrides), values)
 
 
+def ours(pid: int | None = None) -> list[int]:
+    """Processes tagged by this test's own run of W47 (the runner's temp folder carries its PID): the other xdist
+    worker may be running a real W47 review at the same moment, and its kernels must not count here."""
+    return runner.tagged_processes(f".2026-W47.tmp-{os.getpid() if pid is None else pid}/")
+
+
 def alive(pid: int) -> bool:
     """True when ``pid`` runs (a zombie waiting for a reaper does not: the container's init may not reap)."""
     try:
@@ -524,7 +530,7 @@ def test_a_notebook_that_hangs_is_stopped_at_the_timeout_with_its_processes(kit,
     assert by_name["hangs"]["status"] == "failed" and "timed out after 5 s" in by_name["hangs"]["error"]
     assert by_name["dies"]["status"] == "failed" and "worker process" in by_name["dies"]["error"]
     assert "timed out" in (Path(result["index"]).parent / "hangs.html").read_text(encoding="utf-8")
-    assert runner.tagged_processes(".2026-W47.tmp-") == []  # the hanging notebook's child is gone too
+    assert ours() == []  # the hanging notebook's child is gone too
 
 
 KILL_SCRIPT = """
@@ -545,20 +551,20 @@ def test_a_run_killed_midway_leaves_the_last_report_and_nothing_behind(kit, stub
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(kit / "params" / "set.yaml"), str(out)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not runner.tagged_processes(".2026-W47.tmp-") and time.monotonic() < deadline:
+    while not ours(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)  # wait until the notebook's child process runs
-    assert runner.tagged_processes(".2026-W47.tmp-"), proc.stderr.read() if proc.poll() is not None else "no child"
+    assert ours(proc.pid), proc.stderr.read() if proc.poll() is not None else "no child"
     proc.send_signal(sig)
     proc.wait(timeout=60)
     assert Path(first["index"]).read_bytes() == before
     if sig == signal.SIGTERM:  # handled: everything ends and goes at once
         assert not [p for p in out.iterdir() if ".tmp-" in p.name]
-        assert runner.tagged_processes(".2026-W47.tmp-") == []
+        assert ours(proc.pid) == []
     write_notebook(kit / "notebooks" / "good.ipynb", GOOD)
     lines = []
     runner.run_review(kit / "params" / "set.yaml", period="2026-W47", out_dir=out, echo=lines.append)
     assert not [p for p in out.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
-    assert runner.tagged_processes(".2026-W47.tmp-") == []
+    assert ours() == [] and ours(proc.pid) == []
     if sig == signal.SIGKILL:
         assert any("left by a run that was killed" in line for line in lines)
 
@@ -608,9 +614,11 @@ def test_real_kernels_one_failing_notebook_does_not_stop_the_others(kit):
                    cells=["import ecomlib as el\nel.load_dataset(data_dir, tables=['events'])", "1"])
     write_notebook(kit / "notebooks" / "dies.ipynb", cells=["import os\nos._exit(1)", "1"])
     write_set(kit, ["good", "boom", "needs_events", "dies"])
-    proc = subprocess.run([sys.executable, "-m", "ecomlib.cli", "review", "--params", str(kit / "params" / "set.yaml"),
-                           "--out", str(kit / "reports"), "-p", "good:threshold=0.3"],
-                          capture_output=True, text=True, cwd=kit, timeout=600)
+    cli = subprocess.Popen([sys.executable, "-m", "ecomlib.cli", "review", "--params", str(kit / "params" / "set.yaml"),
+                            "--out", str(kit / "reports"), "-p", "good:threshold=0.3"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=kit)
+    proc = subprocess.CompletedProcess(cli.args, None, *cli.communicate(timeout=600))
+    proc.returncode = cli.returncode
     assert proc.returncode == 1, proc.stderr
     assert "FAILED boom: ValueError: planned failure for the test" in proc.stderr
     assert re.search(r"\[\d/4\] good ok", proc.stderr) and "elapsed" in proc.stderr
@@ -625,7 +633,7 @@ def test_real_kernels_one_failing_notebook_does_not_stop_the_others(kit):
     assert {h["key"]: h["value"] for h in good["headlines"]} == {"orders": 120, "conversion": pytest.approx(0.03)}
     assert "+20.0%" in (run_dir / "index.html").read_text()
     assert "data:image/png;base64," in (run_dir / "good.html").read_text()
-    assert runner.tagged_processes(".2026-W47.tmp-") == []  # no kernel left behind
+    assert ours(cli.pid) == []  # no kernel left behind
 
 
 def test_real_kernel_that_hangs_is_stopped_at_the_timeout(kit):
@@ -636,11 +644,11 @@ def test_real_kernel_that_hangs_is_stopped_at_the_timeout(kit):
     began = time.monotonic()
     thread.start()
     while thread.is_alive():
-        seen.update(runner.tagged_processes(".2026-W47.tmp-"))  # the kernel carries the run's tag
+        seen.update(ours())  # the kernel carries the run's tag
         time.sleep(0.5)
     assert time.monotonic() - began < 120 and seen
     assert done["notebooks"][0]["status"] == "failed" and "timed out after 15 s" in done["notebooks"][0]["error"]
-    assert runner.tagged_processes(".2026-W47.tmp-") == []  # the kernel is gone
+    assert ours() == []  # the kernel is gone
     deadline = time.monotonic() + 10
     while [pid for pid in seen if alive(pid)] and time.monotonic() < deadline:
         time.sleep(0.2)  # a killed process may take a moment to finish exiting
