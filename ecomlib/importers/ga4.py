@@ -32,6 +32,7 @@ import gzip
 import io
 import json
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -275,6 +276,15 @@ def _frame(table: pa.Table, path: Path, first_row: int) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------------- import
+def _frames(files: list[Path], batch_size: int) -> Iterator[pd.DataFrame]:
+    """Every file's events as flat frames of about ``batch_size`` rows, in file order, rows numbered per file."""
+    for path in files:
+        row = 1
+        for table in _batches(path, batch_size):
+            yield _frame(table, path, row)
+            row += table.num_rows
+
+
 def import_ga4(source: str | Path, *, store: dict | None = None, batch_size: int = 100_000,
                channel_map: dict | None = None) -> b.Converted:
     """Convert a GA4 BigQuery export (NDJSON, JSON array or Parquet; a file or a folder of daily files) to events.
@@ -307,16 +317,12 @@ def import_ga4(source: str | Path, *, store: dict | None = None, batch_size: int
 
     # Pass 1: each session's first event with traffic information decides its channel.
     firsts = []
-    for path in files:
-        row = 1
-        for table in _batches(path, batch_size):
-            df = _frame(table, path, row)
-            row += table.num_rows
-            has = df["session_id"].notna()
-            info = df[has].assign(_info=df["source"].notna() | df["medium"].notna() | df["gclid"].notna())
-            info = info.sort_values(["session_id", "_info", "micros"], ascending=[True, False, True])
-            firsts.append(info.drop_duplicates("session_id")[["session_id", "micros", "_info", "source", "medium",
-                                                              "campaign", "gclid"]])
+    for df in _frames(files, batch_size):
+        has = df["session_id"].notna()
+        info = df[has].assign(_info=df["source"].notna() | df["medium"].notna() | df["gclid"].notna())
+        info = info.sort_values(["session_id", "_info", "micros"], ascending=[True, False, True])
+        firsts.append(info.drop_duplicates("session_id")[["session_id", "micros", "_info", "source", "medium",
+                                                          "campaign", "gclid"]])
     if not firsts:
         raise b.ExportFormatError(str(source), "holds no events", fix="export a day that has events")
     sessions = pd.concat(firsts, ignore_index=True).sort_values(["session_id", "_info", "micros"],
@@ -333,46 +339,40 @@ def import_ga4(source: str | Path, *, store: dict | None = None, batch_size: int
     first_day, last_day = None, None
     header = True
     try:
-        for path in files:
-            row = 1
-            for table in _batches(path, batch_size):
-                df = _frame(table, path, row)
-                row += table.num_rows
-                lost = df["session_id"].isna()
-                counts["no_session"] += int(lost.sum())
-                df = df[~lost]
-                device = df["device"].str.lower()
-                odd = device.notna() & ~device.isin(DEVICES)
-                counts["odd_device"] += int(odd.sum())
-                when = (pd.to_datetime(df["micros"], unit="us", utc=True).dt.tz_convert(meta["timezone"])
-                        .dt.tz_localize(None))
-                s = sessions.reindex(df["session_id"])
-                out = pd.DataFrame({
-                    "event_time": when.to_numpy(), "user_id": df["user_pseudo_id"].to_numpy(),
-                    "session_id": df["session_id"].to_numpy(), "event_name": df["event_name"].to_numpy(),
-                    "sku": df["sku"].to_numpy(), "channel": s["channel"].to_numpy(),
-                    "device": device.mask(odd).to_numpy(), "transaction_id": df["transaction_id"].to_numpy(),
-                    "purchase_revenue": pd.to_numeric(df["purchase_revenue"], errors="coerce").to_numpy(),
-                    "n_items": df["n_items"].to_numpy(), "login_id": df["login_id"].to_numpy(),
-                    "source": s["source"].to_numpy(), "medium": s["medium"].to_numpy(),
-                    "campaign": s["campaign"].to_numpy(),
-                })
-                if len(out):
-                    lo, hi = out["event_time"].min(), out["event_time"].max()
-                    first_day = lo if first_day is None else min(first_day, lo)
-                    last_day = hi if last_day is None else max(last_day, hi)
-                safe, k = neutralise_formulas(out)
-                counts["neutralised"] += k
-                safe.to_csv(out_path, mode="w" if header else "a", header=header, index=False, encoding="utf-8",
-                            date_format=TIME_FORMAT, lineterminator="\n")
-                header = False
-                counts["events"] += len(out)
+        for df in _frames(files, batch_size):
+            lost = df["session_id"].isna()
+            counts["no_session"] += int(lost.sum())
+            df = df[~lost]
+            device = df["device"].str.lower()
+            odd = device.notna() & ~device.isin(DEVICES)
+            counts["odd_device"] += int(odd.sum())
+            when = (pd.to_datetime(df["micros"], unit="us", utc=True).dt.tz_convert(meta["timezone"])
+                    .dt.tz_localize(None))
+            s = sessions.reindex(df["session_id"])
+            out = pd.DataFrame({
+                "event_time": when.to_numpy(), "user_id": df["user_pseudo_id"].to_numpy(),
+                "session_id": df["session_id"].to_numpy(), "event_name": df["event_name"].to_numpy(),
+                "sku": df["sku"].to_numpy(), "channel": s["channel"].to_numpy(),
+                "device": device.mask(odd).to_numpy(), "transaction_id": df["transaction_id"].to_numpy(),
+                "purchase_revenue": pd.to_numeric(df["purchase_revenue"], errors="coerce").to_numpy(),
+                "n_items": df["n_items"].to_numpy(), "login_id": df["login_id"].to_numpy(),
+                "source": s["source"].to_numpy(), "medium": s["medium"].to_numpy(),
+                "campaign": s["campaign"].to_numpy(),
+            })
+            if len(out):
+                lo, hi = out["event_time"].min(), out["event_time"].max()
+                first_day = lo if first_day is None else min(first_day, lo)
+                last_day = hi if last_day is None else max(last_day, hi)
+            safe, k = neutralise_formulas(out)
+            counts["neutralised"] += k
+            safe.to_csv(out_path, mode="w" if header else "a", header=header, index=False, encoding="utf-8",
+                        date_format=TIME_FORMAT, lineterminator="\n")
+            header = False
+            counts["events"] += len(out)
     except BaseException:
-        import shutil
         shutil.rmtree(stream_dir, ignore_errors=True)
         raise
     if counts["events"] == 0:
-        import shutil
         shutil.rmtree(stream_dir, ignore_errors=True)
         raise b.ExportFormatError(str(source), "has no event with a ga_session_id parameter",
                                   fix="export the events_* table with its event_params")
