@@ -102,12 +102,18 @@ def welch_test(mean1, var1, n1, mean2, var2, n2, *, alpha: float = 0.05) -> pd.D
                          "ci_low": m2 - m1 - q * se, "ci_high": m2 - m1 + q * se})
 
 
+_BOOT_BLOCK = 8_000_000  # values drawn at once by bootstrap_mean_diff (resamples × their width)
+
+
 def bootstrap_mean_diff(control, treatment, *, n_boot: int = 2000, alpha: float = 0.05,
                         rng: np.random.Generator | None = None) -> tuple[float, float]:
     """Percentile bootstrap interval of ``mean(treatment) − mean(control)``, resampling units within each arm.
 
     Exact and fast for revenue, which is mostly zero: a resample of ``n`` units holds Binomial(n, share non-zero)
     non-zero values drawn with replacement from the non-zero ones — the same distribution as drawing ``n`` units.
+    The draws are made a block of resamples at a time (about 8 M values, 64 MB): one ``(n_boot, k)`` matrix was
+    4 GiB per array for the 269,250 buyers of an arm on a 30×-orders store. The generator's stream is the same
+    whether the rows are drawn at once or in blocks, so the interval does not depend on the block size.
     """
     rng = np.random.default_rng(0) if rng is None else rng
 
@@ -117,8 +123,13 @@ def bootstrap_mean_diff(control, treatment, *, n_boot: int = 2000, alpha: float 
         if len(nonzero) == 0:
             return np.zeros(n_boot)
         k = rng.binomial(len(y), len(nonzero) / len(y), n_boot)
-        draws = nonzero[rng.integers(0, len(nonzero), (n_boot, max(int(k.max()), 1)))]
-        return np.where(np.arange(draws.shape[1]) < k[:, None], draws, 0.0).sum(axis=1) / len(y)
+        width = max(int(k.max()), 1)
+        block = max(1, _BOOT_BLOCK // width)
+        sums = np.empty(n_boot)
+        for lo in range(0, n_boot, block):  # blocks of resamples, not units: a few dozen passes at most
+            draws = nonzero[rng.integers(0, len(nonzero), (min(block, n_boot - lo), width))]
+            sums[lo:lo + len(draws)] = np.where(np.arange(width) < k[lo:lo + len(draws), None], draws, 0.0).sum(axis=1)
+        return sums / len(y)
 
     diffs = means(treatment) - means(control)
     lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
@@ -187,10 +198,16 @@ def _relative(m_t, v_t, m_c, v_c, alpha):
 
 
 # Data ----------------------------------------------------------------------------------------------------------------
-def load(data_dir, **kwargs):
+def load(data_dir, *, pre_days: int = OPTIONS["pre_days"], **kwargs):
     """The tables of the A/B readout: experiments (required); orders and returns, or purchase events when the store
     has no orders table (optional). With orders the events are not read at all: a year of GA4 events would only
-    be loaded to be ignored."""
+    be loaded to be ignored.
+
+    Only the orders and returns the readout can use are read: from ``pre_days`` (CUPED's pre-period; pass the same
+    as to :func:`compute`, which refuses a longer one) before the first exposure of any experiment. On a
+    30×-orders store that is 0.9 M of 4.8 M orders. The experiments are read first to find that exposure.
+    ``kwargs`` go to :func:`~ecomlib.review.load_tables` (``engine``, ``now``, …).
+    """
     from pathlib import Path
 
     from .dataset import table_file
@@ -198,7 +215,21 @@ def load(data_dir, **kwargs):
 
     folder = Path(str(data_dir))
     has_orders = folder.is_dir() and table_file(folder, "orders") is not None
-    return load_tables(data_dir, NAME, without=("events",) if has_orders else (), **kwargs)
+    if not has_orders:
+        return load_tables(data_dir, NAME, **kwargs)
+    since = _orders_since(load_tables(data_dir, NAME, without=("events", "orders", "returns"), **kwargs).experiments,
+                          pre_days)
+    window = {"orders": since, "returns": since} if since is not None else {}
+    ds = load_tables(data_dir, NAME, without=("events",), since={**window, **kwargs.pop("since", {})}, **kwargs)
+    ds.orders_since = since
+    return ds
+
+
+def _orders_since(experiments: pd.DataFrame, pre_days: int) -> pd.Timestamp | None:
+    """The first order time the readout can use: ``pre_days`` before the first exposure (None: no exposures).
+    A return is received after its order, so the same bound serves the returns."""
+    first = experiments["assigned_at"].min()
+    return None if pd.isna(first) else first - pd.Timedelta(days=int(pre_days))
 
 
 def data_range(ds) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -475,6 +506,11 @@ def compute(ds, period, **options) -> Result:
         for sec in READOUT:
             res.gaps[sec] = Gap("experiments.gap.too_few", {"n": int(counts.min())})
         return res
+    loaded_since, needed = getattr(ds, "orders_since", None), _orders_since(units, opts["pre_days"])
+    if ds.orders is not None and loaded_since is not None and needed < loaded_since:
+        raise ParameterError(f"pre_days={opts['pre_days']} needs the orders from {needed}, but the dataset was "
+                             f"loaded with the orders from {loaded_since} only; load it with "
+                             f"experiments.load(data_dir, pre_days={opts['pre_days']})", name="pre_days")
     out = unit_outcomes(units, orders=ds.orders, returns=ds.returns, events=ds.events, end=period.end,
                         pre_days=opts["pre_days"], pending=opts["pending"])
     has_rev = out["gross"].notna().all()

@@ -125,6 +125,18 @@ def test_bootstrap_matches_plain_resampling():
     assert ex.bootstrap_mean_diff(np.zeros(5), np.full(5, 2.0)) == (2.0, 2.0)
 
 
+def test_bootstrap_in_blocks_gives_the_same_interval(monkeypatch):
+    """The resamples are drawn a block at a time (a 30×-orders store's arm made one 4 GiB matrix): the generator's
+    stream does not depend on the block size, so neither does the interval — bit for bit."""
+    rng = np.random.default_rng(5)
+    a = np.where(rng.random(3000) < 0.2, rng.gamma(2, 50, 3000), 0.0)
+    b = np.where(rng.random(3000) < 0.25, rng.gamma(2, 50, 3000), 0.0)
+    at_once = ex.bootstrap_mean_diff(a, b, n_boot=300, rng=np.random.default_rng(1))
+    for block in (1, 1000, 7 * 700):  # one resample per block, a few, and a width that does not divide it
+        monkeypatch.setattr(ex, "_BOOT_BLOCK", block)
+        assert ex.bootstrap_mean_diff(a, b, n_boot=300, rng=np.random.default_rng(1)) == at_once
+
+
 def test_cuped_is_the_regression_adjustment():
     rng = np.random.default_rng(4)
     x = rng.gamma(2, 10, 2000)
@@ -391,3 +403,20 @@ def test_events_are_read_only_when_the_store_has_no_orders(tmp_path, demo_dir):
         shutil.copy(demo_dir / name, tmp_path / name)
     ds = ex.load(tmp_path)
     assert ds.orders is None and ds.events is not None  # conversion from purchase events only
+
+
+def test_load_reads_the_orders_from_pre_days_before_the_first_exposure(demo_dir):
+    """Orders (and returns) before the first exposure less ``pre_days`` cannot enter the readout and are not read;
+    a compute with a longer pre-period than the one loaded is refused instead of reading fewer pre-period orders."""
+    from ecomlib.dataset import load_dataset
+
+    ds = ex.load(demo_dir, pre_days=7)
+    since = ds.experiments["assigned_at"].min() - pd.Timedelta(days=7)
+    assert ds.orders_since == since and ds.orders["order_time"].min() >= since
+    assert ds.returns["returned_at"].min() >= since
+    whole = load_dataset(demo_dir, tables=["orders"]).orders
+    assert len(whole[whole["order_time"] >= since]) == len(ds.orders) < len(whole)
+    r = ex.compute(ds, NOVEMBER, pre_days=7, n_boot=50)
+    assert r.has("tests")
+    with pytest.raises(ParameterError, match="pre_days=28 needs the orders from"):
+        ex.compute(ds, NOVEMBER, n_boot=50)
