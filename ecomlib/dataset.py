@@ -28,6 +28,7 @@ import yaml
 
 from .contract import TABLES, TableSpec
 from .errors import ContractError, FileEncodingError, MissingTableError, Violation
+from .keys import isin
 
 N_EXAMPLES = 5
 # An offset after a clock time: Z, +08:00, +0800 or the two-digit +08 (all valid ISO 8601).
@@ -694,7 +695,7 @@ def _check_references(tables: dict[str, pd.DataFrame], partial: Iterable[str] = 
             target = tables.get(ref.table)
             if ref.table in partial or target is None or ref.column not in df or ref.target_column not in target:
                 continue
-            bad = df[ref.column].notna() & ~df[ref.column].isin(target[ref.target_column])
+            bad = df[ref.column].notna() & ~isin(df[ref.column], target[ref.target_column])
             if bad.any():
                 problems.append(Violation(
                     name, ref.column, f"every {ref.column} is a value present in {ref.table}.{ref.target_column}",

@@ -57,6 +57,7 @@ from scipy import stats as sps
 from .contract import order_revenue
 from .errors import ParameterError
 from .i18n import Messages
+from .keys import isin
 from .review import Gap, Result
 
 __all__ = [
@@ -257,16 +258,15 @@ def customer_outcomes(ds, lines: pd.DataFrame, mask: np.ndarray, windows: dict, 
     counted = counted.loc[counted["customer_id"].notna() & (counted["order_time"] < end)]
     first = counted.sort_values("order_time", kind="stable").drop_duplicates("customer_id")
     lo, hi = windows["promotion"]
-    scoped_orders = set(lines.loc[mask, "order_id"])
     day = first["order_time"].dt.normalize()
-    promo = first.loc[(day >= lo) & (day < hi) & first["order_id"].isin(scoped_orders), "customer_id"]
+    promo = first.loc[(day >= lo) & (day < hi) & isin(first["order_id"], lines.loc[mask, "order_id"]), "customer_id"]
     organic = first.loc[day.isin(fit), "customer_id"]
     groups = pd.DataFrame({"customer_id": pd.concat([promo, organic]).to_numpy(),
                            "acquired_in": ["promotion"] * len(promo) + ["organic"] * len(organic)})
     if groups.empty:
         return pd.DataFrame(columns=["group", "customers", "eligible_customers", "repeat_in_window",
                                      "repeat_rate_window", "ci_low", "ci_high", "value", "value_low", "value_high"])
-    mine = counted.loc[counted["customer_id"].isin(groups["customer_id"])]
+    mine = counted.loc[isin(counted["customer_id"], groups["customer_id"])]
     rep = repeat_purchase(mine, window_days=repeat_days, end=end, customers=groups, by="acquired_in")
     rep = rep.rename(columns={rep.columns[0]: "group"}) if "group" not in rep else rep
     # value of later orders within repeat_days of the first, for customers with the whole window observed

@@ -31,6 +31,7 @@ from scipy import stats as sps
 
 from .errors import ParameterError, RulesError
 from .i18n import Messages
+from .keys import isin
 from .periods import Period
 from .report import Headline
 from .review import Finding, Gap, Result, load_tables, merged_options, result_value
@@ -308,8 +309,8 @@ def follow_up_list(themed: pd.DataFrame, rt: pd.DataFrame, orders: pd.DataFrame 
     if len(reviews):
         later = reviews[["review_id", "order_id", "created_at"]].merge(
             rt[["order_id", "opened_at"]].dropna(subset=["order_id"]), on="order_id", how="inner")
-        handled = set(later.loc[later["opened_at"] >= later["created_at"], "review_id"])
-        reviews = reviews[~reviews["review_id"].isin(handled)]
+        handled = later.loc[later["opened_at"] >= later["created_at"], "review_id"]
+        reviews = reviews[~isin(reviews["review_id"], handled)]
     cust = orders.set_index("order_id")["customer_id"] if orders is not None else pd.Series(dtype=object)
     rv = pd.DataFrame({"step": "soothe", "source": "review", "id": reviews["review_id"],
                        "customer_id": reviews["order_id"].map(cust), "order_id": reviews["order_id"],
