@@ -34,6 +34,7 @@ from matplotlib.axes import Axes
 
 from .errors import ParameterError
 from .i18n import Messages, catalogue
+from .keys import isin
 from .periods import Period
 from .report import Headline
 from .review import Finding, Gap, Result, load_tables, merged_options, result_value
@@ -198,7 +199,7 @@ def order_dispatch(orders: pd.DataFrame, shipments: pd.DataFrame, *, as_of: pd.T
     """
     o = orders[(orders["status"] != "cancelled") & (orders["order_time"] < as_of)][
         ["order_id", "customer_id", "order_time"]]
-    s = shipments[shipments["order_id"].isin(o["order_id"])].copy()
+    s = shipments[isin(shipments["order_id"], o["order_id"])].copy()
     shipped = s["shipped_at"].where(s["shipped_at"] < as_of)
     s = s.assign(shipped=shipped, unshipped=shipped.isna())
     g = s.sort_values("shipment_id").groupby("order_id", sort=False)
@@ -369,7 +370,7 @@ def delivery_returns(orders: pd.DataFrame, shipments: pd.DataFrame, returns: pd.
     first = (shipments[shipments["shipped_at"].notna() & (shipments["shipped_at"] < window.end)]
              .sort_values("shipment_id").drop_duplicates("order_id")[["order_id", "carrier"]])
     o = o.merge(first, on="order_id").assign(carrier=lambda x: x["carrier"].astype(object))
-    r = returns[returns["order_id"].isin(o["order_id"]) & (returns["returned_at"] < window.end)]
+    r = returns[isin(returns["order_id"], o["order_id"]) & (returns["returned_at"] < window.end)]
     r = map_reasons(r, rules=rules)
     r = r[r["reason"].astype(str).isin(DELIVERY_REASONS)].assign(reason=lambda x: x["reason"].astype(str))
     per = r.groupby(["order_id", "reason"]).agg(refund_amount=("refund_amount", "sum")).reset_index()
@@ -398,15 +399,15 @@ def repeat_after_first(orders: pd.DataFrame, shipments: pd.DataFrame, *, as_of: 
     first = o.drop_duplicates("customer_id")[["customer_id", "order_id", "order_time"]]
     first = first[(first["order_time"] >= as_of - pd.Timedelta(days=cohort_days))
                   & (first["order_time"] < as_of - pd.Timedelta(days=repeat_days))]
-    s = shipments[shipments["order_id"].isin(first["order_id"])]
+    s = shipments[isin(shipments["order_id"], first["order_id"])]
     ok = (s["status"].astype(str) == "delivered") & (s["delivered_at"] <= s["promised_delivery"])
     decided = s["status"].astype(str).isin(DONE_STATUSES)
     per = s.assign(ok=ok, decided=decided).groupby("order_id").agg(ok=("ok", "all"), decided=("decided", "all"))
     first = first.merge(per[per["decided"]].reset_index(), on="order_id")
     nxt = o.merge(first[["customer_id", "order_time"]].rename(columns={"order_time": "first_time"}), on="customer_id")
     again = nxt[(nxt["order_time"] > nxt["first_time"])
-                & (nxt["order_time"] < nxt["first_time"] + pd.Timedelta(days=repeat_days))]["customer_id"].unique()
-    first["repeat"] = first["customer_id"].isin(again)
+                & (nxt["order_time"] < nxt["first_time"] + pd.Timedelta(days=repeat_days))]["customer_id"]
+    first["repeat"] = isin(first["customer_id"], again)
     first["group"] = np.where(first["ok"], "on_time", "late")
     t = _rates(first, ["group"], "repeat", alpha=alpha, n_name="customers", rate="repeat_rate", low="repeat_low",
                high="repeat_high").rename(columns={"_x": "repeaters"})
