@@ -19,6 +19,18 @@ before it (Linux: the peak is reset through ``/proc/self/clear_refs`` before the
 allocations too, which ``tracemalloc`` does not see), and the process's high-water mark
 (``resource.getrusage``: interpreter, libraries, events and the call).
 The figures in docs/benchmarks.md come from this script.
+
+``--vs-sql STORE`` instead times ``ecomlib.funnel.step_conversion_on`` (closed session funnel by device, ISO
+week 2026-W47, as ``benchmarks/run.py``'s ``funnel vs SQL`` case) against the plain query of
+``benchmarks/ibis_vs_sql.py`` on the same engine, **alternately** — plain, ours, ours, plain, … — ``--repeat``
+times each, and reports the best wall and best CPU time of each (CPU of this process and its children: DuckDB's
+threads, Spark's JVM) and whether the step counts are identical::
+
+    .venv/bin/python benchmarks/bench_funnel.py --vs-sql /tmp/bench18/stores/s6_e10 --engine duckdb --repeat 7
+    .venv/bin/python benchmarks/bench_funnel.py --vs-sql /tmp/bench18/stores/s1_e1 --engine spark --repeat 5
+
+Each call of ours reads the events once: the rows-scanned count of the page footer comes from the same scan
+(``engine.rows_scanned`` is checked against a separate count query after the timed calls).
 """
 
 from __future__ import annotations
@@ -123,15 +135,92 @@ def run_case(case: str, path: str) -> None:
     print(json.dumps(measure(label, events, **options)))
 
 
+def _tree_cpu() -> float:
+    """CPU seconds of this process and its live children (Spark's JVM), user + system."""
+    import psutil
+
+    total = time.process_time()  # every thread of this process (DuckDB's), finer than psutil's clock ticks
+    for child in psutil.Process().children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            continue
+    return total
+
+
+def _step_counts(plain: pd.DataFrame, ours: pd.DataFrame) -> tuple[dict, dict]:
+    """``{"step|device": units}`` of the plain query's rows (steps numbered from 1, device ``(all)`` for the total)
+    and of ours (step names; the totals over devices added)."""
+    a = {f"{funnel.STEPS[int(r.step) - 1]}|{r.device}": int(r.units) for r in plain.itertuples()}
+    b = {f"{r.step}|{r.device}": int(r.units) for r in ours.itertuples()}
+    for step, units in ours.groupby("step", observed=True)["units"].sum().items():
+        b[f"{step}|(all)"] = int(units)
+    return a, b
+
+
+def vs_sql(store: str, engine_name: str, repeat: int) -> None:
+    """ecomlib's funnel against the plain query of ibis_vs_sql.py on one engine, alternately, best of ``repeat``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ibis_vs_sql import FUNNEL_SQL
+    from ibis_vs_sql import to_spark as plain_to_spark
+
+    from ecomlib.engine import connect, literal
+    from ecomlib.periods import parse_period
+
+    period = parse_period("2026-W47")
+    eng = connect(engine_name, store)
+    plain_sql = FUNNEL_SQL.format(start=f"{period.start:%Y-%m-%d %H:%M:%S}", end=f"{period.end:%Y-%m-%d %H:%M:%S}")
+    if engine_name == "spark":
+        folder = Path(store) / "events"
+        source = str(folder if folder.is_dir() else Path(store) / "events.parquet")
+        eng.spark.read.parquet(source).createOrReplaceTempView("events")  # the engine's own views carry a prefix
+        spark_sql = plain_to_spark(plain_sql)
+
+        def plain():
+            return eng.spark.sql(spark_sql).toPandas()
+    else:
+        def plain():
+            return eng.sql(plain_sql)
+
+    def ours():
+        return funnel.step_conversion_on(eng, by="device", period=period)
+
+    runs = {"plain": plain, "ours": ours}
+    best = {name: [float("inf"), float("inf")] for name in runs}
+    out = {}
+    for i in range(repeat):
+        for name in (("plain", "ours") if i % 2 == 0 else ("ours", "plain")):
+            cpu, wall = _tree_cpu(), time.perf_counter()
+            out[name] = runs[name]()
+            wall, cpu = time.perf_counter() - wall, _tree_cpu() - cpu
+            best[name] = [min(best[name][0], wall), min(best[name][1], cpu)]
+    a, b = _step_counts(out["plain"], out["ours"])
+    where = f"event_time >= {literal(period.start)} AND event_time < {literal(period.end + pd.Timedelta('30min'))}"
+    scanned = eng.rows_scanned == repeat * eng.count("events", where)
+    print(json.dumps({"store": Path(store).name, "engine": engine_name, "repeat": repeat,
+                      "ours_wall": round(best["ours"][0], 3), "ours_cpu": round(best["ours"][1], 3),
+                      "plain_wall": round(best["plain"][0], 3), "plain_cpu": round(best["plain"][1], 3),
+                      "plain_over_ours_wall": round(best["plain"][0] / best["ours"][0], 3),
+                      "plain_over_ours_cpu": round(best["plain"][1] / best["ours"][1], 3),
+                      "same_counts": a == b, "rows_scanned_right": scanned,
+                      "load_average": round(os.getloadavg()[0], 1)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=float, default=10_000_000, help="number of events (default 1e7)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--case", choices=list(CASES), help=argparse.SUPPRESS)  # internal: one case, one process
     parser.add_argument("--from", dest="path", help=argparse.SUPPRESS)
+    parser.add_argument("--vs-sql", metavar="STORE", help="ours against the plain query on STORE (see above)")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb", help="with --vs-sql")
+    parser.add_argument("--repeat", type=int, default=5, help="with --vs-sql: calls of each (default 5)")
     args = parser.parse_args()
     if args.case:
         run_case(args.case, args.path)
+        return
+    if args.vs_sql:
+        vs_sql(args.vs_sql, args.engine, args.repeat)
         return
     n = int(args.events)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "

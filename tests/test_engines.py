@@ -28,6 +28,19 @@ def test_funnel_steps_equal_pandas_on_every_engine(sql_engine, demo_events):
     _same(expected.assign(device=expected["device"].astype(object)), got)
 
 
+def test_funnel_excluded_days_and_user_windows_equal_pandas_on_every_engine(sql_engine, demo_events):
+    """Units entering on excluded days are left out (the entries filtered before the steps), and the 7-day user
+    window is bounded on the event time as pandas bounds it."""
+    events, days = demo_events.events, [pd.Timestamp("2026-11-17"), pd.Timestamp("2026-11-20")]
+    expected = funnel.segment_conversion(events, breakdowns=["device"], period=WEEK, exclude_days=days)
+    got = funnel._segment_tables(sql_engine, breakdowns=["device"], orders=None, steps=funnel.STEPS, unit="session",
+                                 window=None, mode="closed", period=WEEK, exclude_days=(days,), top=None)[0]
+    _same(expected, got)
+    assert got["units"].iloc[0] < funnel.step_conversion(events, period=WEEK)["units"].iloc[0]
+    _same(funnel.step_conversion(events, unit="user", period=WEEK),
+          funnel.step_conversion_on(sql_engine, unit="user", period=WEEK))
+
+
 def test_funnel_trend_and_customer_type_equal_pandas_on_duckdb(demo_events, demo_dir):
     eng = engine.DuckDBEngine(demo_dir)
     trend_period = Period(pd.Timestamp("2026-10-26"), WEEK.end)
@@ -177,6 +190,24 @@ def test_rows_scanned_counts_what_the_queries_read(tmp_path):
     eng = engine.DuckDBEngine(tmp_path)
     funnel.step_conversion_on(eng, period=WEEK)
     assert eng.describe() == {"engine": "duckdb", "rows_scanned": 1, "queries": 1}  # s2 is outside the window
+
+
+def test_funnel_counts_the_events_it_read_in_its_own_query(tmp_path):
+    """On DuckDB the funnel's one query also counts the events of its window for the footer — every event name,
+    with or without a unit — and a breakdown with no entering unit (no row to carry the count) still counts."""
+    _events_store(tmp_path, [("2026-11-16 10:00:00", "session_start", "s1", "m"),
+                             ("2026-11-16 10:01:00", "view_item", "s1", "m"),
+                             ("2026-11-22 23:50:00", "add_to_cart", None, "m"),  # no session: read, never a unit
+                             ("2026-11-23 00:20:00", "purchase", "s1", "m"),  # after the period, in the window
+                             ("2026-11-23 00:40:00", "purchase", "s1", "m")])  # after the window: not read
+    eng = engine.DuckDBEngine(tmp_path)
+    funnel.step_conversion_on(eng, by="device", period=WEEK)
+    assert eng.describe() == {"engine": "duckdb", "rows_scanned": 4, "queries": 1}
+    empty = funnel.step_conversion_on(eng, by="device", period=parse_period("2026-W46"))
+    assert empty.empty and eng.rows_scanned == 4  # W46 and its window hold no event
+    whole = funnel.step_conversion_on(eng, period=parse_period("2026-W48"))
+    assert whole["units"].tolist() == [0, 0, 0, 0] and eng.rows_scanned == 4 + 2  # W48 holds both purchases
+    assert eng.queries == 3
 
 
 def test_spark_reads_tables_of_a_catalog_prefix(spark_session, demo_events):
