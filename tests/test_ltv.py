@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
 from ecomlib import ContractError, FitError, Messages, NotFittedError, ParameterError, PeriodError  # noqa: E402
@@ -143,6 +144,63 @@ def test_customer_summary_edge_cases(log):
     pd.testing.assert_frame_equal(
         ltv.customer_summary(renamed, "2025-02-04", customer_col="cid", time_col="ts", revenue_col="amount"),
         ltv.customer_summary(log, "2025-02-04"), check_names=False)
+
+
+def test_byte_codes_sort_as_the_ids_do():
+    """_byte_codes: codes in id order (UTF-8 byte order, a prefix first), equal ids equal codes; None when it can't."""
+    ids = ["b", "a", "ab", "", "a", "C01", "C01-1", "C01-12", "é", "aé", "Z9", "ab", "zz"]
+    codes, size = ltv._byte_codes(pd.Series(ids, dtype="str"), 1 << 62)
+    by_code = [ids[i] for i in np.argsort(codes, kind="stable")]
+    assert by_code == sorted(ids)  # Python's order: by code point = by UTF-8 bytes
+    assert codes[1] == codes[4] and codes[2] == codes[11] and 0 <= codes.min() and codes.max() < size
+    many = pd.Series(["中文", "z" * 16, "\U0001f600" * 4, "0"], dtype="str")  # 16 wide-ranging bytes: > 2**63 codes
+    assert ltv._byte_codes(many, 1 << 62) is None
+    assert ltv._byte_codes(pd.Series(ids, dtype=object), 1 << 62) is None            # not Arrow strings
+    assert ltv._byte_codes(pd.Series(["a", "z" * 17], dtype="str"), 1 << 62) is None  # longer than 16 bytes
+    assert ltv._byte_codes(pd.Series(["a", "a\x00"], dtype="str"), 1 << 62) is None   # NUL reads as padding
+    assert ltv._byte_codes(pd.Series(ids, dtype="str"), 100) is None                 # codes past the limit
+    sliced = pd.Series(["zz", "b", "a", None, "ab"], dtype="str").iloc[1:]           # an offset into the buffers
+    codes = ltv._byte_codes(sliced, 1 << 62)[0]
+    assert codes[0] > codes[3] > codes[1]                                            # b > ab > a
+
+
+def test_customer_summary_same_frame_whatever_the_id_dtype(log):
+    """Arrow strings (ranked from their bytes), Python objects and categoricals (ranked by sorting) agree."""
+    plain = log.drop(columns="status").assign(customer_id=log["customer_id"].astype("str"))
+    arrow = ltv.customer_summary(plain, "2025-02-04")
+    for dtype in (object, "category"):
+        other = ltv.customer_summary(plain.assign(customer_id=plain["customer_id"].astype(dtype)), "2025-02-04")
+        assert other.index.dtype == plain["customer_id"].astype(dtype).dtype
+        assert other.index.tolist() == arrow.index.tolist() == ["a", "b"]
+        pd.testing.assert_frame_equal(other.reset_index(drop=True), arrow.reset_index(drop=True), rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ids=st.lists(st.text(st.sampled_from("aAz09-_é中\U0001f600"), max_size=18), min_size=1, max_size=12),
+       rows=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 90), st.integers(0, 23),
+                               st.integers(0, 100_000), st.sampled_from(["completed", "partially_refunded",
+                                                                         "cancelled"])), min_size=1, max_size=80))
+def test_customer_summary_equals_lifetimes_on_random_logs(ids, rows):
+    """Random logs: short and long (> 16 bytes) ids, shared prefixes, non-ASCII, same-day orders, statuses."""
+    orders = pd.DataFrame({"customer_id": pd.Series([ids[i % len(ids)] for i, *_ in rows], dtype="str"),
+                           "order_time": [pd.Timestamp("2025-01-01") + pd.Timedelta(days=d, hours=h)
+                                          for _, d, h, *_ in rows],
+                           "revenue": [cents / 100 for *_, cents, _ in rows],
+                           "status": pd.Categorical([status for *_, status in rows])})
+    counted = cohorts.completed_orders(orders)
+    end = "2025-03-01"
+    if not (counted["order_time"] < pd.Timestamp(end) + pd.Timedelta(days=1)).any():
+        with pytest.raises(PeriodError):
+            ltv.customer_summary(orders, end)
+        return
+    for unit in ("W", "D"):
+        ours = ltv.customer_summary(orders, end, time_unit=unit)
+        assert ours.index.is_monotonic_increasing and ours.index.is_unique
+        pd.testing.assert_frame_equal(ours, _lifetimes_summary(counted, end, unit), check_index_type=False,
+                                      check_names=False, rtol=1e-9)
+        by_sorting = ltv.customer_summary(orders.assign(customer_id=orders["customer_id"].astype(object)), end,
+                                          time_unit=unit)  # the factorize path
+        pd.testing.assert_frame_equal(ours, by_sorting, check_index_type=False, rtol=1e-12)
 
 
 # calibration / holdout ------------------------------------------------------------------------------------
