@@ -127,21 +127,24 @@ def _byte_codes(ids: pd.Series, limit: int) -> tuple[np.ndarray, int] | None:
     n = len(arr)
     _, offset_buffer, data_buffer = arr.buffers()
     offsets = np.frombuffer(offset_buffer, dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32)
-    offsets = offsets[arr.offset:arr.offset + n + 1].astype(np.int64)
+    offsets = offsets[arr.offset:arr.offset + n + 1].astype(np.int64, copy=False)
     lengths = np.diff(offsets)
     longest = int(lengths.max())
     if longest > _ID_BYTES:
         return None
     end = int(offsets[-1])
-    padded = np.zeros(end + 16, dtype=np.uint8)  # room to read 8 bytes from any start
+    padded = np.zeros(end + 16, dtype=np.uint8)  # room to read 16 bytes from any start
     if data_buffer is not None and end:
         padded[:end] = np.frombuffer(data_buffer, dtype=np.uint8, count=end)
     if not padded[offsets[0]:end].all():
         return None  # a NUL byte in an id would read as padding
-    words = np.ndarray((end + 9,), dtype=">u8", buffer=padded, strides=(1,))  # the 8 bytes from each position
+    width = 8 if longest <= 8 else 16
+    # the first ``width`` bytes from each id's start, as big-endian 64-bit words: one row of words per id
+    words = np.ndarray((end + 1,), dtype=f"V{width}", buffer=padded, strides=(1,))[offsets[:-1]]
+    words = words.view(">u8").reshape(n, width // 8)
     blocks = []  # per 8 bytes of the ids: the word of each id, its varying byte positions and their bounds
-    for first in range(0, max(longest, 1), 8):
-        word = words[offsets[:-1] + first].astype(np.uint64)
+    for first in range(0, width, 8):
+        word = words[:, first // 8].astype(np.uint64)
         word &= _HIGH_BYTES[np.clip(lengths - first, 0, 8)]  # bytes past the id's end are padding: 0
         # positions where the bitwise AND of the bytes differs from their OR hold different bytes
         same = int(np.bitwise_and.reduce(word)) ^ int(np.bitwise_or.reduce(word)) ^ 0xFFFFFFFFFFFFFFFF

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import pyarrow as pa  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import given, settings, strategies as st  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
@@ -162,6 +163,10 @@ def test_byte_codes_sort_as_the_ids_do():
     sliced = pd.Series(["zz", "b", "a", None, "ab"], dtype="str").iloc[1:]           # an offset into the buffers
     codes = ltv._byte_codes(sliced, 1 << 62)[0]
     assert codes[0] > codes[3] > codes[1]                                            # b > ab > a
+    chunked = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([pa.array(["b", None]),
+                                                                      pa.array(["x", "ab", "a"]).slice(1)])))
+    codes = ltv._byte_codes(chunked, 1 << 62)[0]                                     # as the loader gives: chunks
+    assert codes[0] > codes[2] > codes[3] and codes[1] == 0                          # b > ab > a; null reads as ""
 
 
 def test_customer_summary_same_frame_whatever_the_id_dtype(log):
