@@ -133,19 +133,21 @@ def _byte_codes(ids: pd.Series, limit: int) -> tuple[np.ndarray, int] | None:
     if longest > _ID_BYTES:
         return None
     end = int(offsets[-1])
-    padded = np.zeros(end + 16, dtype=np.uint8)  # room to read 16 bytes from any start
-    if data_buffer is not None and end:
-        padded[:end] = np.frombuffer(data_buffer, dtype=np.uint8, count=end)
-    if not padded[offsets[0]:end].all():
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, dtype=np.uint8)
+    if len(data) < end + 16:  # room to read 16 bytes from any start (Arrow pads its buffers, so rarely copied)
+        data = np.concatenate([data[:end], np.zeros(16, dtype=np.uint8)])
+    if not data[offsets[0]:end].all():
         return None  # a NUL byte in an id would read as padding
     width = 8 if longest <= 8 else 16
-    # the first ``width`` bytes from each id's start, as big-endian 64-bit words: one row of words per id
-    words = np.ndarray((end + 1,), dtype=f"V{width}", buffer=padded, strides=(1,))[offsets[:-1]]
+    # the first ``width`` bytes from each id's start (the bytes past its end are masked below), as big-endian
+    # 64-bit words: one row of words per id
+    words = np.ndarray((end + 1,), dtype=f"V{width}", buffer=data, strides=(1,))[offsets[:-1]]
     words = words.view(">u8").reshape(n, width // 8)
     blocks = []  # per 8 bytes of the ids: the word of each id, its varying byte positions and their bounds
     for first in range(0, width, 8):
         word = words[:, first // 8].astype(np.uint64)
-        word &= _HIGH_BYTES[np.clip(lengths - first, 0, 8)]  # bytes past the id's end are padding: 0
+        kept = np.minimum(lengths, 8) if first == 0 else np.clip(lengths - first, 0, 8)  # bytes of the id in the word
+        word &= _HIGH_BYTES[kept]  # the bytes past the id's end read as padding: 0
         # positions where the bitwise AND of the bytes differs from their OR hold different bytes
         same = int(np.bitwise_and.reduce(word)) ^ int(np.bitwise_or.reduce(word)) ^ 0xFFFFFFFFFFFFFFFF
         as_bytes = word.view(np.uint8).reshape(n, 8)[:, ::-1]  # most significant byte first
@@ -193,8 +195,19 @@ def _purchase_days(orders: pd.DataFrame, last_day: int, customer_col: str, time_
     """Purchases as (customer code, day number, revenue) sorted by customer and day, same-day orders summed.
 
     Returns ``codes, days, revenue, customers`` where ``customers[codes]`` is the customer id (ids sorted) and
-    ``codes`` run 0, 1, … in that order. Counted orders of known customers on or before ``last_day`` enter
-    (see :func:`ecomlib.cohorts.completed_orders`).
+    ``codes`` run 0, 1, … in that order; see :func:`_sorted_purchases`.
+    """
+    first, days, values, customers = _sorted_purchases(orders, last_day, customer_col, time_col, revenue_col)
+    return np.cumsum(first) - 1, days, values, customers
+
+
+def _sorted_purchases(orders: pd.DataFrame, last_day: int, customer_col: str, time_col: str,
+                      revenue_col: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Index]:
+    """Purchase days sorted by customer and day, same-day orders summed: ``first, days, revenue, customers``.
+
+    ``first`` marks each customer's first purchase day; ``customers`` holds one id per customer, in id order.
+    Counted orders of known customers on or before ``last_day`` enter (see
+    :func:`ecomlib.cohorts.completed_orders`).
 
     How: each id gets an integer code in id order — from its bytes (:func:`_byte_codes`) or else by
     :func:`pandas.factorize` and a sort of the distinct ids (not of the rows) — and one :func:`numpy.argsort`
@@ -210,8 +223,7 @@ def _purchase_days(orders: pd.DataFrame, last_day: int, customer_col: str, time_
     if rows is not None:
         days = days[rows]
     if len(days) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0), pd.Index([], dtype=object)
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0), pd.Index([], dtype=object)
     values = orders[revenue_col].to_numpy(dtype=float) if revenue_col else np.zeros(len(ids))
     if rows is not None:
         values = values[rows]
@@ -245,20 +257,23 @@ def _purchase_days(orders: pd.DataFrame, last_day: int, customer_col: str, time_
     taken = np.zeros(len(ids), dtype=bool)
     taken[at] = True
     customers = pd.Index(ids.array.take(np.flatnonzero(taken)).take(np.cumsum(taken)[at] - 1), dtype=ids.dtype)
-    return (np.cumsum(first) - 1, (key & ((1 << day_bits) - 1)) + first_day, np.add.reduceat(values, starts),
-            customers)
+    return first, (key & ((1 << day_bits) - 1)) + first_day, np.add.reduceat(values, starts), customers
 
 
-def _summarize(codes: np.ndarray, days: np.ndarray, values: np.ndarray, customers: pd.Index, end_day: int,
-               unit_days: float, index_name: str) -> pd.DataFrame:
-    """frequency / recency / T / monetary_value from purchase days sorted by customer and day."""
-    if len(codes) == 0:
+def _summarize(codes: np.ndarray | None, days: np.ndarray, values: np.ndarray, customers: pd.Index, end_day: int,
+               unit_days: float, index_name: str, *, first: np.ndarray | None = None) -> pd.DataFrame:
+    """frequency / recency / T / monetary_value from purchase days sorted by customer and day.
+
+    The customers are told apart by ``codes`` (``customers[codes]`` is the id), or, with ``codes=None``, by
+    ``first`` (True on each customer's first purchase day; every one of ``customers`` present, in order)."""
+    if len(days) == 0:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in SUMMARY_COLUMNS},
                             index=pd.Index([], name=index_name, dtype=object))
-    first = np.ones(len(codes), dtype=bool)
-    first[1:] = codes[1:] != codes[:-1]
+    if first is None:
+        first = np.ones(len(codes), dtype=bool)
+        first[1:] = codes[1:] != codes[:-1]
     starts = np.flatnonzero(first)
-    n = np.diff(np.r_[starts, len(codes)])
+    n = np.diff(np.r_[starts, len(days)])
     frequency = (n - 1).astype(float)
     repeat_values = np.where(first, 0.0, values)
     repeat_sum = np.add.reduceat(repeat_values, starts)
@@ -322,11 +337,11 @@ def customer_summary(orders: pd.DataFrame, observation_end: pd.Timestamp | str, 
     _check_option("time_unit", time_unit, TIME_UNITS)
     require_columns(orders, [customer_col, time_col, revenue_col], table="orders", needed_by="customer_summary")
     end_day = _day_number(observation_end)
-    codes, days, values, customers = _purchase_days(orders, end_day, customer_col, time_col, revenue_col)
-    if len(codes) == 0:
+    first, days, values, customers = _sorted_purchases(orders, end_day, customer_col, time_col, revenue_col)
+    if len(days) == 0:
         raise PeriodError(f"There is no data available up to {pd.Timestamp(observation_end).date()}: "
                           f"{_data_range(orders, customer_col, time_col)}. Choose an observation end inside the data")
-    out = _summarize(codes, days, values, customers, end_day, TIME_UNITS[time_unit], customer_col)
+    out = _summarize(None, days, values, customers, end_day, TIME_UNITS[time_unit], customer_col, first=first)
     out.attrs.update(time_unit=time_unit, observation_end=pd.Timestamp(observation_end).normalize())
     return out
 
