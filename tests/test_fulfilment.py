@@ -338,3 +338,21 @@ def test_ladder_rungs_record_gaps_and_keep_the_rest(rung, missing, present, ladd
     msg = Messages("zh")
     assert f.sentences(now, before, msg) and f.headlines(now, before, msg)
     assert all(g.text(msg) for g in now.gaps.values())
+
+
+def test_clean_names_are_shared_objects_and_the_other_columns_are_not_copied():
+    """Carrier, warehouse, region and status become objects with one Python string per name (a string per row was
+    1.3 GiB on a 30×-orders store's 5 M parcels); the other columns keep their values and the input is unchanged."""
+    s = pd.DataFrame({"shipment_id": ["S1", "S2", "S3", "S4"], "warehouse": pd.Series(["WH-A", "WH-B", "WH-A", None],
+                                                                                    dtype="str"),
+                      "carrier": pd.Categorical(["SF", "SF", "ZTO", "SF"]), "region": ["east", "east", "west", "east"],
+                      "status": pd.Categorical(["delivered", "lost", "delivered", "in_transit"]),
+                      "shipped_at": ts("2026-11-02", "2026-11-03", "2026-11-03", "2026-11-04")})
+    before = s.copy()
+    out = f._clean(s)
+    for c in ("carrier", "warehouse", "region", "status"):
+        assert out[c].dtype == object and out[c].tolist() == s[c].astype(object).tolist()
+        assert len({id(v) for v in out[c].dropna()}) == out[c].nunique()
+    assert pd.isna(out["warehouse"].iloc[3])
+    pd.testing.assert_frame_equal(s, before)
+    pd.testing.assert_frame_equal(out[["shipment_id", "shipped_at"]], s[["shipment_id", "shipped_at"]])
