@@ -199,15 +199,17 @@ def order_dispatch(orders: pd.DataFrame, shipments: pd.DataFrame, *, as_of: pd.T
     """
     o = orders[(orders["status"] != "cancelled") & (orders["order_time"] < as_of)][
         ["order_id", "customer_id", "order_time"]]
-    s = shipments[["shipment_id", "order_id", "warehouse", "shipped_at"]]  # the columns used, not a copy of the table
-    s = s[isin(s["order_id"], o["order_id"])]
+    # each parcel's order as its row in o (order_id is the orders' key; -1: an order not in o): grouping and joining
+    # on these integers, not on the text ids, keeps a 30×-orders store's 5 M parcels from costing gigabytes
+    at = pd.Index(o["order_id"]).get_indexer(shipments["order_id"])
+    s = shipments.loc[at >= 0, ["shipment_id", "warehouse", "shipped_at"]].assign(row=at[at >= 0])
     shipped = s["shipped_at"].where(s["shipped_at"] < as_of)
     s = s.assign(shipped=shipped, unshipped=shipped.isna())
-    g = s.sort_values("shipment_id").groupby("order_id", sort=False)
+    g = s.sort_values("shipment_id").groupby("row", sort=True)  # in o's order, as the inner join of o kept it
     per = g.agg(parcels=("shipment_id", "size"), warehouse=("warehouse", "first"), first_shipped=("shipped", "min"),
                 last_shipped=("shipped", "max"), unshipped=("unshipped", "any"))
     per.loc[per["unshipped"], "last_shipped"] = pd.NaT
-    out = o.merge(per.reset_index(), on="order_id", how="inner")
+    out = pd.concat([o.iloc[per.index.to_numpy()].reset_index(drop=True), per.reset_index(drop=True)], axis=1)
     out["clock_start"] = dispatch_clock(out["order_time"], cutoff_hour=cutoff_hour, holidays=holidays,
                                         weekmask=weekmask, timezone=timezone)
     out["dispatch_due"] = dispatch_due(out["clock_start"], dispatch_days=dispatch_days, holidays=holidays,
