@@ -131,7 +131,8 @@ def main() -> None:
     for name in [n for n in fns if n != "lifetimes"]:
         wall, cpu = best[name]
         print(f"ratio lifetimes / {name}: {theirs_wall / wall:.1f}x wall, {theirs_cpu / cpu:.1f}x CPU")
-    print("outputs identical to lifetimes' (rtol 1e-9)" + (", and to the baseline's bit for bit" if args.baseline else ""))
+    also = ", and to the baseline's bit for bit" if args.baseline else ""
+    print(f"outputs identical to lifetimes' (rtol 1e-9){also}")
 
 
 if __name__ == "__main__":

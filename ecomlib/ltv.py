@@ -109,9 +109,10 @@ def _byte_codes(ids: pd.Series, limit: int) -> tuple[np.ndarray, int] | None:
     whose digits are its bytes, most significant first, shorter ids padded with zero bytes (a prefix sorts
     first). Byte positions where all ids agree are dropped and each other position becomes one digit of a
     mixed radix (its byte minus the smallest byte seen there, radix = the range seen there), which keeps the
-    codes small enough to share one int64 sort key with the day and the row. About 20–30 vectorized passes
-    over one number per id, several times cheaper than hashing the strings (:func:`pandas.factorize`) and
-    sorting the distinct ids.
+    codes small enough to share one int64 sort key with the day; neighbouring positions are then merged into
+    wider digits as long as the codes stay below ``limit``. About 20 vectorized passes over one or two numbers
+    per id, several times cheaper than hashing the strings (:func:`pandas.factorize`) and sorting the distinct
+    ids.
 
     Returns ``codes, size`` (int64 codes in ``[0, size)``, one per row, nulls reading as ``""``), or None when
     the ids are not short Arrow strings or ``size`` would exceed ``limit``.
@@ -146,7 +147,7 @@ def _byte_codes(ids: pd.Series, limit: int) -> tuple[np.ndarray, int] | None:
     blocks = []  # per 8 bytes of the ids: the word of each id, its varying byte positions and their bounds
     for first in range(0, width, 8):
         word = words[:, first // 8].astype(np.uint64)
-        kept = np.minimum(lengths, 8) if first == 0 else np.clip(lengths - first, 0, 8)  # bytes of the id in the word
+        kept = np.minimum(lengths, 8) if first == 0 else np.clip(lengths - first, 0, 8)  # the id's bytes in it
         word &= _HIGH_BYTES[kept]  # the bytes past the id's end read as padding: 0
         # positions where the bitwise AND of the bytes differs from their OR hold different bytes
         same = int(np.bitwise_and.reduce(word)) ^ int(np.bitwise_or.reduce(word)) ^ 0xFFFFFFFFFFFFFFFF
