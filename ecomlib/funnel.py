@@ -388,13 +388,12 @@ def step_conversion_on(engine, *, steps: Sequence[str] = STEPS, unit: str = "ses
         exclude_days=days, returning_before=period.start if CUSTOMER_TYPE in by else None)
     if by:
         table = table.sort_values(by, na_position="last", kind="stable").reset_index(drop=True)
-    n = len(steps)
-    units = table[[f"units_{k}" for k in range(n)]].to_numpy(np.int64)
+    n, nan = len(steps), np.full(len(table), np.nan)  # column by column: a few rows, pandas' overhead dominates
+    units = np.column_stack([table[f"units_{k}"].to_numpy(np.int64) for k in range(n)])
     ent = np.zeros_like(units)
     ent[:, 0] = units[:, 0]
-    nan = np.full((len(table), 1), np.nan)
-    med = np.hstack([nan, table[[f"median_{k}" for k in range(1, n)]].to_numpy(float)])
-    p90 = np.hstack([nan, table[[f"p90_{k}" for k in range(1, n)]].to_numpy(float)])
+    med = np.column_stack([nan, *(table[f"median_{k}"].to_numpy(float, na_value=np.nan) for k in range(1, n))])
+    p90 = np.column_stack([nan, *(table[f"p90_{k}"].to_numpy(float, na_value=np.nan) for k in range(1, n))])
     keys = table[by].reset_index(drop=True) if by else pd.DataFrame(index=[0])
     if "date" in by:
         keys["date"] = pd.to_datetime(keys["date"])
@@ -402,7 +401,8 @@ def step_conversion_on(engine, *, steps: Sequence[str] = STEPS, unit: str = "ses
 
 
 def _funnel_steps(engine, **params) -> pd.DataFrame:
-    """``funnel_steps.sql`` run on ``engine``, the events rows it read added to ``engine.rows_scanned``.
+    """``funnel_steps.sql`` run on ``engine`` (one row per group; on DuckDB with a ``rows_scanned`` column), the
+    events rows it read added to ``engine.rows_scanned``.
 
     On DuckDB the query counts the events of its period filter itself, from the events it already holds for its
     steps (DuckDB materializes a CTE read several times), and that count goes to ``rows_scanned``: a separate
@@ -416,10 +416,10 @@ def _funnel_steps(engine, **params) -> pd.DataFrame:
     where = f"event_time >= {_lit(params['start'])} AND event_time < {_lit(params['stop'])}"
     if engine.name != "duckdb":
         return engine.reduce("funnel_steps", count_events=False, scans={"events": where}, **params)
-    table = engine.sql(render("funnel_steps", count_events=True, **params))
-    counted = table["rows_scanned"].dropna()
-    engine.rows_scanned += int(counted.iloc[0]) if len(counted) else engine.count("events", where)
-    return table.drop(columns="rows_scanned")
+    table = engine.sql(render("funnel_steps", count_events=True, **params))  # every row carries the same count
+    counted = table["rows_scanned"].iloc[0] if len(table) else None
+    engine.rows_scanned += int(counted) if pd.notna(counted) else engine.count("events", where)
+    return table
 
 
 def _lit(value) -> str:
