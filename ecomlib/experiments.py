@@ -36,6 +36,7 @@ from scipy import stats as sps
 
 from .contract import order_revenue
 from .i18n import Messages
+from .keys import isin
 from .report import Headline
 from .review import Finding, Gap, Result, merged_options, result_value
 from .stats import minimum_detectable_difference, two_proportion_test, wilson_interval
@@ -290,7 +291,7 @@ def unit_outcomes(units: pd.DataFrame, *, orders: pd.DataFrame | None, returns: 
         cut = orders[orders["order_time"] < end]
         rets = None if returns is None else returns[returns["returned_at"] < end]
         rev = order_revenue(cut, basis="net" if rets is not None else "gross", pending=pending, returns=rets)
-        rev = rev[rev["customer_id"].isin(idx.index)]
+        rev = rev[isin(rev["customer_id"], idx.index)]
         pos = idx.loc[rev["customer_id"]].to_numpy()
         t0 = out["assigned_at"].to_numpy()[pos]
         ot = rev["order_time"].to_numpy()
@@ -305,7 +306,7 @@ def unit_outcomes(units: pd.DataFrame, *, orders: pd.DataFrame | None, returns: 
         first = pd.Series(ot[after]).groupby(pos[after]).min()
     else:
         buys = events[(events["event_name"] == "purchase") & (events["event_time"] < end)
-                      & events["user_id"].isin(idx.index)]
+                      & isin(events["user_id"], idx.index)]
         pos = idx.loc[buys["user_id"]].to_numpy()
         after = buys["event_time"].to_numpy() >= out["assigned_at"].to_numpy()[pos]
         out["orders"] = np.bincount(pos[after], minlength=n)
