@@ -246,3 +246,22 @@ def test_spark_reads_instants_as_store_local_times_and_engines_keep_their_own_vi
     expected = funnel.step_conversion(demo_events.events, period=WEEK)
     _same(expected, funnel.step_conversion_on(zoned, period=WEEK))
     assert whole.count("events") == len(demo_events.events) != zoned.count("events")  # each engine its own views
+
+
+def test_duckdb_memory_is_bounded_and_spills_into_a_folder_removed_with_the_engine(demo_dir, monkeypatch):
+    import gc
+    from pathlib import Path
+
+    monkeypatch.delenv(engine.DUCKDB_MEMORY_ENV, raising=False)
+    default = engine.duckdb_memory_limit()
+    assert default.endswith("MiB") and 0 < int(default[:-3]) <= 4096  # a quarter of the machine, at most 4 GiB
+    monkeypatch.setenv(engine.DUCKDB_MEMORY_ENV, "512MB")
+    eng = engine.DuckDBEngine(demo_dir)
+    limit, spill = eng.con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')") \
+        .fetchall()[0]
+    assert eng.memory_limit == "512MB" and limit == "488.2 MiB"  # DuckDB reports 512 MB in MiB
+    assert Path(spill).is_dir() and Path(spill).name.startswith("ecomlib-duckdb-") and Path(spill) != Path.cwd()
+    assert engine.DuckDBEngine(demo_dir, memory_limit="1GB").memory_limit == "1GB"  # an explicit limit wins
+    del eng
+    gc.collect()
+    assert not Path(spill).exists()
