@@ -52,6 +52,7 @@ from matplotlib.axes import Axes
 
 from .errors import FunnelError, check_option
 from .i18n import Messages, catalogue
+from .keys import isin
 from .periods import Period, parse_period  # noqa: F401  (parse_period: docstring examples)
 from .report import Headline
 from .review import Finding, Result
@@ -976,7 +977,7 @@ def revenue_summary(events: pd.DataFrame, orders: pd.DataFrame, *, period: Perio
     reconciled = difference is not None and abs(difference) <= tolerance + 1e-12  # 19 of 20 is 5 % apart
     margin = None
     if order_items is not None and products is not None and len(counted):
-        lines = order_items[order_items["order_id"].isin(counted["order_id"])]
+        lines = order_items[isin(order_items["order_id"], counted["order_id"])]
         cost = lines["sku"].map(products.set_index("sku")["unit_cost"])
         sales = float((lines["quantity"] * lines["unit_price"]).sum())
         if sales > 0 and cost.notna().all():
