@@ -901,7 +901,7 @@ def plot(data: dict, path: Path) -> None:
             points.setdefault(("review", "whole review", c["engine"]), []).append(
                 (x, c["case"]["wall_seconds"], c["case"]["peak_total_mib"]))
     titles = {"events": "events in the store", "orders": "orders in the store",
-              "review": "events in the store (orders: 1x 0.16 M, 6x 0.95 M)"}
+              "review": "events (orders: 1x 0.16 M, 6x 0.95 M, 30x 4.8 M at --jobs 1)"}
     for col, axis in enumerate(("events", "orders", "review")):
         for (a, op, engine), pts in sorted(points.items()):
             if a != axis:
@@ -929,7 +929,7 @@ def plot(data: dict, path: Path) -> None:
             if ax.lines:
                 ax.legend(fontsize=7)
         axes[0, col].set_title({"events": "Funnel: load and step reach", "orders": "Orders: load and reductions",
-                                "review": "Whole weekly review (--jobs 2, 30x DuckDB --jobs 1; memory: all processes)"}[axis],
+                                "review": "Whole weekly review (memory: all processes)"}[axis],
                                fontsize=10)
     fig.suptitle("ecomlib at scale (issue 18): time and peak memory against store size, per engine "
                  "(cases a run stopped or skipped have no point; see RESULTS.md)", fontsize=11)
