@@ -194,8 +194,18 @@ class Engine:
         out = self._run(text)
         self.queries += 1
         for table, where in (scans or {}).items():
-            self.rows_scanned += self.count(table, where)
+            self.add_scanned(table, where)
         return out
+
+    def add_scanned(self, table: str, where: str | None = None, rows: int | None = None) -> None:
+        """Add the rows of ``table`` matching ``where`` to ``rows_scanned``, for a query just run that read them.
+
+        ``rows``: the count when the query made it itself (the funnel counts its events in the same scan);
+        remembered as :meth:`count` remembers its own. None: counted here by a query of its own.
+        """
+        if rows is not None:
+            self._counts.setdefault((table, where or ""), int(rows))
+        self.rows_scanned += self.count(table, where)
 
     def count(self, table: str, where: str | None = None) -> int:
         """Rows of ``table`` (matching ``where``); remembered, so reading a table twice counts the same rows."""

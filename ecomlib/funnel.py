@@ -404,7 +404,7 @@ def step_conversion_on(engine, *, steps: Sequence[str] = STEPS, unit: str = "ses
 
 def _funnel_steps(engine, **params) -> pd.DataFrame:
     """``funnel_steps.sql`` run on ``engine`` (one row per group; on DuckDB with a ``rows_scanned`` column), the
-    events rows it read added to ``engine.rows_scanned``.
+    events rows it read added to the engine's rows scanned (:meth:`~ecomlib.engine.Engine.add_scanned`).
 
     On DuckDB the query counts the events of its period filter itself, from the events it already holds for its
     steps (DuckDB materializes a CTE read several times), and that count goes to ``rows_scanned``: a separate
@@ -420,7 +420,7 @@ def _funnel_steps(engine, **params) -> pd.DataFrame:
         return engine.reduce("funnel_steps", count_events=False, scans={"events": where}, **params)
     table = engine.sql(render("funnel_steps", count_events=True, **params))  # every row carries the same count
     counted = table["rows_scanned"].iloc[0] if len(table) else None
-    engine.rows_scanned += int(counted) if pd.notna(counted) else engine.count("events", where)
+    engine.add_scanned("events", where, int(counted) if pd.notna(counted) else None)
     return table
 
 

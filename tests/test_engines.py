@@ -265,3 +265,15 @@ def test_duckdb_memory_is_bounded_and_spills_into_a_folder_removed_with_the_engi
     del eng
     gc.collect()
     assert not Path(spill).exists()
+
+
+def test_add_scanned_takes_a_query_s_own_count_and_remembers_it(demo_dir):
+    eng = engine.DuckDBEngine(demo_dir)
+    where = "event_time >= TIMESTAMP '2026-11-16' AND event_time < TIMESTAMP '2026-11-23'"
+    eng.add_scanned("events", where, 7)  # a count the query made itself: not counted again
+    assert eng.rows_scanned == 7 and eng.count("events", where) == 7 and eng.queries == 0
+    eng.add_scanned("events", where)  # the same filter again: the remembered count
+    assert eng.rows_scanned == 14
+    everything = int(eng.sql("SELECT count(*) AS n FROM events")["n"].iloc[0])
+    eng.add_scanned("events")  # no count given: the engine counts
+    assert eng.rows_scanned == 14 + everything > 14
