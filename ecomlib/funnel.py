@@ -453,8 +453,7 @@ def add_customer_type(events: pd.DataFrame, orders: pd.DataFrame, *, before: pd.
     ['returning', 'new']
     """
     done = orders[(orders["status"] == "completed") & (orders["order_time"] < pd.Timestamp(before))]
-    customers = pd.Index(done["customer_id"].dropna().unique())
-    returning = customers.get_indexer(events["user_id"]) >= 0  # a hash lookup: faster than isin on strings
+    returning = isin(events["user_id"], done["customer_id"].dropna()).to_numpy()
     kind = pd.Categorical(np.where(returning, "returning", "new"), categories=["new", "returning"])
     return events.assign(**{CUSTOMER_TYPE: kind})
 
